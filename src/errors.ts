@@ -1,0 +1,89 @@
+/** Every failure the service knows by name. HTTP status codes are chosen in http/app.ts, never here. */
+export type ErrorCode =
+  | 'ValidationFailed'
+  | 'JobNotFound'
+  | 'JobExpired'
+  | 'InvalidState'
+  | 'QueueUnavailable'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'RateLimited'
+  | 'Conflict'
+  | 'UrlRejected'
+  | 'FetchFailed'
+  | 'SiteBlocked'
+  | 'ListingNotFound'
+  | 'NotAListing'
+  | 'JobTimeout'
+  | 'JobCanceled'
+  | 'PermanentTaskFailure'
+  | 'Internal'
+
+export class AppError extends Error {
+  readonly code: ErrorCode
+  readonly details: unknown
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: unknown } = {}) {
+    super(message, { cause: options.cause })
+    this.name = 'AppError'
+    this.code = code
+    this.details = options.details
+  }
+}
+
+/** Turns any thrown value into an Error, so every catch block can read .message and .stack. */
+export function coerceError(value: unknown): Error {
+  if (value instanceof Error) return value
+  if (typeof value === 'string') return new Error(value)
+  try {
+    return new Error(JSON.stringify(value))
+  } catch {
+    return new Error(String(value))
+  }
+}
+
+/** Failures that a retry cannot fix: the adapter fails these jobs at once, without another attempt. */
+const PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set([
+  'PermanentTaskFailure',
+  'ListingNotFound',
+  'NotAListing',
+  'UrlRejected',
+  'ValidationFailed',
+  'JobCanceled',
+])
+
+export function isPermanentFailure(error: Error): boolean {
+  return error instanceof AppError && PERMANENT_CODES.has(error.code)
+}
+
+/**
+ * SQLSTATE classes and Node errno codes that mean "the database cannot be reached right now".
+ * They decide the synchronous fallback and the 503 answers; any other database error is a bug.
+ */
+const UNREACHABLE_SQLSTATE_PREFIXES = [
+  '08', // connection_exception: the connection was refused, lost or never established
+  '57P', // operator_intervention: admin_shutdown, crash_shutdown, cannot_connect_now (server starting or stopping)
+  '53300', // too_many_connections
+]
+const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'])
+const UNREACHABLE_MESSAGES = [
+  /connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+  /Connection terminated unexpectedly/i,
+  /the database system is (starting up|shutting down)/i,
+  /pool.*(ended|closed)/i,
+]
+
+export function isDatabaseUnreachable(value: unknown): boolean {
+  const error = coerceError(value) as Error & { code?: string; errors?: unknown[] }
+  if (error instanceof AppError) return error.code === 'QueueUnavailable'
+  const code = error.code
+  if (typeof code === 'string') {
+    if (UNREACHABLE_ERRNO.has(code)) return true
+    if (UNREACHABLE_SQLSTATE_PREFIXES.some((prefix) => code.startsWith(prefix))) return true
+  }
+  if (Array.isArray(error.errors) && error.errors.some(isDatabaseUnreachable)) return true
+  if (UNREACHABLE_MESSAGES.some((pattern) => pattern.test(error.message))) return true
+  return error.cause !== undefined && error.cause !== value && isDatabaseUnreachable(error.cause)
+}
