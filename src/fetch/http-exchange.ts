@@ -119,7 +119,7 @@ export function exchange(request: ExchangeRequest): Promise<ExchangeResponse> {
       if (request.overflow === 'fail' && declaredBytes > maxBytes) return settle(tooLarge('Content-Length'))
 
       const encoding = (res.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
-      const createDecompressor: (() => Transform) | undefined = DECOMPRESSORS[encoding]
+      const createDecompressor = Object.hasOwn(DECOMPRESSORS, encoding) ? DECOMPRESSORS[encoding] : undefined
       if (!createDecompressor && encoding !== 'identity' && encoding !== '') {
         return settle(fetchFailed(`Unsupported Content-Encoding ${encoding}`, { status, reason: 'encoding' }))
       }

@@ -26,7 +26,8 @@ export function parseRetryAfterMs(value: string | undefined, nowMs = Date.now())
   if (value === undefined) return undefined
   const text = value.trim()
   if (/^\d+$/.test(text)) return Number(text) * 1000
-  const dateMs = Date.parse(text)
+  // HTTP dates always name a day or month; Date.parse alone would read "-5" as a year.
+  const dateMs = /[a-z]/i.test(text) ? Date.parse(text) : Number.NaN
   return Number.isNaN(dateMs) ? undefined : Math.max(0, dateMs - nowMs)
 }
 
