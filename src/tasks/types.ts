@@ -36,6 +36,8 @@ export type TaskDefinition<P = any, R = any, D = any> = {
   timeoutSeconds?: number
   /** Message shown while the job waits in the queue. */
   queuedMessage?: string
+  /** Checks at enqueue time that need configuration (e.g. the URL policy); throws AppError to refuse. */
+  admit?(payload: P, deps: D): void
   handler(payload: P, ctx: TaskContext<D>): Promise<R>
 }
 

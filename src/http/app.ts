@@ -1,0 +1,70 @@
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import type { Config } from '../config.ts'
+import { AppError, coerceError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import type { Queue } from '../queue/index.ts'
+import { HTTP_STATUS } from './errors.ts'
+import { createTaskRoutes } from './tasks-routes.ts'
+
+export type AppDeps = { config: Config; queue: Queue; log: Logger }
+
+export function errorBody(error: string, details: unknown = null) {
+  return { error, details }
+}
+
+/** The HTTP API: the guide's contract under /api/tasks, health probes, JSON errors everywhere. */
+export function createApp(deps: AppDeps): Hono {
+  const { config, queue, log } = deps
+  const app = new Hono()
+
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    await next()
+    const route = c.req.routePath
+    log.info(
+      { method: c.req.method, route, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10 },
+      'request',
+    )
+  })
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: config.bodyLimitBytes,
+      onError: (c) =>
+        c.json(errorBody('Request body too large', { limit_bytes: config.bodyLimitBytes }), 413),
+    }),
+  )
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  app.get('/readyz', async (c) => {
+    try {
+      await queue.ping()
+      return c.json({ status: 'ready', database: 'reachable' })
+    } catch (e) {
+      return c.json(errorBody('Database unreachable', { reason: coerceError(e).message }), 503)
+    }
+  })
+
+  app.route('/api/tasks', createTaskRoutes(deps))
+
+  app.notFound((c) => c.json(errorBody('Not found', { method: c.req.method, path: c.req.path }), 404))
+  app.onError((e, c) => {
+    if (e instanceof AppError) {
+      const status = HTTP_STATUS[e.code]
+      if (status >= 500 && e.code === 'Internal') log.error({ err: e.message, stack: e.stack }, 'internal error')
+      return c.json(errorBody(e.message, e.details ?? { code: e.code }), status)
+    }
+    if (e instanceof HTTPException) {
+      return c.json(errorBody(e.message || 'Bad request', { status: e.status }), e.status)
+    }
+    if (queue.isUnreachable(e)) {
+      return c.json(errorBody('Queue database unreachable; try again shortly', { reason: coerceError(e).message }), 503)
+    }
+    const error = coerceError(e)
+    log.error({ err: error.message, stack: error.stack }, 'unhandled error')
+    return c.json(errorBody('Internal Server Error', config.exposeErrors ? { message: error.message } : null), 500)
+  })
+  return app
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod'
+import { PRIORITIES, STATUSES } from '../queue/index.ts'
+
+/** Fields of an enqueue body that steer the queue rather than the task. */
+export const EnqueueMetaSchema = z.object({
+  priority: z.enum(PRIORITIES).default('normal'),
+  /** Seconds from now (RQ enqueue_in). */
+  enqueue_in: z.number().int().min(0).max(30 * 86400).optional(),
+  /** ISO-8601 time (RQ enqueue_at). */
+  enqueue_at: z.iso.datetime({ offset: true }).optional(),
+})
+export const META_KEYS = ['priority', 'enqueue_in', 'enqueue_at'] as const
+
+export const JobIdSchema = z.uuid({ message: 'job_id must be a UUID' })
+
+export const EnqueueResponseSchema = z.object({
+  job_id: z.uuid(),
+  status: z.literal('queued').or(z.enum(['deferred', 'scheduled'])),
+  message: z.string(),
+  poll_url: z.string(),
+})
+
+export const StatusBodySchema = z.object({
+  job_id: z.string(),
+  kind: z.string(),
+  status: z.enum(STATUSES),
+  priority: z.enum(PRIORITIES),
+  created_at: z.iso.datetime(),
+  started_at: z.iso.datetime().nullable(),
+  ended_at: z.iso.datetime().nullable(),
+  progress: z.number().min(0).max(100),
+  message: z.string(),
+  attempt: z.number().int().min(0),
+  max_attempts: z.number().int().min(1),
+  session_id: z.string().nullable(),
+  depends_on: z.array(z.string()).optional(),
+  next_attempt_at: z.iso.datetime().optional(),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+})
+
+const CountsSchema = z.object({
+  queued_jobs: z.number().int(),
+  started_jobs: z.number().int(),
+  finished_jobs: z.number().int(),
+  failed_jobs: z.number().int(),
+  deferred_jobs: z.number().int(),
+  scheduled_jobs: z.number().int(),
+  canceled_jobs: z.number().int(),
+})
+export const QueueStatsSchema = CountsSchema.extend({ by_kind: z.record(z.string(), CountsSchema) })
+
+export const ErrorBodySchema = z.object({ error: z.string(), details: z.unknown() })

@@ -1,0 +1,78 @@
+import { Hono, type Context } from 'hono'
+import { AppError } from '../errors.ts'
+import type { EnqueueRequest } from '../queue/index.ts'
+import type { AppDeps } from './app.ts'
+import { EnqueueMetaSchema, JobIdSchema, META_KEYS } from './contract.ts'
+import { parseWith, readJsonObject } from './validate.ts'
+
+const QUEUED_MESSAGE = 'Task queued successfully'
+
+export function createTaskRoutes({ config, queue }: AppDeps): Hono {
+  const routes = new Hono()
+
+  function pollUrl(jobId: string) {
+    return `/api/tasks/status/${jobId}`
+  }
+
+  async function readEnqueueRequest(c: Context, kind: string): Promise<EnqueueRequest> {
+    const body = await readJsonObject(c)
+    const meta = parseWith(EnqueueMetaSchema, Object.fromEntries(META_KEYS.map((key) => [key, body[key]])), 'queue options')
+    const payload = Object.fromEntries(Object.entries(body).filter(([key]) => !(META_KEYS as readonly string[]).includes(key)))
+    const valid = queue.validate(kind, payload) as Record<string, unknown>
+    const runAt = meta.enqueue_at
+      ? new Date(meta.enqueue_at)
+      : meta.enqueue_in
+        ? new Date(Date.now() + meta.enqueue_in * 1000)
+        : undefined
+    const sessionId = typeof valid.session_id === 'string' ? valid.session_id : null
+    return { kind, payload: valid, sessionId, priority: meta.priority, runAt }
+  }
+
+  routes.get('/queue-stats', async (c) => c.json(await queue.stats()))
+
+  routes.get('/status/:job_id', async (c) => {
+    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
+    return c.json(await queue.getStatus(jobId))
+  })
+
+  routes.post('/:job_id{[0-9a-fA-F-]{36}}/cancel', async (c) => {
+    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
+    return c.json(await queue.cancel(jobId))
+  })
+
+  routes.post('/:job_id{[0-9a-fA-F-]{36}}/requeue', async (c) => {
+    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
+    return c.json(await queue.requeue(jobId))
+  })
+
+  // One route per registered task kind: parse, find-similar, report (and kinds tests register).
+  routes.post('/:kind{[a-z][a-z0-9-]*}', async (c) => {
+    const kind = c.req.param('kind')
+    if (!queue.tasks.has(kind)) {
+      throw new AppError('JobNotFound', `Unknown task kind "${kind}"`, { details: { kinds: queue.kinds } })
+    }
+    const request = await readEnqueueRequest(c, kind)
+    try {
+      const jobId = await queue.enqueue(request)
+      const status = request.runAt && request.runAt.getTime() > Date.now() ? 'scheduled' : 'queued'
+      return c.json({ job_id: jobId, status, message: QUEUED_MESSAGE, poll_url: pollUrl(jobId) }, 202)
+    } catch (e) {
+      if (!queue.isUnreachable(e)) throw e
+      if (!config.syncFallback) {
+        throw new AppError('QueueUnavailable', 'Queue database unreachable and SYNC_FALLBACK is off; try again shortly', {
+          details: { fallback: false },
+        })
+      }
+      // The guide's synchronous fallback: the task runs now and the answer is its final status.
+      const body = await queue.runInline({
+        kind,
+        payload: request.payload,
+        sessionId: request.sessionId ?? null,
+        priority: request.priority ?? 'normal',
+      })
+      return c.json({ ...body, poll_url: pollUrl(body.job_id), fallback: true }, 200)
+    }
+  })
+
+  return routes
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto'
+import { AppError, coerceError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import type { TaskDefinition } from '../tasks/types.ts'
+import type { Priority, StatusBody } from './status.ts'
+
+const KEPT_RESULTS = 1000
+
+/**
+ * The guide's promise: when the queue's store is unreachable, run the task synchronously.
+ * The job runs inside the request (bounded by its timeout) and its final status is kept in this
+ * process's memory for RQ_RESULT_TTL, so the guide's poller finds it at /api/tasks/status/:id.
+ * It is not durable: a restart of this process forgets it (documented in the README).
+ */
+export function createFallback(options: {
+  tasks: ReadonlyMap<string, TaskDefinition>
+  deps: Record<string, unknown>
+  timeoutSeconds: number
+  resultTtlSeconds: number
+  log: Logger
+}) {
+  const results = new Map<string, { body: StatusBody; expiresAt: number }>()
+
+  function remember(body: StatusBody): void {
+    results.set(body.job_id, { body, expiresAt: Date.now() + options.resultTtlSeconds * 1000 })
+    while (results.size > KEPT_RESULTS) results.delete(results.keys().next().value!)
+  }
+
+  return {
+    find(jobId: string): StatusBody | undefined {
+      const entry = results.get(jobId)
+      if (!entry) return undefined
+      if (entry.expiresAt < Date.now()) {
+        results.delete(jobId)
+        return undefined
+      }
+      return entry.body
+    },
+
+    async run(request: { kind: string; payload: unknown; sessionId: string | null; priority: Priority }): Promise<StatusBody> {
+      const task = options.tasks.get(request.kind)!
+      const jobId = randomUUID()
+      const log = options.log.child({ job_id: jobId, kind: task.kind, session_id: request.sessionId, fallback: true })
+      const timeoutSeconds = task.timeoutSeconds ?? options.timeoutSeconds
+      const controller = new AbortController()
+      const timer = setTimeout(
+        () => controller.abort(new AppError('JobTimeout', `Job exceeded its timeout of ${timeoutSeconds} s`)),
+        timeoutSeconds * 1000,
+      )
+      const createdAt = new Date().toISOString()
+      const body: StatusBody = {
+        job_id: jobId,
+        kind: task.kind,
+        status: 'started',
+        priority: request.priority,
+        created_at: createdAt,
+        started_at: createdAt,
+        ended_at: null,
+        progress: 0,
+        message: 'Обработка...',
+        attempt: 1,
+        max_attempts: 1,
+        session_id: request.sessionId,
+      }
+      log.warn('queue database unreachable; running the task synchronously')
+      const aborted = new Promise<never>((_, reject) =>
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }),
+      )
+      try {
+        const result = await Promise.race([
+          task.handler(task.payload.parse(request.payload), {
+            jobId,
+            sessionId: request.sessionId,
+            attempt: 1,
+            progress: async (percent, message) => {
+              body.progress = percent
+              body.message = message
+            },
+            signal: controller.signal,
+            log,
+            parents: [],
+            deps: options.deps,
+          }),
+          aborted,
+        ])
+        Object.assign(body, { status: 'finished', progress: 100, result, ended_at: new Date().toISOString() })
+      } catch (e) {
+        const error = coerceError(e)
+        Object.assign(body, { status: 'failed', error: error.message, message: 'Ошибка', ended_at: new Date().toISOString() })
+      } finally {
+        clearTimeout(timer)
+      }
+      remember(body)
+      return body
+    },
+  }
+}
+
+export type Fallback = ReturnType<typeof createFallback>

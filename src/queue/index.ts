@@ -1,0 +1,161 @@
+import { sql } from 'kysely'
+import type { PgBoss } from 'pg-boss'
+import type { Config } from '../config.ts'
+import { coerceError, isDatabaseUnreachable } from '../errors.ts'
+import type { Db } from '../db/index.ts'
+import { migrateToLatest, pendingMigrations } from '../db/index.ts'
+import type { Logger } from '../log.ts'
+import type { TaskDefinition } from '../tasks/types.ts'
+import { startBoss } from './boss.ts'
+import { enqueueFlow, enqueueMany, findTask, validatePayload, type EnqueueRequest, type FlowStep } from './enqueue.ts'
+import { createFallback } from './fallback.ts'
+import { cancelDependents, cancelJob, deleteJob, findJob, getJob, requeueJob, runCleanup } from './lifecycle.ts'
+import { CHANNELS, createListener, type Listener } from './listener.ts'
+import { createProgressWriter } from './progress.ts'
+import { computeStats, type QueueStats } from './stats.ts'
+import { jobToStatusBody, type JobRow, type Status, type StatusBody } from './status.ts'
+import { createWorker, type Worker, type WorkerEvents } from './worker.ts'
+
+export { STATUSES, PRIORITIES, TERMINAL_STATUSES, jobToStatusBody } from './status.ts'
+export type { Status, StatusBody, Priority, JobRow } from './status.ts'
+export type { EnqueueRequest, FlowStep } from './enqueue.ts'
+export type { QueueStats } from './stats.ts'
+export type { Worker, WorkerEvents, ActiveJob } from './worker.ts'
+export { CHANNELS } from './listener.ts'
+
+export type QueueOptions = {
+  config: Config
+  db: Db
+  /** Connection string of the same database, for pg-boss's pool and the LISTEN connection. */
+  url: string
+  tasks: readonly TaskDefinition[]
+  /** Services handed to task handlers (fetcher, stores, …). */
+  deps: Record<string, unknown>
+  log: Logger
+  /** Run pg-boss supervision (expiry, heartbeat checks) in this process. Default true. */
+  supervise?: boolean
+}
+
+/**
+ * The RQ-compatible queue over pg-boss: the only module that knows pg-boss exists.
+ * Starts pg-boss, migrates our schema after it, and listens for wake-ups.
+ */
+export async function createQueue(options: QueueOptions) {
+  const { config, db, log } = options
+  const tasks = new Map(options.tasks.map((task) => [task.kind, task]))
+  const boss: PgBoss = await startBoss({ url: options.url, config, tasks: options.tasks, log, supervise: options.supervise ?? true })
+  const migration = await migrateToLatest(db.db)
+  if (migration.error) {
+    await boss.stop({ graceful: false }).catch(() => {})
+    throw coerceError(migration.error)
+  }
+  const listener: Listener = createListener({ url: options.url, channels: Object.values(CHANNELS), log })
+  const progress = createProgressWriter(db.fastPool, log)
+  const fallback = createFallback({
+    tasks,
+    deps: options.deps,
+    timeoutSeconds: config.jobTimeoutSeconds,
+    resultTtlSeconds: config.resultTtlSeconds,
+    log,
+  })
+  const lifecycle = { db: db.db, boss, tasks }
+  const workers: Worker[] = []
+  let cleanupTimer: NodeJS.Timeout | undefined
+
+  async function settleDependents(jobId: string, outcome: 'finished' | 'ended') {
+    try {
+      if (outcome === 'finished') {
+        // Unblock now rather than at pg-boss's next flow pass, then wake the workers of the dependents.
+        await boss.resolveFlow()
+        await sql`SELECT pg_notify(${CHANNELS.jobs}, kind) FROM housler._tasks WHERE depends_on @> ARRAY[${jobId}]::uuid[]`.execute(db.db)
+      } else {
+        const row = await findJob(db.db, jobId)
+        await cancelDependents(lifecycle, jobId, row?.status ?? 'ended')
+      }
+    } catch (e) {
+      log.warn({ err: coerceError(e).message, job_id: jobId }, 'could not settle dependents; the cleanup pass will')
+    }
+  }
+
+  const queue = {
+    boss,
+    listener,
+    tasks,
+    kinds: [...tasks.keys()],
+    /** Validates and enqueues one job. Throws AppError('ValidationFailed') on a bad payload. */
+    async enqueue(request: EnqueueRequest): Promise<string> {
+      const [jobId] = await enqueueMany({ db: db.db, boss, tasks }, [request])
+      return jobId
+    },
+    enqueueMany: (requests: EnqueueRequest[]) => enqueueMany({ db: db.db, boss, tasks }, requests),
+    enqueueFlow: (steps: FlowStep[]) => enqueueFlow({ db: db.db, boss, tasks }, steps),
+    /** Validates a payload and runs the kind's admission checks; throws AppError (4xx) to refuse. */
+    validate(kind: string, payload: unknown): unknown {
+      const task = findTask(tasks, kind)
+      const valid = validatePayload(task, payload)
+      task.admit?.(valid, options.deps)
+      return valid
+    },
+    /** Status body by job id; throws JobNotFound / JobExpired. Fallback jobs are found in memory. */
+    async getStatus(jobId: string): Promise<StatusBody> {
+      const inline = fallback.find(jobId)
+      if (inline) return inline
+      const row = await getJob(db.db, jobId)
+      return jobToStatusBody(row as JobRow & { status: Status })
+    },
+    findRow: (jobId: string) => findJob(db.db, jobId),
+    stats: (): Promise<QueueStats> => computeStats(db.db, [...tasks.keys()]),
+    cancel: (jobId: string) => cancelJob(lifecycle, jobId).then((row) => jobToStatusBody(row as JobRow & { status: Status })),
+    requeue: (jobId: string) => requeueJob(lifecycle, jobId).then((row) => jobToStatusBody(row as JobRow & { status: Status })),
+    delete: (jobId: string) => deleteJob(lifecycle, jobId),
+    cleanup: () => runCleanup(lifecycle, config),
+    /** Runs a task inside the request when the database is unreachable (SYNC_FALLBACK). */
+    runInline: fallback.run,
+    isUnreachable: isDatabaseUnreachable,
+    async ping(): Promise<{ database: boolean; pgBossSchemaVersion: number | null; pendingMigrations: string[] }> {
+      const [version, pending] = await Promise.all([boss.schemaVersion(), pendingMigrations(db.db)])
+      return { database: true, pgBossSchemaVersion: version, pendingMigrations: pending }
+    },
+    /** Starts consuming jobs in this process. */
+    startWorker(workerOptions: { kinds?: readonly string[]; concurrency?: number; events?: WorkerEvents } = {}): Worker {
+      const kinds = workerOptions.kinds?.length ? workerOptions.kinds : [...tasks.keys()]
+      const worker = createWorker({
+        boss,
+        db: db.db,
+        listener,
+        progress,
+        tasks,
+        kinds: kinds.filter((kind) => tasks.has(kind)),
+        concurrency: workerOptions.concurrency ?? config.workerConcurrency,
+        pollIntervalMs: config.workerPollIntervalMs,
+        heartbeatSeconds: config.heartbeatSeconds,
+        defaultTimeoutSeconds: config.jobTimeoutSeconds,
+        graceSeconds: config.shutdownGraceSeconds,
+        deps: options.deps,
+        log,
+        events: workerOptions.events,
+        settleDependents,
+      })
+      workers.push(worker)
+      return worker
+    },
+    /** Runs the TTL cleanup every CLEANUP_INTERVAL_SECONDS in this process. */
+    startCleanup(): void {
+      const tick = () =>
+        runCleanup(lifecycle, config).catch((e) => log.warn({ err: coerceError(e).message }, 'cleanup pass failed'))
+      cleanupTimer = setInterval(tick, config.cleanupIntervalSeconds * 1000)
+      cleanupTimer.unref()
+      void tick()
+    },
+    async stop(): Promise<void> {
+      if (cleanupTimer) clearInterval(cleanupTimer)
+      await Promise.all(workers.map((worker) => worker.stop()))
+      await progress.flush()
+      await listener.close()
+      await boss.stop({ graceful: false, close: true, timeout: 1000 }).catch(() => {})
+    },
+  }
+  return queue
+}
+
+export type Queue = Awaited<ReturnType<typeof createQueue>>

@@ -1,0 +1,313 @@
+import os from 'node:os'
+import { sql, type Kysely } from 'kysely'
+import { fromKysely, type Job, type PgBoss } from 'pg-boss'
+import { AppError, coerceError, isPermanentFailure } from '../errors.ts'
+import type { Database } from '../db/index.ts'
+import type { Logger } from '../log.ts'
+import type { TaskContext, TaskDefinition } from '../tasks/types.ts'
+import { CHANNELS, type Listener } from './listener.ts'
+import type { ProgressWriter } from './progress.ts'
+
+type JobData = { payload: unknown; sessionId: string | null; dependsOn: string[]; hasDependents: boolean; permanentError?: SerializedError }
+type SerializedError = { message: string; stack?: string; code?: string; name?: string }
+
+export type WorkerEvents = {
+  onJobStart?(job: { id: string; kind: string; attempt: number }): void
+  onJobEnd?(job: { id: string; kind: string; attempt: number; outcome: 'finished' | 'failed' | 'retry' | 'canceled'; runMs: number }): void
+  /** Called after a job ends in a terminal state (finished, failed for good, canceled): webhooks etc. */
+  onTerminal?(jobId: string): void
+}
+
+export type WorkerOptions = {
+  boss: PgBoss
+  db: Kysely<Database>
+  listener: Listener
+  progress: ProgressWriter
+  tasks: ReadonlyMap<string, TaskDefinition>
+  kinds: readonly string[]
+  concurrency: number
+  pollIntervalMs: number
+  heartbeatSeconds: number
+  defaultTimeoutSeconds: number
+  graceSeconds: number
+  deps: Record<string, unknown>
+  log: Logger
+  events?: WorkerEvents
+  /** After a parent finishes or fails: unblock or end its dependents. */
+  settleDependents(jobId: string, outcome: 'finished' | 'ended'): Promise<void>
+}
+
+export type ActiveJob = { id: string; kind: string; attempt: number; startedAt: Date }
+
+export type Worker = {
+  readonly id: string
+  active(): ActiveJob[]
+  counts(): { finished: number; failed: number }
+  /** Aborts a running job's handler (cancellation); false if this process is not running it. */
+  abort(jobId: string, reason: Error): boolean
+  /** Stops fetching, waits up to the grace period for running jobs, then aborts the rest. */
+  stop(): Promise<void>
+}
+
+function serializeError(error: Error): SerializedError {
+  const code = error instanceof AppError ? error.code : (error as { code?: unknown }).code
+  return {
+    message: error.message,
+    stack: error.stack,
+    name: error.name,
+    ...(typeof code === 'string' ? { code } : {}),
+  }
+}
+
+/**
+ * The consumption loop. pg-boss's work() sleeps its polling interval between fetches of a slot,
+ * so a backlog of one-job tasks drains at (slots / interval) jobs per second. Instead: every free
+ * slot is refilled at once while the last fetch of a kind came back full (there may be more), and a
+ * kind is only considered empty when a fetch returned fewer jobs than asked for. Empty kinds wake on
+ * NOTIFY (a new job), on a local job ending (it may have unblocked dependents) or on the poll timer
+ * (retries and scheduled jobs becoming due).
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  const { boss, log } = options
+  const id = `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+  const running = new Map<string, { job: ActiveJob; controller: AbortController; done: Promise<void> }>()
+  const emptyKinds = new Set<string>()
+  const counts = { finished: 0, failed: 0 }
+  let stopping = false
+  let pumping = false
+  let pumpAgain = false
+  let kindCursor = 0
+
+  async function pump(): Promise<void> {
+    if (pumping) {
+      pumpAgain = true
+      return
+    }
+    pumping = true
+    try {
+      do {
+        pumpAgain = false
+        const kinds = options.kinds
+        for (let i = 0; i < kinds.length; i++) {
+          const kind = kinds[(kindCursor + i) % kinds.length]
+          const free = options.concurrency - running.size
+          if (free <= 0 || stopping) break
+          if (emptyKinds.has(kind)) continue
+          const jobs = await boss.fetch<JobData>(kind, { batchSize: free })
+          if (jobs.length < free) emptyKinds.add(kind)
+          for (const job of jobs) start(job)
+        }
+        kindCursor = (kindCursor + 1) % Math.max(1, kinds.length)
+      } while (pumpAgain && !stopping && running.size < options.concurrency)
+    } catch (e) {
+      log.warn({ err: coerceError(e).message }, 'fetch failed; retrying on the next poll')
+    } finally {
+      pumping = false
+    }
+  }
+
+  function wake(kind?: string): void {
+    if (stopping) return
+    if (kind === undefined) emptyKinds.clear()
+    else emptyKinds.delete(kind)
+    void pump()
+  }
+
+  function start(job: Job<JobData>): void {
+    const task = options.tasks.get(job.name)!
+    const controller = new AbortController()
+    const active: ActiveJob = { id: job.id, kind: job.name, attempt: job.retryCount + 1, startedAt: new Date() }
+    const done = run(job, task, active, controller).finally(() => {
+      running.delete(job.id)
+      if (!stopping) void pump()
+    })
+    running.set(job.id, { job: active, controller, done })
+  }
+
+  async function loadParents(dependsOn: string[]): Promise<TaskContext['parents']> {
+    if (dependsOn.length === 0) return []
+    const rows = await options.db
+      .selectFrom(sql<{ id: string; kind: string; result: unknown }>`housler.jobs`.as('j'))
+      .select(['j.id', 'j.kind', 'j.result'])
+      .where('j.id', 'in', dependsOn)
+      .execute()
+    const byId = new Map(rows.map((row) => [row.id, row]))
+    return dependsOn.map((parentId) => ({
+      jobId: parentId,
+      kind: byId.get(parentId)?.kind ?? 'unknown',
+      result: byId.get(parentId)?.result ?? null,
+    }))
+  }
+
+  async function run(job: Job<JobData>, task: TaskDefinition, active: ActiveJob, controller: AbortController) {
+    const attemptRef = { id: job.id, retryCount: job.retryCount }
+    const jobLog = log.child({ job_id: job.id, kind: job.name, session_id: job.data.sessionId, attempt: active.attempt })
+    const timeoutSeconds = task.timeoutSeconds ?? options.defaultTimeoutSeconds
+    const startedMs = performance.now()
+    options.events?.onJobStart?.(active)
+
+    const timeout = setTimeout(
+      () => controller.abort(new AppError('JobTimeout', `Job exceeded its timeout of ${timeoutSeconds} s`)),
+      timeoutSeconds * 1000,
+    )
+    // Heartbeats keep pg-boss from failing a live job; a touch that finds no claim means the job was
+    // canceled, expired or taken over, so the handler is told to stop.
+    const heartbeat = setInterval(
+      () => {
+        boss.touch(job.name, attemptRef).then(
+          (response) => {
+            if ((response as { affected?: number }).affected === 0) {
+              controller.abort(new AppError('JobCanceled', 'Job is no longer claimed by this worker (canceled or expired)'))
+            }
+          },
+          (e) => jobLog.warn({ err: coerceError(e).message }, 'heartbeat failed'),
+        )
+      },
+      Math.max(1000, (options.heartbeatSeconds * 1000) / 2),
+    )
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
+    })
+    aborted.catch(() => {})
+
+    try {
+      if (job.data.permanentError) throw Object.assign(new AppError('PermanentTaskFailure', job.data.permanentError.message), { stack: job.data.permanentError.stack, settled: true })
+      // Reset what the previous attempt reported; pollers see `started` with fresh progress.
+      void options.progress.write(job.id, 0, null)
+      const ctx: TaskContext = {
+        jobId: job.id,
+        sessionId: job.data.sessionId,
+        attempt: active.attempt,
+        progress: (percent, message) => options.progress.write(job.id, percent, message),
+        signal: controller.signal,
+        log: jobLog,
+        parents: await loadParents(job.data.dependsOn ?? []),
+        deps: options.deps,
+      }
+      const payload = task.payload.parse(job.data.payload)
+      const result = await Promise.race([task.handler(payload, ctx), aborted])
+      await options.progress.flush()
+      await boss.complete(job.name, attemptRef, toOutput(result))
+      counts.finished++
+      jobLog.info({ run_ms: Math.round(performance.now() - startedMs) }, 'job finished')
+      options.events?.onJobEnd?.({ ...active, outcome: 'finished', runMs: performance.now() - startedMs })
+      options.progress.notify(job.id)
+      if (job.data.hasDependents) await options.settleDependents(job.id, 'finished')
+      options.events?.onTerminal?.(job.id)
+    } catch (e) {
+      const error = coerceError(e)
+      await options.progress.flush()
+      const outcome = await settleFailure(job, task, active, error, jobLog)
+      options.events?.onJobEnd?.({ ...active, outcome, runMs: performance.now() - startedMs })
+      options.progress.notify(job.id)
+      if (outcome !== 'retry') {
+        if (job.data.hasDependents) await options.settleDependents(job.id, 'ended')
+        options.events?.onTerminal?.(job.id)
+      }
+    } finally {
+      clearTimeout(timeout)
+      clearInterval(heartbeat)
+    }
+  }
+
+  async function settleFailure(
+    job: Job<JobData>,
+    task: TaskDefinition,
+    active: ActiveJob,
+    error: Error,
+    jobLog: Logger,
+  ): Promise<'failed' | 'retry' | 'canceled'> {
+    const attemptRef = { id: job.id, retryCount: job.retryCount }
+    if (error instanceof AppError && error.code === 'JobCanceled') {
+      jobLog.info({ reason: error.message }, 'job canceled while running')
+      return 'canceled'
+    }
+    const serialized = serializeError(error)
+    const permanent = isPermanentFailure(error)
+    const lastAttempt = active.attempt >= task.retry.maxAttempts
+    try {
+      if (permanent && !lastAttempt && !(error as { settled?: boolean }).settled) {
+        await failPermanently(job, serialized)
+      } else {
+        await boss.fail(job.name, attemptRef, serialized)
+      }
+    } catch (e) {
+      jobLog.error({ err: coerceError(e).message }, 'could not record the failure; pg-boss expiry will retry the job')
+    }
+    const terminal = permanent || lastAttempt
+    if (terminal) counts.failed++
+    jobLog[terminal ? 'error' : 'warn'](
+      { err: serialized.message, code: serialized.code, permanent, will_retry: !terminal },
+      terminal ? 'job failed' : 'job failed; will retry',
+    )
+    return terminal ? 'failed' : 'retry'
+  }
+
+  /**
+   * pg-boss's fail() always retries while attempts remain. For a failure no retry can fix, we record
+   * it on our task row (the status reads `failed` at once), fail the pg-boss job, and make the next
+   * claim of it settle to failed without running the handler — all in one transaction.
+   */
+  async function failPermanently(job: Job<JobData>, serialized: SerializedError): Promise<void> {
+    await options.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('housler._tasks')
+        .set({ permanent_error: JSON.stringify(serialized), updated_at: new Date() })
+        .where('job_id', '=', job.id)
+        .execute()
+      const adapter = fromKysely(trx)
+      await boss.fail(job.name, { id: job.id, retryCount: job.retryCount }, serialized, { db: adapter })
+      await boss.update(job.name, { ...job.data, permanentError: serialized }, {
+        id: job.id,
+        startAfter: new Date(),
+        retryLimit: job.retryCount + 1,
+        db: adapter,
+      })
+      await sql`SELECT pg_notify(${CHANNELS.jobs}, ${job.name})`.execute(trx)
+    })
+  }
+
+  options.listener.on(CHANNELS.jobs, (kind) => wake(kind))
+  options.listener.on(CHANNELS.cancel, (jobId) => {
+    running.get(jobId)?.controller.abort(new AppError('JobCanceled', 'Job was canceled'))
+  })
+  options.listener.onReconnect(() => wake())
+  const pollTimer = setInterval(() => wake(), options.pollIntervalMs)
+  wake()
+
+  return {
+    id,
+    active: () => [...running.values()].map((entry) => entry.job),
+    counts: () => ({ ...counts }),
+    abort(jobId, reason) {
+      const entry = running.get(jobId)
+      if (!entry) return false
+      entry.controller.abort(reason)
+      return true
+    },
+    async stop() {
+      stopping = true
+      clearInterval(pollTimer)
+      const all = Promise.all([...running.values()].map((entry) => entry.done))
+      let graceTimer: NodeJS.Timeout | undefined
+      const graceOver = new Promise<'timeout'>((resolve) => {
+        graceTimer = setTimeout(() => resolve('timeout'), options.graceSeconds * 1000)
+      })
+      const outcome = await Promise.race([all.then(() => 'done' as const), graceOver])
+      clearTimeout(graceTimer)
+      if (outcome === 'timeout') {
+        log.warn({ running: running.size }, 'grace period over; aborting running jobs (they will be retried)')
+        for (const entry of running.values()) {
+          entry.controller.abort(new AppError('Internal', 'Worker shut down before the job finished'))
+        }
+        await all
+      }
+      await options.progress.flush()
+    },
+  }
+}
+
+function toOutput(result: unknown): object {
+  if (result !== null && typeof result === 'object') return result as object
+  return { value: result ?? null }
+}

@@ -1,0 +1,65 @@
+import { loadConfig, type Config } from './config.ts'
+import { createDb, startEmbeddedPostgres, type Db, type EmbeddedServer } from './db/index.ts'
+import { createLogger, type Logger } from './log.ts'
+import { createQueue, type Queue } from './queue/index.ts'
+import { TASKS } from './tasks/registry.ts'
+import type { TaskDefinition } from './tasks/types.ts'
+
+export type Runtime = {
+  config: Config
+  log: Logger
+  url: string
+  db: Db
+  queue: Queue
+  close(): Promise<void>
+}
+
+/**
+ * Shared start-up of the composition roots: config, database (the embedded one when DATABASE_URL
+ * is unset), pg-boss and our migrations. Everything below receives these objects as arguments.
+ */
+export async function openRuntime(options: {
+  name: string
+  env?: Record<string, string | undefined>
+  tasks?: readonly TaskDefinition[]
+  deps?: (config: Config, log: Logger) => Record<string, unknown>
+  supervise?: boolean
+}): Promise<Runtime> {
+  const config = loadConfig(options.env ?? process.env)
+  const log = createLogger({ level: config.logLevel, name: options.name })
+  let embedded: EmbeddedServer | undefined
+  let url = config.databaseUrl
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ dir: config.embeddedPgDir, port: config.embeddedPgPort, log })
+    url = embedded.url
+    log.info({ database_url: url }, `embedded PostgreSQL running; join it from another terminal with DATABASE_URL=${url}`)
+  }
+  const db = createDb({ url, poolSize: config.dbPoolSize, applicationName: `housler-${options.name}` })
+  try {
+    const queue = await createQueue({
+      config,
+      db,
+      url,
+      tasks: options.tasks ?? TASKS,
+      deps: options.deps?.(config, log) ?? {},
+      log,
+      supervise: options.supervise,
+    })
+    return {
+      config,
+      log,
+      url,
+      db,
+      queue,
+      async close() {
+        await queue.stop()
+        await db.destroy()
+        await embedded?.stop()
+      },
+    }
+  } catch (e) {
+    await db.destroy()
+    await embedded?.stop()
+    throw e
+  }
+}
