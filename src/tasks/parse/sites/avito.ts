@@ -108,7 +108,7 @@ function fromBreadcrumbs(crumbs: string[]): PropertyLayer {
   const text = crumbs.join(' › ').toLowerCase()
   return {
     deal_type: /(снять|сдам|аренда)/.test(text) ? 'rent' : /(купить|продам|продажа)/.test(text) ? 'sale' : null,
-    property_type: /комнат(ы|а)\b/.test(text.replace(/\d-комнатные/g, ''))
+    property_type: /комнат[ыа](?![а-яё])/.test(text.replace(/\d-комнатные/g, ''))
       ? 'room'
       : /квартир/.test(text)
         ? 'flat'
