@@ -169,7 +169,8 @@ function fromDom($: CheerioAPI, pageUrl: string, offerData: unknown): PropertyLa
       : null,
     price: parsePrice(priceText),
     currency: parseCurrency(priceText),
-    rooms: parseRooms(title),
+    // A search page's heading ("1-комн и 2-комн квартир") is not one listing's room count.
+    rooms: $('[data-name="OfferTitleNew"]').length > 0 ? parseRooms(title) : null,
     address: joinAddress(addressParts),
     district: domDistrict(addressParts, offerData),
     metro,
