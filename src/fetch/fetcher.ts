@@ -67,6 +67,12 @@ export const BROWSER_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 
 const WEBHOOK_USER_AGENT = 'Housler-Webhook/1.0'
 
+// A site answering 5xx usually recovers within seconds; longer outages are the job-level retry's business,
+// so in-place waits stay short enough not to hold a worker slot for long.
+const RETRY_BASE_DELAY_MS = 500
+const RETRY_MAX_DELAY_MS = 8000
+const RETRY_AFTER_CAP_MS = 10_000
+
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name]
   return Array.isArray(value) ? value[0] : value
@@ -104,7 +110,8 @@ function redirectTarget(response: ExchangeResponse, siteUrl: URL, rewritten: URL
   try {
     next = redirectSiteUrl(location, siteUrl, rewritten)
   } catch (e) {
-    throw fetchFailed(`${siteUrl.href} redirected to a malformed Location`, { status: response.status }, e)
+    const err = coerceError(e)
+    throw fetchFailed(`${siteUrl.href} redirected to a malformed Location`, { status: response.status }, err)
   }
   try {
     return checkListingUrl(next, config)
@@ -123,9 +130,9 @@ export function createFetcher(config: FetchConfig, deps: FetcherDeps = {}): Fetc
   const guardedLookup = createGuardedLookup(deps.resolveHost ?? resolveWithSystemDns)
   const retryPolicy = (signal: AbortSignal | undefined): RetryPolicy => ({
     retries: config.fetchRetries,
-    baseDelayMs: deps.retryBaseDelayMs ?? 500,
-    maxDelayMs: 8000,
-    retryAfterCapMs: deps.retryAfterCapMs ?? 10_000,
+    baseDelayMs: deps.retryBaseDelayMs ?? RETRY_BASE_DELAY_MS,
+    maxDelayMs: RETRY_MAX_DELAY_MS,
+    retryAfterCapMs: deps.retryAfterCapMs ?? RETRY_AFTER_CAP_MS,
     signal,
   })
   const limits = {

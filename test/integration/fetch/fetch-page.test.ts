@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import zlib from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppError } from '../../../src/errors.ts'
-import { createFetcher, type FetchConfig, type ResolvedAddress } from '../../../src/fetch/index.ts'
+import { checkListingUrl, createFetcher, type FetchConfig, type ResolvedAddress } from '../../../src/fetch/index.ts'
 import { createTestResolver, startServer, timed, type TestServer } from './test-servers.ts'
 
 const PAGE = '<html><head><title>Квартира</title></head><body><h1>2-комн. квартира, 54 м²</h1></body></html>'
@@ -201,6 +201,7 @@ describe('fetchPage refuses hostile URLs before any connection', () => {
     const urls = hostile()
     let refused = 0
     for (const url of urls) {
+      expect(() => checkListingUrl(url, testConfig()), url).toThrow(AppError)
       const error = await failure(fetcher.fetchPage(url))
       expect(error.code, url).toBe('UrlRejected')
       refused++
