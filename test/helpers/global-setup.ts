@@ -1,18 +1,18 @@
+import { randomBytes } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import pg from 'pg'
 import { PgBoss } from 'pg-boss'
 import type { TestProject } from 'vitest/node'
 import { createDb, migrateToLatest, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
 
-export const TEMPLATE_DB = 'housler_test_template'
-
 declare module 'vitest' {
   export interface ProvidedContext {
     adminUrl: string
+    templateDb: string
   }
 }
-
-let embedded: EmbeddedServer | undefined
 
 function withDatabase(url: string, database: string): string {
   const parsed = new URL(url)
@@ -20,26 +20,38 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString()
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
 /**
  * One Postgres for the whole run: DATABASE_URL when given (CI may use the local server), else an
- * embedded one. A template database is migrated once (pg-boss schema, then ours); every test file
- * clones it, which takes milliseconds.
+ * embedded one of this run's own. A template database is migrated once (pg-boss schema, then ours);
+ * every test file clones it, which takes milliseconds. Names carry a run id, so runs can overlap.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const runId = randomBytes(4).toString('hex')
+  let embedded: EmbeddedServer | undefined
+  const embeddedDir = `.data/test-pg-${runId}`
   let adminUrl = process.env.DATABASE_URL
   if (!adminUrl) {
-    embedded = await startEmbeddedPostgres({ dir: '.data/test-postgres', port: 54330, log: createSilentLogger() })
+    embedded = await startEmbeddedPostgres({ dir: embeddedDir, port: await freePort(), log: createSilentLogger() })
     adminUrl = embedded.url
   }
+  const templateDb = `housler_tpl_${runId}`
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
-  // Drop leftovers of earlier runs (databases of failed tests are kept until the next run for inspection).
-  const old = await admin.query(`SELECT datname FROM pg_database WHERE datname LIKE 'housler_test_%'`)
-  for (const row of old.rows) await admin.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`)
-  await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`)
+  await admin.query(`CREATE DATABASE ${templateDb}`)
   await admin.end()
 
-  const templateUrl = withDatabase(adminUrl, TEMPLATE_DB)
+  const templateUrl = withDatabase(adminUrl, templateDb)
   const boss = new PgBoss({ connectionString: templateUrl, supervise: false, schedule: false, registerInstance: false })
   boss.on('error', () => {})
   await boss.start()
@@ -50,7 +62,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (result.error) throw result.error
 
   project.provide('adminUrl', adminUrl)
+  project.provide('templateDb', templateDb)
   return async () => {
-    await embedded?.stop()
+    if (embedded) {
+      await embedded.stop()
+      await rm(embeddedDir, { recursive: true, force: true })
+      return
+    }
+    const cleanup = new pg.Client({ connectionString: adminUrl })
+    await cleanup.connect()
+    const own = await cleanup.query(`SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname = $2`, [
+      `housler_test_${runId}_%`,
+      templateDb,
+    ])
+    for (const row of own.rows) await cleanup.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`)
+    await cleanup.end()
   }
 }

@@ -2,8 +2,6 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { inject } from 'vitest'
 
-const TEMPLATE_DB = 'housler_test_template'
-
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url)
   parsed.pathname = `/${database}`
@@ -22,8 +20,9 @@ export async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promi
 
 /** A fresh database cloned from the migrated template: one per test file. */
 export async function createTestDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const name = `housler_test_${randomBytes(6).toString('hex')}`
-  await withAdmin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`))
+  const template = inject('templateDb')
+  const name = `housler_test_${template.slice('housler_tpl_'.length)}_${randomBytes(5).toString('hex')}`
+  await withAdmin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`))
   return {
     url: withDatabase(inject('adminUrl'), name),
     name,

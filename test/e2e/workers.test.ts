@@ -1,0 +1,118 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config.ts'
+import { createDb, type Db } from '../../src/db/index.ts'
+import { createSilentLogger } from '../../src/log.ts'
+import { createQueue, type Queue } from '../../src/queue/index.ts'
+import { effectTask } from '../helpers/test-worker-tasks.ts'
+import { createTestDatabase } from '../helpers/postgres.ts'
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>
+let db: Db
+let queue: Queue
+let client: pg.Client
+const children: ChildProcess[] = []
+
+const WORKER_ENV = {
+  WORKER_CONCURRENCY: '4',
+  HEARTBEAT_SECONDS: '10',
+  MONITOR_INTERVAL_SECONDS: '1',
+  WORKER_POLL_INTERVAL_MS: '500',
+  SHUTDOWN_GRACE_SECONDS: '20',
+  LOG_LEVEL: 'warn',
+}
+
+function startWorker(): Promise<ChildProcess> {
+  const child = fork('test/helpers/test-worker.ts', [], {
+    env: { ...process.env, DATABASE_URL: database.url, ...WORKER_ENV },
+    execPath: process.execPath,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  children.push(child)
+  return new Promise((resolve, reject) => {
+    child.once('message', () => resolve(child))
+    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)))
+  })
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  client = new pg.Client({ connectionString: database.url })
+  await client.connect()
+  await client.query('CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL)')
+  await client.query('CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL)')
+  const config = loadConfig({ DATABASE_URL: database.url, ...WORKER_ENV })
+  db = createDb({ url: database.url, poolSize: 4 })
+  queue = await createQueue({ config, db, url: database.url, tasks: [effectTask], deps: {}, log: createSilentLogger(), supervise: false })
+})
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+  await queue?.stop()
+  await db?.destroy()
+  await client?.end()
+  await database?.drop()
+})
+
+describe('worker processes', () => {
+  it('drain every job exactly once while one worker is SIGKILLed mid-job and another is SIGTERMed', async () => {
+    const [first, second] = await Promise.all([startWorker(), startWorker(), startWorker()])
+    const N = 150
+    const ids = await queue.enqueueMany(Array.from({ length: N }, (_, i) => ({ kind: 'effect', payload: { ms: 100 + (i % 5) * 40 } })))
+
+    // Kill the first worker while it holds jobs.
+    await until('the first worker to be running jobs', async () => {
+      const { rows } = await client.query('SELECT count(*)::int AS n FROM test_starts WHERE pid = $1', [first.pid])
+      return rows[0].n > 4 ? true : undefined
+    })
+    first.kill('SIGKILL')
+    const { rows: killedRows } = await client.query(
+      `SELECT s.job_id FROM test_starts s LEFT JOIN test_effects e USING (job_id) WHERE s.pid = $1 AND e.job_id IS NULL`,
+      [first.pid],
+    )
+    expect(killedRows.length).toBeGreaterThan(0)
+
+    // Ask the second to stop while it holds jobs: they must finish within the grace period.
+    await until('the second worker to hold a running job', async () => {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM test_starts s LEFT JOIN test_effects e USING (job_id) WHERE s.pid = $1 AND e.job_id IS NULL`,
+        [second.pid],
+      )
+      return rows[0].n > 0 ? true : undefined
+    })
+    const exited = new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)))
+    second.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    const { rows: unfinished } = await client.query(
+      `SELECT s.job_id FROM test_starts s LEFT JOIN test_effects e ON e.job_id = s.job_id AND e.pid = s.pid WHERE s.pid = $1 AND e.job_id IS NULL`,
+      [second.pid],
+    )
+    expect(unfinished).toEqual([])
+
+    // The third worker (and the recovered jobs of the first) finish the rest.
+    await until('every job to finish', async () => {
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM housler.jobs WHERE status = 'finished'`)
+      return rows[0].n === N ? true : undefined
+    }, 90_000)
+    const effects = await client.query('SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS d FROM test_effects')
+    expect(effects.rows[0]).toEqual({ n: N, d: N })
+    const statuses = await client.query(`SELECT status, count(*)::int AS n FROM housler.jobs WHERE id = ANY($1) GROUP BY status`, [ids])
+    expect(statuses.rows).toEqual([{ status: 'finished', n: N }])
+    // Only jobs that were running on the killed worker ran more than once.
+    const rerun = await client.query(`SELECT job_id FROM test_starts GROUP BY job_id HAVING count(*) > 1`)
+    const killed = new Set(killedRows.map((row) => row.job_id))
+    for (const row of rerun.rows) expect(killed.has(row.job_id)).toBe(true)
+    console.log(`workers e2e: ${N} jobs, 1 SIGKILL (${killed.size} jobs in flight recovered), 1 SIGTERM drained, ${rerun.rows.length} re-runs, 0 lost, 0 duplicated effects`)
+  }, 150_000)
+})

@@ -1,0 +1,15 @@
+// A worker process with test task kinds, started by e2e tests exactly as worker/main.ts starts.
+import { openRuntime } from '../../src/runtime.ts'
+import { closeEffectPool, effectTask } from './test-worker-tasks.ts'
+
+const runtime = await openRuntime({ name: 'test-worker', tasks: [effectTask] })
+runtime.queue.startWorker()
+process.send?.('ready')
+let stopping = false
+process.on('SIGTERM', async () => {
+  if (stopping) return
+  stopping = true
+  await runtime.close()
+  await closeEffectPool()
+  process.exit(0)
+})

@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { QueueStatsSchema } from '../../../src/http/contract.ts'
+import { defineTask } from '../../../src/tasks/types.ts'
+import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
+import { createGates, echoTask, failTask } from '../../helpers/tasks.ts'
+
+const gates = createGates()
+const hangTask = defineTask({
+  kind: 'hang',
+  payload: z.object({}),
+  retry: { maxAttempts: 1, backoffSeconds: 0, backoffMaxSeconds: 0 },
+  timeoutSeconds: 1,
+  async handler(_payload, ctx) {
+    await ctx.progress(5, 'Зависание...')
+    return new Promise(() => {})
+  },
+})
+
+let service: TestService
+beforeAll(async () => {
+  service = await startTestService({
+    tasks: [echoTask, failTask, gates.task, hangTask],
+    worker: { concurrency: 2 },
+    env: { RQ_RESULT_TTL: '1', RQ_FAILURE_TTL: '2', WORKER_POLL_INTERVAL_MS: '200' },
+  })
+})
+afterAll(() => service.close())
+
+async function post(kind: string, body: object = {}): Promise<string> {
+  const response = await fetch(`${service.baseUrl}/api/tasks/${kind}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  expect(response.status).toBe(202)
+  return (await response.json()).job_id
+}
+
+describe('RQ semantics', () => {
+  it('counts every status word in queue-stats', async () => {
+    // Fill both slots with gated jobs (started), queue one more behind them (queued), add a
+    // scheduled job, a deferred flow step, a finished, a failed and a canceled job.
+    const arrivals = [gates.nextArrival(), gates.nextArrival()]
+    const started = [await post('gate'), await post('gate')]
+    await Promise.all(arrivals)
+    const queued = await post('gate')
+    const scheduled = await post('echo', { enqueue_in: 3600 })
+    const flow = await service.queue.enqueueFlow([
+      { ref: 'a', kind: 'gate', payload: {} },
+      { ref: 'b', kind: 'echo', payload: {}, dependsOn: ['a'] },
+    ])
+    const canceled = await post('echo', { enqueue_in: 3600 })
+    await service.queue.cancel(canceled)
+    const stats = QueueStatsSchema.parse(await (await fetch(`${service.baseUrl}/api/tasks/queue-stats`)).json())
+    expect(stats.by_kind.gate).toMatchObject({ started_jobs: 2, queued_jobs: 2 })
+    expect(stats.by_kind.echo).toMatchObject({ scheduled_jobs: 1, deferred_jobs: 1, canceled_jobs: 1 })
+    for (const [id, status] of [
+      [started[0], 'started'],
+      [queued, 'queued'],
+      [scheduled, 'scheduled'],
+      [flow.b, 'deferred'],
+      [canceled, 'canceled'],
+    ]) {
+      expect((await service.queue.getStatus(id)).status).toBe(status)
+    }
+    for (const id of gates.waitingIds()) gates.release(id)
+    // Release the rest as they arrive, then check finished and failed counts.
+    const drain = setInterval(() => gates.waitingIds().forEach((id) => gates.release(id)), 20)
+    await waitForStatus(service.baseUrl, flow.b, ['finished'])
+    await waitForStatus(service.baseUrl, queued, ['finished'])
+    clearInterval(drain)
+    const failed = await post('fail', { message: 'nope' })
+    await waitForStatus(service.baseUrl, failed, ['failed'])
+    const after = await service.queue.stats()
+    expect(after.by_kind.gate.finished_jobs).toBe(4)
+    expect(after.by_kind.fail.failed_jobs).toBe(1)
+    expect(after.finished_jobs).toBe(after.by_kind.gate.finished_jobs + after.by_kind.echo.finished_jobs)
+  })
+
+  it('passes a parent result to its dependent and keeps the dependent deferred until then', async () => {
+    const flow = await service.queue.enqueueFlow([
+      { ref: 'parent', kind: 'echo', payload: { value: 'from parent' } },
+      { ref: 'child', kind: 'echo', payload: { value: 'child' }, dependsOn: ['parent'] },
+    ])
+    const child = await waitForStatus(service.baseUrl, flow.child, ['finished'])
+    expect(child.depends_on).toEqual([flow.parent])
+    expect(child.result.data.parents[0]).toMatchObject({ jobId: flow.parent, kind: 'echo' })
+    expect(child.result.data.parents[0].result.data.value).toBe('from parent')
+  })
+
+  it('cancels the dependents of a failed parent with a clear error', async () => {
+    const flow = await service.queue.enqueueFlow([
+      { ref: 'parent', kind: 'fail', payload: { message: 'parse failed' } },
+      { ref: 'child', kind: 'echo', payload: {}, dependsOn: ['parent'] },
+      { ref: 'grandchild', kind: 'echo', payload: {}, dependsOn: ['child'] },
+    ])
+    const child = await waitForStatus(service.baseUrl, flow.child, ['canceled', 'failed', 'finished'])
+    expect(child.status).toBe('canceled')
+    expect(child.error).toContain(flow.parent)
+    const grandchild = await waitForStatus(service.baseUrl, flow.grandchild, ['canceled', 'failed', 'finished'])
+    expect(grandchild.status).toBe('canceled')
+  })
+
+  it('fails a job past its timeout with a timeout error and frees the slot', async () => {
+    const id = await post('hang')
+    const status = await waitForStatus(service.baseUrl, id, ['failed'])
+    expect(status.error).toMatch(/timeout of 1 s/)
+    expect(await waitForStatus(service.baseUrl, await post('echo'), ['finished'])).toMatchObject({ status: 'finished' })
+  })
+
+  it('answers 404 "expired" after RQ_RESULT_TTL and RQ_FAILURE_TTL', async () => {
+    const finished = await post('echo', { value: 1 })
+    const failed = await post('fail', { message: 'old news' })
+    await waitForStatus(service.baseUrl, finished, ['finished'])
+    await waitForStatus(service.baseUrl, failed, ['failed'])
+    // TTLs are 1 s (finished) and 2 s (failed): right after the end both are still readable.
+    let result = await service.queue.cleanup()
+    expect((await fetch(`${service.baseUrl}/api/tasks/status/${failed}`)).status).toBe(200)
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      result = await service.queue.cleanup()
+      const response = await fetch(`${service.baseUrl}/api/tasks/status/${failed}`)
+      if (response.status === 404) break
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    expect(result.expired).toBeGreaterThanOrEqual(0)
+    for (const id of [finished, failed]) {
+      const response = await fetch(`${service.baseUrl}/api/tasks/status/${id}`)
+      expect(response.status).toBe(404)
+      const body = await response.json()
+      expect(body.error).toMatch(/expired/)
+      expect(body.details).toEqual({ job_id: id })
+    }
+  })
+
+  it('settles a permanent failure at once, without retries', async () => {
+    const id = await post('fail', { message: 'listing removed', permanent: true })
+    const status = await waitForStatus(service.baseUrl, id, ['failed'])
+    expect(status).toMatchObject({ error: 'listing removed', attempt: 1 })
+  })
+})
