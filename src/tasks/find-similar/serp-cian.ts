@@ -178,7 +178,7 @@ function offerToProperty(o: Json, pageUrl: string): Property {
   p.lon = num(coords.lng) ?? num(coords.lon)
   const gaGeo = isObj(geo.jk) && isObj(geo.jk.gaGeo) ? geo.jk.gaGeo : null
   p.region =
-    regionFromCianId(location && location.locationTypeId === 1 ? int(location.id) : null) ??
+    regionFromCianId(location ? int(location.id) : null) ??
     regionFromCianId(gaGeo ? int(gaGeo.oblId) : null) ??
     regionFromUrl(pageUrl)
 
