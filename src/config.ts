@@ -77,6 +77,8 @@ const EnvSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(120),
   DASHBOARD_USER: z.string().optional(),
   DASHBOARD_PASSWORD: z.string().optional(),
+  WORKER_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 })
 
 export type Config = Readonly<{
@@ -114,6 +116,8 @@ export type Config = Readonly<{
   rateLimitPerMinute: number
   dashboardUser: string | undefined
   dashboardPassword: string | undefined
+  workerHeartbeatSeconds: number
+  metricsPort: number | undefined
 }>
 
 export class ConfigError extends Error {
@@ -170,5 +174,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     dashboardUser: e.DASHBOARD_USER,
     dashboardPassword: e.DASHBOARD_PASSWORD,
+    workerHeartbeatSeconds: e.WORKER_HEARTBEAT_SECONDS,
+    metricsPort: e.METRICS_PORT,
   })
 }

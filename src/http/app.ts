@@ -7,6 +7,8 @@ import type { Logger } from '../log.ts'
 import type { Queue } from '../queue/index.ts'
 import { HTTP_STATUS } from './errors.ts'
 import { createTaskRoutes } from './tasks-routes.ts'
+import { createDashboardRoutes } from './dashboard-routes.ts'
+import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
 
 export type AppDeps = { config: Config; queue: Queue; log: Logger }
 
@@ -19,6 +21,7 @@ export function createApp(deps: AppDeps): Hono {
   const { config, queue, log } = deps
   const app = new Hono()
 
+  app.use('*', httpMetrics(queue.metrics))
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
@@ -48,6 +51,8 @@ export function createApp(deps: AppDeps): Hono {
   })
 
   app.route('/api/tasks', createTaskRoutes(deps))
+  app.route('/dashboard', createDashboardRoutes(deps))
+  app.route('/metrics', createMetricsRoutes(queue.metrics))
 
   app.notFound((c) => c.json(errorBody('Not found', { method: c.req.method, path: c.req.path }), 404))
   app.onError((e, c) => {

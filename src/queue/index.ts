@@ -15,6 +15,9 @@ import { createProgressWriter } from './progress.ts'
 import { computeStats, type QueueStats } from './stats.ts'
 import { jobToStatusBody, type JobRow, type Status, type StatusBody } from './status.ts'
 import { createWorker, type Worker, type WorkerEvents } from './worker.ts'
+import { withRegistry } from './worker-registry.ts'
+import { createMonitoring } from './monitoring.ts'
+import { createMetrics } from '../metrics/index.ts'
 
 export { STATUSES, PRIORITIES, TERMINAL_STATUSES, jobToStatusBody } from './status.ts'
 export type { Status, StatusBody, Priority, JobRow } from './status.ts'
@@ -22,6 +25,7 @@ export type { EnqueueRequest, FlowStep } from './enqueue.ts'
 export type { QueueStats } from './stats.ts'
 export type { Worker, WorkerEvents, ActiveJob } from './worker.ts'
 export { CHANNELS } from './listener.ts'
+export { readSchemaState, type WorkerRow, type QueueStatRow, type ThroughputRow, type FailedJobRow } from './monitoring.ts'
 
 export type QueueOptions = {
   config: Config
@@ -59,6 +63,14 @@ export async function createQueue(options: QueueOptions) {
     log,
   })
   const lifecycle = { db: db.db, boss, tasks }
+  const monitoring = createMonitoring(db.db, lifecycle)
+  const metrics = createMetrics({
+    snapshot: async () => ({ depth: await monitoring.queueStats(), liveWorkers: await monitoring.liveWorkerCount() }),
+  })
+  const countEnqueued = <T>(kinds: string[], ids: T): T => {
+    for (const kind of kinds) metrics.enqueued(kind)
+    return ids
+  }
   const workers: Worker[] = []
   let cleanupTimer: NodeJS.Timeout | undefined
 
@@ -82,13 +94,20 @@ export async function createQueue(options: QueueOptions) {
     listener,
     tasks,
     kinds: [...tasks.keys()],
+    /** Prometheus registry of this process (prom-client). */
+    metrics,
+    /** Reads of the operator views, bulk requeue and empty (dashboard, CLI). */
+    monitoring,
     /** Validates and enqueues one job. Throws AppError('ValidationFailed') on a bad payload. */
     async enqueue(request: EnqueueRequest): Promise<string> {
       const [jobId] = await enqueueMany({ db: db.db, boss, tasks }, [request])
+      metrics.enqueued(request.kind)
       return jobId
     },
-    enqueueMany: (requests: EnqueueRequest[]) => enqueueMany({ db: db.db, boss, tasks }, requests),
-    enqueueFlow: (steps: FlowStep[]) => enqueueFlow({ db: db.db, boss, tasks }, steps),
+    enqueueMany: (requests: EnqueueRequest[]) =>
+      enqueueMany({ db: db.db, boss, tasks }, requests).then((ids) => countEnqueued(requests.map((r) => r.kind), ids)),
+    enqueueFlow: (steps: FlowStep[]) =>
+      enqueueFlow({ db: db.db, boss, tasks }, steps).then((ids) => countEnqueued(steps.map((step) => step.kind), ids)),
     /** Validates a payload and runs the kind's admission checks; throws AppError (4xx) to refuse. */
     validate(kind: string, payload: unknown): unknown {
       const task = findTask(tasks, kind)
@@ -105,7 +124,11 @@ export async function createQueue(options: QueueOptions) {
     },
     findRow: (jobId: string) => findJob(db.db, jobId),
     stats: (): Promise<QueueStats> => computeStats(db.db, [...tasks.keys()]),
-    cancel: (jobId: string) => cancelJob(lifecycle, jobId).then((row) => jobToStatusBody(row as JobRow & { status: Status })),
+    cancel: (jobId: string) =>
+      cancelJob(lifecycle, jobId).then((row) => {
+        metrics.canceled(row.kind)
+        return jobToStatusBody(row as JobRow & { status: Status })
+      }),
     requeue: (jobId: string) => requeueJob(lifecycle, jobId).then((row) => jobToStatusBody(row as JobRow & { status: Status })),
     delete: (jobId: string) => deleteJob(lifecycle, jobId),
     cleanup: () => runCleanup(lifecycle, config),
@@ -133,11 +156,18 @@ export async function createQueue(options: QueueOptions) {
         graceSeconds: config.shutdownGraceSeconds,
         deps: options.deps,
         log,
-        events: workerOptions.events,
+        events: metrics.jobEvents(workerOptions.events),
         settleDependents,
       })
-      workers.push(worker)
-      return worker
+      const registered = withRegistry(worker, {
+        db: db.db,
+        kinds,
+        concurrency: workerOptions.concurrency ?? config.workerConcurrency,
+        heartbeatSeconds: config.workerHeartbeatSeconds,
+        log,
+      })
+      workers.push(registered)
+      return registered
     },
     /** Runs the TTL cleanup every CLEANUP_INTERVAL_SECONDS in this process. */
     startCleanup(): void {

@@ -12,7 +12,8 @@ type JobData = { payload: unknown; sessionId: string | null; dependsOn: string[]
 type SerializedError = { message: string; stack?: string; code?: string; name?: string }
 
 export type WorkerEvents = {
-  onJobStart?(job: { id: string; kind: string; attempt: number }): void
+  /** waitMs: enqueue → this claim, from pg-boss's createdOn. */
+  onJobStart?(job: { id: string; kind: string; attempt: number; waitMs?: number }): void
   onJobEnd?(job: { id: string; kind: string; attempt: number; outcome: 'finished' | 'failed' | 'retry' | 'canceled'; runMs: number }): void
   /** Called after a job ends in a terminal state (finished, failed for good, canceled): webhooks etc. */
   onTerminal?(jobId: string): void
@@ -93,7 +94,8 @@ export function createWorker(options: WorkerOptions): Worker {
           const free = options.concurrency - running.size
           if (free <= 0 || stopping) break
           if (emptyKinds.has(kind)) continue
-          const jobs = await boss.fetch<JobData>(kind, { batchSize: free })
+          // Metadata adds createdOn (for the wait-time histogram) to the RETURNING list; no extra query.
+          const jobs = await boss.fetch<JobData>(kind, { batchSize: free, includeMetadata: true })
           if (jobs.length < free) emptyKinds.add(kind)
           for (const job of jobs) start(job)
         }
@@ -144,7 +146,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const jobLog = log.child({ job_id: job.id, kind: job.name, session_id: job.data.sessionId, attempt: active.attempt })
     const timeoutSeconds = task.timeoutSeconds ?? options.defaultTimeoutSeconds
     const startedMs = performance.now()
-    options.events?.onJobStart?.(active)
+    options.events?.onJobStart?.({ ...active, waitMs: 'createdOn' in job ? Date.now() - new Date(job.createdOn as Date).getTime() : undefined })
 
     const timeout = setTimeout(
       () => controller.abort(new AppError('JobTimeout', `Job exceeded its timeout of ${timeoutSeconds} s`)),

@@ -1,0 +1,120 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export type MetricsSnapshot = { depth: Array<{ kind: string; status: string; jobs: number }>; liveWorkers: number }
+
+type JobEvents = {
+  onJobStart?(job: { id: string; kind: string; attempt: number; waitMs?: number }): void
+  onJobEnd?(job: { id: string; kind: string; attempt: number; outcome: 'finished' | 'failed' | 'retry' | 'canceled'; runMs: number }): void
+  onTerminal?(jobId: string): void
+}
+
+// Seconds; tasks range from sub-second parses to minute-long reports.
+const JOB_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+/**
+ * One Prometheus registry per process (API or worker). Queue depth and live workers come from a
+ * snapshot read at most every `snapshotMaxAgeMs` (default 5000 ms), however often it is scraped.
+ */
+export function createMetrics(options: { snapshot: () => Promise<MetricsSnapshot>; snapshotMaxAgeMs?: number }) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const maxAgeMs = options.snapshotMaxAgeMs ?? 5000
+  let cached: { at: number; value: Promise<MetricsSnapshot> } | undefined
+  const snapshot = (): Promise<MetricsSnapshot> => {
+    if (!cached || Date.now() - cached.at > maxAgeMs) {
+      const value = options.snapshot()
+      cached = { at: Date.now(), value }
+      value.catch(() => {
+        cached = undefined
+      })
+    }
+    return cached.value
+  }
+
+  const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['kind'], registers: [registry] })
+  const enqueued = counter('housler_jobs_enqueued_total', 'Jobs enqueued by this process')
+  const finished = counter('housler_jobs_finished_total', 'Jobs finished by this process')
+  const failed = counter('housler_jobs_failed_total', 'Jobs failed for good in this process')
+  const retried = counter('housler_jobs_retried_total', 'Attempts that failed and will be retried')
+  const canceled = counter('housler_jobs_canceled_total', 'Jobs canceled through this process, or stopped while running in it')
+  const waitSeconds = new Histogram({
+    name: 'housler_job_wait_seconds',
+    help: 'Seconds from enqueue to the start of the first attempt',
+    labelNames: ['kind'],
+    buckets: JOB_BUCKETS,
+    registers: [registry],
+  })
+  const runSeconds = new Histogram({
+    name: 'housler_job_run_seconds',
+    help: 'Seconds an attempt ran, by kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    buckets: JOB_BUCKETS,
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'housler_queue_depth',
+    help: 'Jobs per kind and RQ status (snapshot refreshed at most every few seconds)',
+    labelNames: ['kind', 'status'],
+    registers: [registry],
+    async collect() {
+      const { depth } = await snapshot()
+      this.reset()
+      for (const row of depth) this.set({ kind: row.kind, status: row.status }, row.jobs)
+    },
+  })
+  new Gauge({
+    name: 'housler_workers_live',
+    help: 'Worker processes with a recent heartbeat (housler.workers state busy or idle)',
+    registers: [registry],
+    async collect() {
+      this.set((await snapshot()).liveWorkers)
+    },
+  })
+  const httpRequests = new Counter({
+    name: 'housler_http_requests_total',
+    help: 'HTTP requests by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  })
+  const httpSeconds = new Histogram({
+    name: 'housler_http_request_duration_seconds',
+    help: 'HTTP request latency by method and route pattern',
+    labelNames: ['method', 'route'],
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  })
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    enqueued: (kind: string, count = 1) => enqueued.inc({ kind }, count),
+    canceled: (kind: string) => canceled.inc({ kind }),
+    observeHttp(method: string, route: string, status: number, seconds: number) {
+      httpRequests.inc({ method, route, status: String(status) })
+      httpSeconds.observe({ method, route }, seconds)
+    },
+    /** Wraps worker events so every job start and end is counted, then calls `inner`. */
+    jobEvents<E extends JobEvents>(inner?: E): JobEvents {
+      return {
+        onJobStart(job) {
+          if (job.attempt === 1 && job.waitMs !== undefined) waitSeconds.observe({ kind: job.kind }, job.waitMs / 1000)
+          inner?.onJobStart?.(job)
+        },
+        onJobEnd(job) {
+          const outcome = { finished, failed, retry: retried, canceled }[job.outcome]
+          // A cancel through this process was counted at the request; don't count it twice.
+          if (job.outcome !== 'canceled') outcome.inc({ kind: job.kind })
+          runSeconds.observe({ kind: job.kind, outcome: job.outcome }, job.runMs / 1000)
+          inner?.onJobEnd?.(job)
+        },
+        onTerminal(jobId) {
+          inner?.onTerminal?.(jobId)
+        },
+      }
+    },
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>
