@@ -71,6 +71,10 @@ const EnvSchema = z.object({
 
   WEBHOOK_SECRET: z.string().optional(),
   WEBHOOK_ALLOWLIST: list,
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(3_600_000),
+  WEBHOOK_GIVE_UP_SECONDS: seconds(86400),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
   API_KEYS: list,
   ADMIN_API_KEYS: list,
   CORS_ORIGINS: list,
@@ -110,6 +114,11 @@ export type Config = Readonly<{
   fetchRetries: number
   webhookSecret: string | undefined
   webhookAllowlist: readonly string[]
+  /** Webhook delivery back-off: base × 2^(attempt-1) with jitter, capped; given up after webhookGiveUpSeconds. */
+  webhookRetryBaseMs: number
+  webhookRetryMaxMs: number
+  webhookGiveUpSeconds: number
+  webhookPollIntervalMs: number
   apiKeys: readonly string[]
   adminApiKeys: readonly string[]
   corsOrigins: readonly string[]
@@ -168,6 +177,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     fetchRetries: e.FETCH_RETRIES,
     webhookSecret: e.WEBHOOK_SECRET,
     webhookAllowlist: Object.freeze(e.WEBHOOK_ALLOWLIST),
+    webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+    webhookRetryMaxMs: e.WEBHOOK_RETRY_MAX_MS,
+    webhookGiveUpSeconds: e.WEBHOOK_GIVE_UP_SECONDS,
+    webhookPollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
     apiKeys: Object.freeze(e.API_KEYS),
     adminApiKeys: Object.freeze(e.ADMIN_API_KEYS),
     corsOrigins: Object.freeze(e.CORS_ORIGINS),

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { PRIORITIES, STATUSES } from '../queue/index.ts'
+import { WEBHOOK_EVENTS } from '../webhooks/index.ts'
 
 /** Fields of an enqueue body that steer the queue rather than the task. */
 export const EnqueueMetaSchema = z.object({
@@ -8,8 +9,26 @@ export const EnqueueMetaSchema = z.object({
   enqueue_in: z.number().int().min(0).max(30 * 86400).optional(),
   /** ISO-8601 time (RQ enqueue_at). */
   enqueue_at: z.iso.datetime({ offset: true }).optional(),
+  /** POSTed a signed event when the job ends; checked against the webhook address rules. */
+  webhook_url: z.string().max(2048).optional(),
+  webhook_events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length).optional(),
 })
-export const META_KEYS = ['priority', 'enqueue_in', 'enqueue_at'] as const
+export const META_KEYS = ['priority', 'enqueue_in', 'enqueue_at', 'webhook_url', 'webhook_events'] as const
+
+/** Idempotency-Key header: opaque, 1–255 visible ASCII characters. */
+export const IdempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'Idempotency-Key must be 1–255 visible ASCII characters')
+
+export const WebhookStateSchema = z.object({
+  url: z.string(),
+  events: z.array(z.string()),
+  delivered: z.boolean(),
+  attempts: z.number().int().min(0),
+  last_status: z.number().int().nullable(),
+  last_error: z.string().nullable(),
+  event_id: z.uuid().optional(),
+  next_attempt_at: z.iso.datetime().optional(),
+  gave_up: z.boolean().optional(),
+})
 
 export const JobIdSchema = z.uuid({ message: 'job_id must be a UUID' })
 
@@ -37,6 +56,7 @@ export const StatusBodySchema = z.object({
   next_attempt_at: z.iso.datetime().optional(),
   result: z.unknown().optional(),
   error: z.string().optional(),
+  webhook: WebhookStateSchema.optional(),
 })
 
 const CountsSchema = z.object({

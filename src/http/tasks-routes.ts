@@ -1,14 +1,21 @@
 import { Hono, type Context } from 'hono'
 import { AppError } from '../errors.ts'
+import { checkWebhookUrl } from '../fetch/index.ts'
+import { hashRequest } from '../queue/index.ts'
+import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/index.ts'
 import type { EnqueueRequest } from '../queue/index.ts'
 import type { AppDeps } from './app.ts'
-import { EnqueueMetaSchema, JobIdSchema, META_KEYS } from './contract.ts'
+import { EnqueueMetaSchema, IdempotencyKeySchema, JobIdSchema, META_KEYS } from './contract.ts'
+import { createStatusHub, streamJobEvents } from './events-routes.ts'
+import { clientIdentity, createRateLimiter, presentedApiKey } from './rate-limit.ts'
 import { parseWith, readJsonObject } from './validate.ts'
 
 const QUEUED_MESSAGE = 'Task queued successfully'
 
-export function createTaskRoutes({ config, queue }: AppDeps): Hono {
+export function createTaskRoutes({ config, queue, log }: AppDeps): Hono {
   const routes = new Hono()
+  const rateLimit = createRateLimiter({ perMinute: config.rateLimitPerMinute })
+  const hub = createStatusHub({ read: (jobId) => queue.getStatus(jobId), listener: queue.listener, log })
 
   function pollUrl(jobId: string) {
     return `/api/tasks/status/${jobId}`
@@ -25,10 +32,33 @@ export function createTaskRoutes({ config, queue }: AppDeps): Hono {
         ? new Date(Date.now() + meta.enqueue_in * 1000)
         : undefined
     const sessionId = typeof valid.session_id === 'string' ? valid.session_id : null
-    return { kind, payload: valid, sessionId, priority: meta.priority, runAt }
+    return { kind, payload: valid, sessionId, priority: meta.priority, runAt, ...webhookOf(meta), ...idempotencyOf(c, kind, body) }
+  }
+
+  function webhookOf(meta: { webhook_url?: string; webhook_events?: Array<'finished' | 'failed' | 'canceled'> }) {
+    if (meta.webhook_url === undefined) return {}
+    if (!config.webhookSecret) {
+      throw new AppError('ValidationFailed', 'Webhooks are disabled on this server (WEBHOOK_SECRET is not set)', {
+        details: { field: 'webhook_url' },
+      })
+    }
+    // Refused here (400) and checked again at send time against the resolved addresses.
+    const url = checkWebhookUrl(meta.webhook_url, config).href
+    return { webhook: { url, events: [...new Set(meta.webhook_events ?? DEFAULT_WEBHOOK_EVENTS)] } }
+  }
+
+  function idempotencyOf(c: Context, kind: string, body: Record<string, unknown>) {
+    const header = c.req.header('idempotency-key')
+    if (header === undefined) return {}
+    const key = parseWith(IdempotencyKeySchema, header, 'Idempotency-Key header')
+    // Keys are scoped per API key; without keys, per service (an IP changes under NAT and retries).
+    const client = presentedApiKey(c) ? clientIdentity(c).id : '-'
+    return { idempotency: { client, key, bodyHash: hashRequest(kind, body) } }
   }
 
   routes.get('/queue-stats', async (c) => c.json(await queue.stats()))
+
+  routes.get('/status/:job_id/events', (c) => streamJobEvents(c, hub))
 
   routes.get('/status/:job_id', async (c) => {
     const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
@@ -46,7 +76,7 @@ export function createTaskRoutes({ config, queue }: AppDeps): Hono {
   })
 
   // One route per registered task kind: parse, find-similar, report (and kinds tests register).
-  routes.post('/:kind{[a-z][a-z0-9-]*}', async (c) => {
+  routes.post('/:kind{[a-z][a-z0-9-]*}', rateLimit.middleware, async (c) => {
     const kind = c.req.param('kind')
     if (!queue.tasks.has(kind)) {
       throw new AppError('JobNotFound', `Unknown task kind "${kind}"`, { details: { kinds: queue.kinds } })

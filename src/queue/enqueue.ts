@@ -4,6 +4,8 @@ import { fromKysely, type PgBoss } from 'pg-boss'
 import { AppError } from '../errors.ts'
 import type { Database } from '../db/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
+import { insertSubscriptions, type WebhookSubscription } from '../webhooks/outbox.ts'
+import { findReusable, recordKeys, type IdempotencyClaim } from './idempotency.ts'
 import { CHANNELS } from './listener.ts'
 import { PG_BOSS_PRIORITY, type Priority } from './status.ts'
 
@@ -14,7 +16,14 @@ export type EnqueueRequest = {
   priority?: Priority
   /** Run no earlier than this (RQ enqueue_at / enqueue_in): the job is `scheduled` until then. */
   runAt?: Date
+  /** POST the job's end to this URL (checked by the caller against the address rules). */
+  webhook?: WebhookSubscription
+  /** Idempotency-Key: the same claim within 24 h returns the first job. */
+  idempotency?: IdempotencyClaim
 }
+
+/** reused: an existing job answered this request (same Idempotency-Key, or the kind's dedupeKey). */
+export type EnqueueOutcome = { jobId: string; reused: boolean }
 
 export type FlowStep = EnqueueRequest & { ref: string; dependsOn?: string[] }
 
@@ -91,25 +100,42 @@ function jobOptions(item: Prepared) {
  * a crash leaves either every row or none.
  */
 export async function enqueueMany(deps: EnqueueDeps, requests: EnqueueRequest[]): Promise<string[]> {
+  return (await enqueueWithOutcome(deps, requests)).map((outcome) => outcome.jobId)
+}
+
+export async function enqueueWithOutcome(deps: EnqueueDeps, requests: EnqueueRequest[]): Promise<EnqueueOutcome[]> {
   const items = requests.map((request) => prepare(deps.tasks, request))
+  const candidates = items.map((item) => ({ ...item, idempotency: item.request.idempotency }))
+  let reused: Awaited<ReturnType<typeof findReusable>> = new Map()
   await deps.db.transaction().execute(async (trx) => {
-    await insertTaskRows(trx, items, new Map())
-    const adapter = fromKysely(trx)
-    const byKind = Map.groupBy(items, (item) => item.task.kind)
-    for (const [kind, group] of byKind) {
-      if (group.length === 1) {
-        await deps.boss.send(kind, jobData(group[0]), { ...jobOptions(group[0]), db: adapter })
-      } else {
-        await deps.boss.insert(
-          kind,
-          group.map((item) => ({ data: jobData(item), ...jobOptions(item) })),
-          { db: adapter },
-        )
+    reused = await findReusable(trx, candidates)
+    const fresh = items.filter((item) => !reused.has(item.jobId))
+    if (fresh.length > 0) {
+      await insertTaskRows(trx, fresh, new Map())
+      const adapter = fromKysely(trx)
+      const byKind = Map.groupBy(fresh, (item) => item.task.kind)
+      for (const [kind, group] of byKind) {
+        if (group.length === 1) {
+          await deps.boss.send(kind, jobData(group[0]), { ...jobOptions(group[0]), db: adapter })
+        } else {
+          await deps.boss.insert(
+            kind,
+            group.map((item) => ({ data: jobData(item), ...jobOptions(item) })),
+            { db: adapter },
+          )
+        }
       }
+      await insertWebhooks(trx, fresh)
+      await notifyKinds(trx, byKind.keys())
     }
-    await notifyKinds(trx, byKind.keys())
+    await recordKeys(trx, candidates, reused)
   })
-  return items.map((item) => item.jobId)
+  return items.map((item) => ({ jobId: reused.get(item.jobId)?.jobId ?? item.jobId, reused: reused.has(item.jobId) }))
+}
+
+async function insertWebhooks(trx: Transaction<Database>, items: Prepared[]) {
+  const rows = items.flatMap((item) => (item.request.webhook ? [{ jobId: item.jobId, ...item.request.webhook }] : []))
+  if (rows.length > 0) await insertSubscriptions(trx, rows)
 }
 
 /**
@@ -141,6 +167,7 @@ export async function enqueueFlow(deps: EnqueueDeps, steps: FlowStep[]): Promise
       })),
       { db: fromKysely(trx) },
     )
+    await insertWebhooks(trx, items)
     await notifyKinds(trx, items.filter((item) => (dependsOn.get(item.jobId) ?? []).length === 0).map((item) => item.task.kind))
   })
   return Object.fromEntries(idByRef)

@@ -7,7 +7,7 @@ import { migrateToLatest, pendingMigrations } from '../db/index.ts'
 import type { Logger } from '../log.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 import { startBoss } from './boss.ts'
-import { enqueueFlow, enqueueMany, findTask, validatePayload, type EnqueueRequest, type FlowStep } from './enqueue.ts'
+import { enqueueFlow, enqueueMany, enqueueWithOutcome, findTask, validatePayload, type EnqueueRequest, type FlowStep } from './enqueue.ts'
 import { createFallback } from './fallback.ts'
 import { cancelDependents, cancelJob, deleteJob, findJob, getJob, requeueJob, runCleanup } from './lifecycle.ts'
 import { CHANNELS, createListener, type Listener } from './listener.ts'
@@ -15,13 +15,15 @@ import { createProgressWriter } from './progress.ts'
 import { computeStats, type QueueStats } from './stats.ts'
 import { jobToStatusBody, type JobRow, type Status, type StatusBody } from './status.ts'
 import { createWorker, type Worker, type WorkerEvents } from './worker.ts'
+import { readWebhookState, startWebhookDelivery, type WebhookDelivery, type WebhookState } from '../webhooks/index.ts'
 import { withRegistry } from './worker-registry.ts'
 import { createMonitoring } from './monitoring.ts'
 import { createMetrics } from '../metrics/index.ts'
 
 export { STATUSES, PRIORITIES, TERMINAL_STATUSES, jobToStatusBody } from './status.ts'
 export type { Status, StatusBody, Priority, JobRow } from './status.ts'
-export type { EnqueueRequest, FlowStep } from './enqueue.ts'
+export type { EnqueueRequest, EnqueueOutcome, FlowStep } from './enqueue.ts'
+export { hashRequest, type IdempotencyClaim } from './idempotency.ts'
 export type { QueueStats } from './stats.ts'
 export type { Worker, WorkerEvents, ActiveJob } from './worker.ts'
 export { CHANNELS } from './listener.ts'
@@ -73,6 +75,7 @@ export async function createQueue(options: QueueOptions) {
   }
   const workers: Worker[] = []
   let cleanupTimer: NodeJS.Timeout | undefined
+  let webhookDelivery: WebhookDelivery | undefined
 
   async function settleDependents(jobId: string, outcome: 'finished' | 'ended') {
     try {
@@ -104,6 +107,9 @@ export async function createQueue(options: QueueOptions) {
       metrics.enqueued(request.kind)
       return jobId
     },
+    /** Like enqueue, but says whether an existing job answered (Idempotency-Key or the kind's dedupeKey). */
+    enqueueWithOutcome: (request: EnqueueRequest) =>
+      enqueueWithOutcome({ db: db.db, boss, tasks }, [request]).then(([outcome]) => outcome),
     enqueueMany: (requests: EnqueueRequest[]) =>
       enqueueMany({ db: db.db, boss, tasks }, requests).then((ids) => countEnqueued(requests.map((r) => r.kind), ids)),
     enqueueFlow: (steps: FlowStep[]) =>
@@ -116,11 +122,14 @@ export async function createQueue(options: QueueOptions) {
       return valid
     },
     /** Status body by job id; throws JobNotFound / JobExpired. Fallback jobs are found in memory. */
-    async getStatus(jobId: string): Promise<StatusBody> {
+    async getStatus(jobId: string): Promise<StatusBody & { webhook?: WebhookState }> {
       const inline = fallback.find(jobId)
       if (inline) return inline
       const row = await getJob(db.db, jobId)
-      return jobToStatusBody(row as JobRow & { status: Status })
+      const body: StatusBody & { webhook?: WebhookState } = jobToStatusBody(row as JobRow & { status: Status })
+      const webhook = await readWebhookState(db.db, jobId)
+      if (webhook) body.webhook = webhook
+      return body
     },
     findRow: (jobId: string) => findJob(db.db, jobId),
     stats: (): Promise<QueueStats> => computeStats(db.db, [...tasks.keys()]),
@@ -142,6 +151,8 @@ export async function createQueue(options: QueueOptions) {
     /** Starts consuming jobs in this process. */
     startWorker(workerOptions: { kinds?: readonly string[]; concurrency?: number; events?: WorkerEvents } = {}): Worker {
       const kinds = workerOptions.kinds?.length ? workerOptions.kinds : [...tasks.keys()]
+      // Worker processes deliver webhooks; one loop per process however many workers it runs.
+      webhookDelivery ??= startWebhookDelivery({ db: db.db, config, log })
       const worker = createWorker({
         boss,
         db: db.db,
@@ -180,6 +191,7 @@ export async function createQueue(options: QueueOptions) {
     async stop(): Promise<void> {
       if (cleanupTimer) clearInterval(cleanupTimer)
       await Promise.all(workers.map((worker) => worker.stop()))
+      await webhookDelivery?.stop()
       await progress.flush()
       await listener.close()
       await boss.stop({ graceful: false, close: true, timeout: 1000 }).catch(() => {})

@@ -38,6 +38,11 @@ export type TaskDefinition<P = any, R = any, D = any> = {
   queuedMessage?: string
   /** Checks at enqueue time that need configuration (e.g. the URL policy); throws AppError to refuse. */
   admit?(payload: P, deps: D): void
+  /**
+   * Without an Idempotency-Key, an enqueue whose key equals that of an unfinished job of this kind
+   * (queued, scheduled, deferred or running) returns that job instead of a duplicate. undefined: no dedupe.
+   */
+  dedupeKey?(payload: P): string | undefined
   handler(payload: P, ctx: TaskContext<D>): Promise<R>
 }
 
