@@ -24,9 +24,11 @@ export async function openRuntime(options: {
   tasks?: readonly TaskDefinition[]
   deps?: (config: Config, log: Logger) => Record<string, unknown>
   supervise?: boolean
+  /** Overrides LOG_LEVEL (the CLI keeps stdout for its own output). */
+  logLevel?: string
 }): Promise<Runtime> {
   const config = loadConfig(options.env ?? process.env)
-  const log = createLogger({ level: config.logLevel, name: options.name })
+  const log = createLogger({ level: options.logLevel ?? config.logLevel, name: options.name })
   let embedded: EmbeddedServer | undefined
   let url = config.databaseUrl
   if (!url) {
