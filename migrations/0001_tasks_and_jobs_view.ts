@@ -56,7 +56,12 @@ export async function up(db: Kysely<any>): Promise<void> {
       t.created_at,
       j.started_on AS started_at,
       CASE WHEN j.state IN ('completed', 'failed', 'cancelled') THEN j.completed_on END AS ended_at,
-      CASE WHEN j.started_on IS NULL THEN 0 ELSE j.retry_count + 1 END AS attempts,
+      -- A permanent failure is settled by one more claim that runs nothing: it is not an attempt.
+      CASE
+        WHEN t.permanent_error ? 'attempt' THEN (t.permanent_error ->> 'attempt')::int
+        WHEN j.started_on IS NULL THEN 0
+        ELSE j.retry_count + 1
+      END AS attempts,
       t.max_attempts,
       CASE WHEN j.state IN ('created', 'retry') AND j.start_after > now() THEN j.start_after END AS next_attempt_at,
       CASE WHEN j.state = 'completed' THEN j.output END AS result,

@@ -22,7 +22,7 @@ export async function openRuntime(options: {
   name: string
   env?: Record<string, string | undefined>
   tasks?: readonly TaskDefinition[]
-  deps?: (config: Config, log: Logger) => Record<string, unknown>
+  deps?: (config: Config, db: Db) => object
   supervise?: boolean
   /** Overrides LOG_LEVEL (the CLI keeps stdout for its own output). */
   logLevel?: string
@@ -43,7 +43,7 @@ export async function openRuntime(options: {
       db,
       url,
       tasks: options.tasks ?? TASKS,
-      deps: options.deps?.(config, log) ?? {},
+      deps: (options.deps?.(config, db) ?? {}) as Record<string, unknown>,
       log,
       supervise: options.supervise,
     })

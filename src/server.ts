@@ -3,14 +3,15 @@ import { ConfigError } from './config.ts'
 import { coerceError } from './errors.ts'
 import { createApp } from './http/app.ts'
 import { openRuntime } from './runtime.ts'
-import { createTaskDeps } from './tasks/deps.ts'
+import { createStores } from './store/index.ts'
+import { createTaskServices } from './tasks/deps.ts'
 
 const apiOnly = process.argv.includes('--api-only')
 
 try {
-  const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskDeps })
+  const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices })
   const { config, log, queue } = runtime
-  const app = createApp({ config, queue, log })
+  const app = createApp({ config, queue, log, readers: createStores(runtime.db.db) })
   const worker = apiOnly ? undefined : queue.startWorker({ kinds: config.workerKinds })
   queue.startCleanup()
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {

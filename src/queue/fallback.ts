@@ -1,10 +1,35 @@
 import { randomUUID } from 'node:crypto'
-import { AppError, coerceError } from '../errors.ts'
+import { AppError, coerceError, isDatabaseUnreachable } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 import type { Priority, StatusBody } from './status.ts'
 
 const KEPT_RESULTS = 1000
+/** Task services backed by the (unreachable) database: in fallback their writes are skipped, not fatal. */
+const DATABASE_SERVICES = ['sessions', 'listings', 'reports']
+
+function withBestEffortStores(deps: Record<string, unknown>, log: Logger): Record<string, unknown> {
+  const wrapped: Record<string, unknown> = { ...deps }
+  for (const name of DATABASE_SERVICES) {
+    const service = deps[name] as Record<string, unknown> | undefined
+    if (!service) continue
+    wrapped[name] = Object.fromEntries(
+      Object.entries(service).map(([method, fn]) => [
+        method,
+        async (...args: unknown[]) => {
+          try {
+            return await (fn as (...a: unknown[]) => Promise<unknown>)(...args)
+          } catch (e) {
+            if (!isDatabaseUnreachable(e)) throw e
+            log.warn({ service: name, method }, 'database unreachable: skipped a store call in fallback mode')
+            return undefined
+          }
+        },
+      ]),
+    )
+  }
+  return wrapped
+}
 
 /**
  * The guide's promise: when the queue's store is unreachable, run the task synchronously.
@@ -20,6 +45,7 @@ export function createFallback(options: {
   log: Logger
 }) {
   const results = new Map<string, { body: StatusBody; expiresAt: number }>()
+  const deps = withBestEffortStores(options.deps, options.log)
 
   function remember(body: StatusBody): void {
     results.set(body.job_id, { body, expiresAt: Date.now() + options.resultTtlSeconds * 1000 })
@@ -79,7 +105,7 @@ export function createFallback(options: {
             signal: controller.signal,
             log,
             parents: [],
-            deps: options.deps,
+            deps,
           }),
           aborted,
         ])

@@ -1,7 +1,10 @@
 import type { Config } from '../config.ts'
-import type { Logger } from '../log.ts'
+import type { Db } from '../db/index.ts'
+import { createFetcher } from '../fetch/index.ts'
+import { createStores } from '../store/index.ts'
+import type { TaskServices } from './services.ts'
 
-/** Builds the services task handlers use (fetcher, stores). */
-export function createTaskDeps(config: Config, log: Logger): Record<string, unknown> {
-  return { config, log }
+/** Builds the services task handlers use: the safe fetcher and the Postgres stores. */
+export function createTaskServices(config: Config, db: Db): TaskServices {
+  return { config, fetcher: createFetcher(config), ...createStores(db.db) }
 }

@@ -3,6 +3,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { createDb, type Db } from '../../src/db/index.ts'
 import { createApp } from '../../src/http/app.ts'
+import { createStores } from '../../src/store/index.ts'
 import { createSilentLogger, createLogger } from '../../src/log.ts'
 import { createQueue, type Queue, type WorkerEvents, type Worker } from '../../src/queue/index.ts'
 import type { TaskDefinition } from '../../src/tasks/types.ts'
@@ -23,7 +24,9 @@ export type TestService = {
 export async function startTestService(options: {
   tasks: readonly TaskDefinition[]
   env?: Record<string, string>
-  deps?: Record<string, unknown>
+  deps?: Record<string, unknown> | ((config: Config, db: Db) => object)
+  /** Serve the product routes (pipeline, sessions, reports) from the real stores. */
+  domain?: boolean
   worker?: boolean | { concurrency?: number; events?: WorkerEvents }
   databaseUrl?: string
 }): Promise<TestService> {
@@ -32,8 +35,8 @@ export async function startTestService(options: {
   const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...options.env })
   const log = process.env.TEST_LOG ? createLogger({ level: 'debug' }) : createSilentLogger()
   const db = createDb({ url: databaseUrl, poolSize: config.dbPoolSize })
-  const queue = await createQueue({ config, db, url: databaseUrl, tasks: options.tasks, deps: { config, ...options.deps }, log })
-  const app = createApp({ config, queue, log })
+  const queue = await createQueue({ config, db, url: databaseUrl, tasks: options.tasks, deps: typeof options.deps === 'function' ? (options.deps(config, db) as Record<string, unknown>) : { config, ...options.deps }, log })
+  const app = createApp({ config, queue, log, readers: options.domain ? createStores(db.db) : undefined })
   const workerOptions = typeof options.worker === 'object' ? options.worker : {}
   const worker = options.worker === false ? undefined : queue.startWorker(workerOptions)
   const server: ServerType = await new Promise((resolve) => {

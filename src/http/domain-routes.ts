@@ -1,0 +1,82 @@
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { AppError } from '../errors.ts'
+import type { Queue } from '../queue/index.ts'
+import type { SessionRecord, StoredReport } from '../tasks/services.ts'
+import { EnqueueMetaSchema } from './contract.ts'
+import { parseWith, readJsonObject } from './validate.ts'
+
+export type DomainReaders = {
+  sessions: { find(sessionId: string): Promise<SessionRecord | undefined> }
+  reports: { find(id: string): Promise<StoredReport | undefined> }
+}
+
+const PipelineSchema = z.object({
+  url: z.string().min(1).max(2048),
+  session_id: z.string().min(1).max(200),
+  search_strategy: z.enum(['same_building', 'same_complex', 'nearby', 'district', 'citywide', 'auto']).default('auto'),
+  limit: z.number().int().min(1).max(100).default(20),
+  source: z.enum(['store', 'live', 'both']).default('both'),
+  priority: EnqueueMetaSchema.shape.priority,
+})
+
+/** The product's own routes: the parse → analogs → report pipeline, sessions and reports. */
+export function createDomainRoutes(queue: Queue, readers: DomainReaders): Hono {
+  const routes = new Hono()
+
+  routes.post('/api/tasks/pipeline', async (c) => {
+    const body = parseWith(PipelineSchema, await readJsonObject(c), 'pipeline request')
+    const common = { sessionId: body.session_id, priority: body.priority }
+    const steps = [
+      { ref: 'parse', kind: 'parse', payload: { url: body.url, session_id: body.session_id }, ...common },
+      {
+        ref: 'find-similar',
+        kind: 'find-similar',
+        payload: { session_id: body.session_id, search_strategy: body.search_strategy, limit: body.limit, source: body.source },
+        dependsOn: ['parse'],
+        ...common,
+      },
+      { ref: 'report', kind: 'report', payload: { session_id: body.session_id }, dependsOn: ['find-similar'], ...common },
+    ]
+    for (const step of steps) queue.validate(step.kind, step.payload)
+    const ids = await queue.enqueueFlow(steps)
+    return c.json(
+      {
+        status: 'queued',
+        message: 'Pipeline queued successfully',
+        jobs: Object.fromEntries(
+          steps.map((step) => [step.ref, { job_id: ids[step.ref], poll_url: `/api/tasks/status/${ids[step.ref]}` }]),
+        ),
+        job_id: ids.report,
+        poll_url: `/api/tasks/status/${ids.report}`,
+      },
+      202,
+    )
+  })
+
+  routes.get('/api/sessions/:session_id', async (c) => {
+    const sessionId = c.req.param('session_id')
+    if (sessionId.length > 200) throw new AppError('ValidationFailed', 'session_id is too long', { details: { max: 200 } })
+    const session = await readers.sessions.find(sessionId)
+    if (!session) throw new AppError('JobNotFound', `No session ${sessionId}`, { details: { session_id: sessionId } })
+    return c.json(session)
+  })
+
+  routes.get('/api/reports/:id', async (c) => {
+    const id = parseWith(z.uuid(), c.req.param('id'), 'report id')
+    const report = await readers.reports.find(id)
+    if (!report) throw new AppError('JobNotFound', `No report ${id}`, { details: { report_id: id } })
+    const format = c.req.query('format') ?? 'html'
+    if (format === 'md') {
+      c.header('Content-Disposition', `attachment; filename="housler-report-${id}.md"`)
+      return c.body(report.markdown, 200, { 'Content-Type': 'text/markdown; charset=utf-8' })
+    }
+    if (format === 'json') return c.json(report.valuation)
+    if (format !== 'html') throw new AppError('ValidationFailed', 'format must be html, md or json', { details: { format } })
+    if (c.req.query('download') !== undefined) c.header('Content-Disposition', `attachment; filename="housler-report-${id}.html"`)
+    c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'")
+    return c.html(report.html)
+  })
+
+  return routes
+}

@@ -1,0 +1,45 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/index.ts'
+import type { SessionRecord, StoredReport, TaskServices } from '../tasks/services.ts'
+import { searchListings, upsertListings } from './listings.ts'
+
+export { searchListings, upsertListings } from './listings.ts'
+
+/** The Postgres-backed stores task handlers use: listings, sessions, reports. */
+export function createStores(db: Kysely<Database>): Omit<TaskServices, 'config' | 'fetcher'> {
+  return {
+    listings: {
+      upsert: (properties) => upsertListings(db, properties),
+      search: (query) => searchListings(db, query),
+    },
+    sessions: {
+      async find(sessionId) {
+        const result = await sql<SessionRecord>`SELECT * FROM housler.sessions WHERE session_id = ${sessionId}`.execute(db)
+        return result.rows[0]
+      },
+      async saveTarget(sessionId, url, target) {
+        await sql`INSERT INTO housler.sessions (session_id, target_url, target) VALUES (${sessionId}, ${url}, ${JSON.stringify(target)}::jsonb)
+          ON CONFLICT (session_id) DO UPDATE SET target_url = excluded.target_url, target = excluded.target,
+            comparables = NULL, report_id = NULL, updated_at = now()`.execute(db)
+      },
+      async saveComparables(sessionId, comparables) {
+        await sql`INSERT INTO housler.sessions (session_id, comparables) VALUES (${sessionId}, ${JSON.stringify(comparables)}::jsonb)
+          ON CONFLICT (session_id) DO UPDATE SET comparables = excluded.comparables, updated_at = now()`.execute(db)
+      },
+      async saveReport(sessionId, reportId) {
+        await sql`INSERT INTO housler.sessions (session_id, report_id) VALUES (${sessionId}, ${reportId})
+          ON CONFLICT (session_id) DO UPDATE SET report_id = excluded.report_id, updated_at = now()`.execute(db)
+      },
+    },
+    reports: {
+      async save(report: StoredReport) {
+        await sql`INSERT INTO housler.reports (id, job_id, session_id, valuation, html, markdown)
+          VALUES (${report.id}, ${report.job_id}, ${report.session_id}, ${JSON.stringify(report.valuation)}::jsonb, ${report.html}, ${report.markdown})`.execute(db)
+      },
+      async find(id) {
+        const result = await sql<StoredReport>`SELECT id, job_id, session_id, valuation, html, markdown FROM housler.reports WHERE id = ${id}`.execute(db)
+        return result.rows[0]
+      },
+    },
+  }
+}

@@ -1,0 +1,102 @@
+import { z } from 'zod'
+import { AppError } from '../../errors.ts'
+import { emptyProperty, PropertySchema, type Property } from '../parse/property.ts'
+import { parseCianSerp } from './serp-cian.ts'
+import { buildCianSearchUrl } from './search-url.ts'
+import { findAnalogs, STRATEGIES, type AnalogSource } from './strategy.ts'
+import type { AnalogQuery } from './query.ts'
+import type { RankedAnalog } from './rank.ts'
+import type { TaskServices } from '../services.ts'
+import { defineTask } from '../types.ts'
+
+const TargetSchema = PropertySchema.partial().extend({
+  price: z.number().nonnegative().nullable().optional(),
+  total_area: z.number().positive().nullable().optional(),
+  rooms: z.number().int().nonnegative().nullable().optional(),
+})
+
+export const FindSimilarPayloadSchema = z.object({
+  session_id: z.string().min(1).max(200),
+  /** When absent, the session's parsed target is used. */
+  target_property: TargetSchema.optional(),
+  limit: z.number().int().min(1).max(100).default(20),
+  search_strategy: z.enum(STRATEGIES).default('citywide'),
+  /** live: cian search pages through the safe fetcher; store: listings already seen; both: store then live. */
+  source: z.enum(['store', 'live', 'both']).default('both'),
+})
+export type FindSimilarPayload = z.infer<typeof FindSimilarPayloadSchema>
+export type FindSimilarResult = { success: true; count: number; comparables: RankedAnalog[]; session_id: string; steps: unknown[] }
+
+const MAX_LIVE_PAGES = 2
+
+/** Live analogs: cian search pages fetched safely (FETCH_REWRITE may serve them from a mirror), cards upserted. */
+export function createLiveSource(services: TaskServices): AnalogSource {
+  return {
+    async search(query: AnalogQuery, signal?: AbortSignal): Promise<Property[]> {
+      const found: Property[] = []
+      for (let page = 1; page <= MAX_LIVE_PAGES && found.length < query.limit; page++) {
+        const url = buildCianSearchUrl({ ...query, page })
+        const fetched = await services.fetcher.fetchPage(url, { signal })
+        const outcome = parseCianSerp(fetched.body, fetched.url)
+        if (outcome.blocked) throw new AppError('SiteBlocked', `Blocked by ${outcome.site}: ${outcome.reason}. Try again later`)
+        await services.listings.upsert(outcome.cards)
+        found.push(...outcome.cards)
+        if (outcome.cards.length === 0) break
+      }
+      return found
+    },
+  }
+}
+
+function combinedSource(services: TaskServices, mode: FindSimilarPayload['source']): AnalogSource {
+  const store: AnalogSource = { search: (query) => services.listings.search(query) }
+  if (mode === 'store') return store
+  const live = createLiveSource(services)
+  if (mode === 'live') return live
+  return {
+    async search(query, signal) {
+      const stored = await store.search(query, signal)
+      if (stored.length >= query.limit) return stored
+      try {
+        return [...stored, ...(await live.search(query, signal))]
+      } catch (error) {
+        // The store answered: a site that blocks or fails must not lose what we already have.
+        if (stored.length > 0 && error instanceof AppError && error.code !== 'JobCanceled') return stored
+        throw error
+      }
+    },
+  }
+}
+
+export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult, TaskServices>({
+  kind: 'find-similar',
+  payload: FindSimilarPayloadSchema,
+  retry: { maxAttempts: 3, backoffSeconds: 5, backoffMaxSeconds: 120 },
+  timeoutSeconds: 180,
+  async handler(payload, ctx) {
+    const { sessions } = ctx.deps
+    await ctx.progress(10, 'Подготовка поиска...')
+    const session = await sessions.find(payload.session_id)
+    const parentTarget = ctx.parents.map((parent) => (parent.result as { data?: Property } | null)?.data).find(Boolean)
+    const base = parentTarget ?? session?.target ?? null
+    const target: Property = { ...emptyProperty('generic', ''), ...(base ?? {}), ...(payload.target_property ?? {}) } as Property
+    if (target.price === null && target.total_area === null) {
+      throw new AppError('ValidationFailed', 'No target property: parse a listing for this session or pass target_property')
+    }
+    await ctx.progress(20, `Поиск аналогов (${payload.search_strategy})...`)
+    const result = await findAnalogs(target, payload.search_strategy, combinedSource(ctx.deps, payload.source), {
+      limit: payload.limit,
+      signal: ctx.signal,
+    })
+    await ctx.progress(70, `Найдено ${result.analogs.length} объектов...`)
+    await sessions.saveComparables(payload.session_id, result.analogs)
+    await ctx.progress(100, 'Поиск завершен')
+    return {
+      success: true,
+      count: result.analogs.length,
+      comparables: result.analogs,
+      session_id: payload.session_id,
+      steps: result.steps.map(({ name, skipped, found, kept, rejected }) => ({ name, skipped, found, kept, rejected })),
+    }
+  },
+})

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
+import { AppError } from '../../errors.ts'
+import { PropertySchema, type Property } from '../parse/property.ts'
+import type { TaskServices } from '../services.ts'
+import { defineTask } from '../types.ts'
+import { renderReportHtml, renderReportMarkdown } from './render.ts'
+import { valuate, type Valuation } from './valuation.ts'
+
+export const ReportPayloadSchema = z.object({
+  session_id: z.string().min(1).max(200),
+  /** Explicit input instead of the session's target and comparables. */
+  target: PropertySchema.optional(),
+  comparables: z.array(PropertySchema.passthrough()).max(500).optional(),
+  /** Values the user filled in (repair, ceiling height…): they change the valuation. */
+  overrides: z
+    .object({
+      repair: z.string().max(100).optional(),
+      ceiling_height: z.number().min(2).max(10).optional(),
+      year_built: z.number().int().min(1700).max(2100).optional(),
+      living_area: z.number().positive().max(100000).optional(),
+      floor: z.number().int().min(-5).max(200).optional(),
+      floors_total: z.number().int().min(1).max(200).optional(),
+    })
+    .optional(),
+  /** Analogs the user excluded, by URL. */
+  exclude_urls: z.array(z.string().max(2048)).max(500).default([]),
+})
+export type ReportPayload = z.infer<typeof ReportPayloadSchema>
+export type ReportResult = {
+  success: true
+  report_id: string
+  report_url: string
+  markdown_url: string
+  valuation: Valuation
+  session_id: string
+}
+
+export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>({
+  kind: 'report',
+  payload: ReportPayloadSchema,
+  retry: { maxAttempts: 2, backoffSeconds: 2, backoffMaxSeconds: 30 },
+  timeoutSeconds: 60,
+  async handler(payload, ctx) {
+    const { sessions, reports } = ctx.deps
+    await ctx.progress(10, 'Загрузка данных сессии...')
+    const session = await sessions.find(payload.session_id)
+    const fromParents = ctx.parents.map((parent) => parent.result as { data?: Property; comparables?: Property[] } | null)
+    const target = payload.target ?? fromParents.find((r) => r?.data)?.data ?? session?.target
+    const comparables = (payload.comparables ?? fromParents.find((r) => r?.comparables)?.comparables ?? session?.comparables ?? []) as Property[]
+    if (!target) throw new AppError('PermanentTaskFailure', 'No target property in this session: run parse first')
+    const excluded = new Set(payload.exclude_urls)
+    const used = comparables.filter((c) => !excluded.has(c.url))
+    if (used.length === 0) throw new AppError('PermanentTaskFailure', 'No comparables to value against: run find-similar first')
+    await ctx.progress(40, 'Расчёт справедливой цены...')
+    let valuation: Valuation
+    try {
+      valuation = valuate(target, used, { overrides: payload.overrides })
+    } catch (error) {
+      throw new AppError('PermanentTaskFailure', `Valuation impossible: ${(error as Error).message}`, { cause: error })
+    }
+    await ctx.progress(70, 'Формирование отчёта...')
+    const id = randomUUID()
+    const meta = { generated_at: new Date().toISOString(), report_id: id }
+    await reports.save({
+      id,
+      job_id: ctx.jobId,
+      session_id: payload.session_id,
+      valuation,
+      html: renderReportHtml(valuation, target, used, meta),
+      markdown: renderReportMarkdown(valuation, target, used, meta),
+    })
+    await sessions.saveReport(payload.session_id, id)
+    await ctx.progress(100, 'Отчёт готов')
+    return {
+      success: true,
+      report_id: id,
+      report_url: `/api/reports/${id}`,
+      markdown_url: `/api/reports/${id}?format=md`,
+      valuation,
+      session_id: payload.session_id,
+    }
+  },
+})
