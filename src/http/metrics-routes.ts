@@ -1,5 +1,5 @@
 import { Hono, type MiddlewareHandler } from 'hono'
-import { routePath } from 'hono/route'
+import { matchedRoutes } from 'hono/route'
 import type { Metrics } from '../metrics/index.ts'
 
 /** Counts every request by method, route pattern (never the raw path: ids would explode the labels) and status. */
@@ -7,7 +7,9 @@ export function httpMetrics(metrics: Metrics): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now()
     await next()
-    metrics.observeHttp(c.req.method, routePath(c, -1) || 'unmatched', c.res.status, (performance.now() - started) / 1000)
+    // The last matched route that is not middleware (`use` registers method ALL) answered the request.
+    const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? 'unmatched'
+    metrics.observeHttp(c.req.method, route, c.res.status, (performance.now() - started) / 1000)
   }
 }
 
