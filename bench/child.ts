@@ -1,0 +1,79 @@
+// A bench child process: a worker draining (`drain <system> <variant> <url>`) or an HTTP API
+// (`api ours|bare <url>`). It talks to bench/run.ts over IPC: ready → go → count… → stop.
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import pg from 'pg'
+import { createApp } from '../src/http/app.ts'
+import { openOurs, openSystem, type SystemName } from './systems.ts'
+import { hooks } from './tasks.ts'
+
+// DROP DATABASE … WITH (FORCE) ends the idle connections peers leave behind; that is expected here.
+process.on('uncaughtException', (error: Error & { code?: string }) => {
+  if (error.code === '57P01') return
+  console.error(error)
+  process.exit(1)
+})
+const [role, system, a, b] = process.argv.slice(2)
+const send = (message: object) => process.send?.(message)
+let rssPeak = process.memoryUsage().rss
+const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50)
+sampler.unref()
+
+let stop: () => Promise<void> = async () => {}
+process.on('message', async (message: { type: string }) => {
+  if (message.type === 'rss') send({ type: 'rss', rss: process.memoryUsage().rss, rssPeak })
+  if (message.type === 'stop') {
+    await stop().catch(() => {})
+    send({ type: 'stopped', rssPeak })
+    process.exit(0)
+  }
+})
+process.on('disconnect', () => process.exit(0))
+
+if (role === 'drain') {
+  const variant = a
+  const url = b
+  const client = await openSystem(system as SystemName, url)
+  let count = 0
+  hooks.onRun = () => void count++
+  let reporter: NodeJS.Timeout | undefined
+  stop = async () => {
+    clearInterval(reporter)
+    send({ type: 'count', n: count })
+    await client.close()
+  }
+  process.on('message', async (message: { type: string }) => {
+    if (message.type !== 'go') return
+    reporter = setInterval(() => send({ type: 'count', n: count }), 50)
+    await client.work(variant)
+  })
+  send({ type: 'ready', rss: process.memoryUsage().rss })
+} else if (role === 'api') {
+  const url = a
+  let app: Hono
+  let close: () => Promise<void>
+  if (system === 'ours') {
+    const { config, log, db, queue } = await openOurs(url, { supervise: false })
+    app = createApp({ config, queue, log })
+    close = async () => {
+      await queue.stop()
+      await db.destroy()
+    }
+  } else {
+    // The floor: Hono plus one primary-key select on a pool of 10, nothing else.
+    const pool = new pg.Pool({ connectionString: url, max: 10 })
+    app = new Hono()
+    app.get('/api/tasks/status/:id', async (c) => {
+      const { rows } = await pool.query('SELECT * FROM housler._tasks WHERE job_id = $1', [c.req.param('id')])
+      return rows[0] ? c.json(rows[0]) : c.json({ error: 'not found' }, 404)
+    })
+    close = () => pool.end()
+  }
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+    send({ type: 'ready', port: info.port, rss: process.memoryUsage().rss })
+  })
+  stop = async () => {
+    server.close()
+    await close()
+  }
+}

@@ -1,0 +1,425 @@
+// npm run bench [-- --quick] [-- --only a|b|c|d|e|f]: every scenario for every system in one run.
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { loadConfig } from '../src/config.ts'
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/index.ts'
+import { createSilentLogger } from '../src/log.ts'
+import { BENCH_DIR, createDatabase, dropDatabase, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, waitFor, type Child } from './lib.ts'
+import { openOurs, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
+import { hooks, wallMs } from './tasks.ts'
+
+// DROP DATABASE … WITH (FORCE) ends the idle connections peers leave behind; that is expected here.
+process.on('uncaughtException', (error: Error & { code?: string }) => {
+  if (error.code === '57P01') return
+  console.error(error)
+  process.exit(1)
+})
+const argv = process.argv.slice(2)
+const QUICK = argv.includes('--quick')
+const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined
+const RUNS = QUICK ? 1 : 3
+const N = {
+  enqueueSingle: QUICK ? 500 : 2000,
+  enqueueBatch: QUICK ? 2000 : 10_000,
+  http: QUICK ? 1000 : 4000,
+  drain: QUICK ? 2000 : 10_000,
+  drainCapMs: QUICK ? 4000 : 10_000,
+  pickup: QUICK ? 40 : 200,
+  statusMs: QUICK ? 1500 : 4000,
+  retained: QUICK ? 100_000 : 1_000_000,
+  statsRequests: QUICK ? 100 : 300,
+  statusRequests: QUICK ? 200 : 1000,
+}
+const want = (scenario: string) => !ONLY || ONLY.split(',').includes(scenario)
+
+// ---- where Postgres and Redis come from -------------------------------------------------------
+const envConfig = loadConfig(process.env)
+let embedded: EmbeddedServer | undefined
+let adminUrl = envConfig.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+let pgSource = envConfig.databaseUrl ? 'DATABASE_URL' : 'local server 127.0.0.1:5432'
+if (!envConfig.databaseUrl && !(await reachable(adminUrl))) {
+  embedded = await startEmbeddedPostgres({ dir: '.data/bench-postgres', port: 54339, log: createSilentLogger() })
+  adminUrl = embedded.url
+  pgSource = 'embedded (.data/bench-postgres)'
+}
+const admin = new pg.Pool({ connectionString: adminUrl, max: 2 })
+const pgVersion = (await admin.query('SHOW server_version')).rows[0].server_version as string
+const pgSettings = (await admin.query(`SELECT name, setting FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers','max_connections')`)).rows
+const hasRedis = await redisAvailable()
+const notes: string[] = []
+notes.push(`BullMQ on Redis skipped: ${hasRedis ? 'Redis answers at 127.0.0.1:6379 but' : 'Redis is not reachable and'} ioredis (BullMQ's Redis client) is not installed. The bullmq column is BullMQ 6.7 on its PostgreSQL backend (createPostgresBackend).`)
+notes.push(`Scenario e seeds ${N.retained.toLocaleString('en')} finished jobs with raw INSERT … SELECT generate_series into pgboss.job and housler._tasks (a bench fixture only).`)
+
+const PEERS: SystemName[] = ['pgboss', 'graphile', 'bullmq']
+let dbCounter = 0
+const runTag = Date.now().toString(36)
+
+/** A fresh database for one system in one measurement; dropped afterwards. */
+async function freshDb<T>(label: string, fn: (url: string) => Promise<T>): Promise<T> {
+  const name = `bench_${runTag}_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${dbCounter++}`
+  const url = await createDatabase(adminUrl, name)
+  try {
+    return await fn(url)
+  } finally {
+    await dropDatabase(adminUrl, name).catch(() => {})
+  }
+}
+
+// ---- results: row → system → one value per run ------------------------------------------------
+type Row = { scenario: string; metric: string; unit: string; better: 'higher' | 'lower' }
+const rows = new Map<string, Row & { values: Map<string, number[]> }>()
+function record(key: string, row: Row, system: string, value: number) {
+  if (!rows.has(key)) rows.set(key, { ...row, values: new Map() })
+  const values = rows.get(key)!.values
+  values.set(system, [...(values.get(system) ?? []), value])
+  log(`  ${row.metric} · ${system}: ${fmt(value)} ${row.unit}`)
+}
+const extras: Record<string, unknown> = {}
+const log = (line: string) => console.error(line)
+const fmt = (value: number) => (!Number.isFinite(value) ? '—' : value >= 100 ? Math.round(value).toLocaleString('en') : value.toFixed(value >= 10 ? 1 : 2))
+
+// ---- a) enqueue ------------------------------------------------------------------------------
+async function scenarioEnqueue() {
+  for (const system of ['ours', ...PEERS] as SystemName[]) {
+    await freshDb(`enq_${system}`, async (url) => {
+      const client = await openSystem(system, url)
+      try {
+        const single = await inFlight(N.enqueueSingle, 16, (i) => client.send({ seq: i }))
+        record('enqueue-16', { scenario: 'a', metric: 'enqueue, single sends, 16 in flight', unit: 'jobs/s', better: 'higher' }, system, single)
+        const started = performance.now()
+        await client.insert(Array.from({ length: N.enqueueBatch }, (_, i) => ({ seq: i })))
+        record('enqueue-batch', { scenario: 'a', metric: 'enqueue, one batch', unit: 'jobs/s', better: 'higher' }, system, N.enqueueBatch / ((performance.now() - started) / 1000))
+        if (system === 'pgboss') {
+          const fifty = await inFlight(N.enqueueSingle, 50, (i) => client.send({ seq: i }))
+          record('enqueue-50', { scenario: 'a', metric: 'enqueue, single sends, 50 in flight', unit: 'jobs/s', better: 'higher' }, 'pgboss', fifty)
+        }
+      } finally {
+        await client.close()
+      }
+    })
+  }
+  await freshDb('enq_http', async (url) => {
+    const api = spawnChild(['api', 'ours', url])
+    const { port } = await api.next<{ port: number }>('ready')
+    try {
+      const ids = new Set<string>()
+      const result = await httpLoad({
+        port,
+        connections: 50,
+        total: N.http,
+        request: (i) => ({ method: 'POST', path: '/api/tasks/noop', body: JSON.stringify({ seq: i }) }),
+        onBody: (status, body) => status === 202 && ids.add(JSON.parse(body).job_id),
+      })
+      record('enqueue-50', { scenario: 'a', metric: 'enqueue, single sends, 50 in flight', unit: 'jobs/s', better: 'higher' }, 'ours (HTTP)', result.rps)
+      record('enqueue-http-p99', { scenario: 'a', metric: 'HTTP enqueue p99 latency, 50 conns', unit: 'ms', better: 'lower' }, 'ours (HTTP)', result.p99)
+      if (ids.size !== N.http) notes.push(`HTTP enqueue: ${ids.size} distinct job ids for ${N.http} requests (statuses ${JSON.stringify(result.statuses)})`)
+    } finally {
+      api.send({ type: 'rss' })
+      const memory = await api.next<{ rss: number; rssPeak: number }>('rss', 5000).catch(() => ({ rssPeak: NaN }))
+      record('mem-api', { scenario: 'f', metric: 'RSS of the API process under load (peak)', unit: 'MB', better: 'lower' }, 'ours', memory.rssPeak / 2 ** 20)
+      await api.stop()
+    }
+  })
+}
+
+// ---- b) drain --------------------------------------------------------------------------------
+async function enqueueBacklog(client: Client, count: number) {
+  for (let offset = 0; offset < count; offset += 1000) {
+    await client.insert(Array.from({ length: Math.min(1000, count - offset) }, (_, i) => ({ seq: offset + i })))
+  }
+}
+
+async function drain(system: SystemName, variant: string, processes: number, key: string, row: Row, label = system as string) {
+  await freshDb(`drain_${system}_${variant}_${processes}`, async (url) => {
+    const client = await openSystem(system, url, 'noop')
+    const queueKind = variant.startsWith('progress') ? 'progress5' : 'noop'
+    const children: Child[] = []
+    try {
+      if (system === 'ours' && queueKind === 'progress5') {
+        const { queue, db } = await openOurs(url)
+        for (let offset = 0; offset < N.drain; offset += 1000) {
+          await queue.enqueueMany(Array.from({ length: Math.min(1000, N.drain - offset) }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))
+        }
+        await queue.stop()
+        await db.destroy()
+      } else {
+        await enqueueBacklog(client, N.drain)
+      }
+      for (let i = 0; i < processes; i++) children.push(spawnChild(['drain', system, variant, url]))
+      await Promise.all(children.map((child) => child.next('ready')))
+      if (system === 'ours' && processes === 1 && variant === 'noop') {
+        await sleep(1000)
+        children[0].send({ type: 'rss' })
+        const { rss } = await children[0].next<{ rss: number }>('rss')
+        record('mem-idle', { scenario: 'f', metric: 'RSS of an idle worker process', unit: 'MB', better: 'lower' }, 'ours', rss / 2 ** 20)
+      }
+      const counts = children.map(() => 0)
+      children.forEach((child, i) => child.on('count', (m: { n: number }) => (counts[i] = m.n)))
+      const started = performance.now()
+      for (const child of children) child.send({ type: 'go' })
+      const total = () => counts.reduce((a, b) => a + b, 0)
+      await waitFor(() => total() >= N.drain, N.drainCapMs, 10)
+      let elapsed = (performance.now() - started) / 1000
+      let done = total()
+      if (done >= N.drain) {
+        // Handlers ran; the drain ends when the last completion is committed.
+        await waitFor(async () => (await client.remaining()) === 0, 10_000, 10)
+        elapsed = (performance.now() - started) / 1000
+        done = N.drain
+      } else {
+        notes.push(`${label} ${variant} × ${processes}: stopped at the ${N.drainCapMs / 1000} s cap after ${done} of ${N.drain} jobs; rate = jobs done / cap.`)
+      }
+      record(key, row, label, done / elapsed)
+      const peaks = await Promise.all(children.map((child) => child.stop()))
+      if (system === 'ours' && processes === 1 && variant === 'noop') {
+        record('mem-worker', { scenario: 'f', metric: 'RSS of a worker under load (peak)', unit: 'MB', better: 'lower' }, 'ours', peaks[0].rssPeak / 2 ** 20)
+      }
+    } finally {
+      await Promise.all(children.map((child) => child.stop().catch(() => {})))
+      await client.close()
+    }
+  })
+}
+
+async function scenarioDrain() {
+  for (const processes of [1, 2]) {
+    const perJob: Row = { scenario: 'b', metric: `drain ${N.drain} no-op jobs, one job per handler, 16 slots, ${processes} process${processes > 1 ? 'es' : ''}`, unit: 'jobs/s', better: 'higher' }
+    await drain('ours', 'noop', processes, `drain-1-${processes}`, perJob)
+    if (processes === 1) await drain('pgboss', 'b1', processes, `drain-1-${processes}`, perJob, 'pgboss')
+    await drain('graphile', 'x', processes, `drain-1-${processes}`, perJob)
+    await drain('bullmq', 'x', processes, `drain-1-${processes}`, perJob)
+    const batched: Row = { scenario: 'b', metric: `drain ${N.drain} no-op jobs, batched, ${processes} process${processes > 1 ? 'es' : ''}`, unit: 'jobs/s', better: 'higher' }
+    await drain('pgboss', 'b100', processes, `drain-batch-${processes}`, batched, 'pgboss (batchSize 100)')
+    const same: Row = { scenario: 'b', metric: `drain, same settings (fetch ≤16, 16 slots), ${processes} process${processes > 1 ? 'es' : ''}`, unit: 'jobs/s', better: 'higher' }
+    await drain('pgboss', 'b16', processes, `drain-same-${processes}`, same, 'pgboss (batchSize 16)')
+    const progress: Row = { scenario: 'b', metric: `drain with 5 progress updates per job, ${processes} process${processes > 1 ? 'es' : ''}`, unit: 'jobs/s', better: 'higher' }
+    await drain('ours', 'progress5', processes, `drain-progress-${processes}`, progress)
+  }
+}
+
+// ---- c) pickup latency -----------------------------------------------------------------------
+async function scenarioPickup() {
+  const systems: Array<[SystemName, string, string]> = [
+    ['ours', 'noop', 'ours'],
+    ['pgboss', 'b1', 'pgboss (polling)'],
+    ['pgboss-listen', 'b1', 'pgboss (LISTEN/NOTIFY)'],
+    ['graphile', 'x', 'graphile'],
+    ['bullmq', 'x', 'bullmq'],
+  ]
+  for (const [system, variant, label] of systems) {
+    await freshDb(`pickup_${system}`, async (url) => {
+      const client = await openSystem(system, url)
+      const latencies: number[] = []
+      hooks.onRun = (payload) => {
+        if (payload.t !== undefined) latencies.push(wallMs() - payload.t)
+      }
+      try {
+        await client.work(variant)
+        await sleep(300)
+        for (let i = 0; i < N.pickup; i++) {
+          await client.send({ t: wallMs(), seq: i })
+          await sleep(50)
+        }
+        await waitFor(() => latencies.length >= N.pickup, 5000)
+      } finally {
+        hooks.onRun = () => {}
+        await client.close()
+      }
+      const row = (p: number): Row => ({ scenario: 'c', metric: `pickup latency enqueue→started, p${p}`, unit: 'ms', better: 'lower' })
+      for (const p of [50, 95, 99]) record(`pickup-p${p}`, row(p), label, percentile(latencies, p))
+    })
+  }
+}
+
+// ---- d) status polling while workers drain ---------------------------------------------------
+async function scenarioStatus() {
+  for (const mode of ['ours', 'bare'] as const) {
+    await freshDb(`status_${mode}`, async (url) => {
+      const { queue, db } = await openOurs(url)
+      const ids: string[] = []
+      for (let offset = 0; offset < N.drain; offset += 1000) {
+        ids.push(...(await queue.enqueueMany(Array.from({ length: 1000 }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))))
+      }
+      await queue.stop()
+      await db.destroy()
+      const api = spawnChild(['api', mode, url])
+      const worker = spawnChild(['drain', 'ours', 'progress5', url])
+      try {
+        const [{ port }] = await Promise.all([api.next<{ port: number }>('ready'), worker.next('ready')])
+        worker.send({ type: 'go' })
+        const result = await httpLoad({
+          port,
+          connections: 50,
+          durationMs: N.statusMs,
+          request: (i) => ({ method: 'GET', path: `/api/tasks/status/${ids[(i * 7919) % ids.length]}` }),
+        })
+        if ((result.statuses[200] ?? 0) !== result.requests) notes.push(`status ${mode}: statuses ${JSON.stringify(result.statuses)}`)
+        const label = mode === 'ours' ? 'ours' : 'bare Hono + pg'
+        record('status-rps', { scenario: 'd', metric: 'status GET while draining, 50 conns', unit: 'req/s', better: 'higher' }, label, result.rps)
+        record('status-p99', { scenario: 'd', metric: 'status GET while draining, p99', unit: 'ms', better: 'lower' }, label, result.p99)
+      } finally {
+        await Promise.all([api.stop(), worker.stop()])
+      }
+    })
+  }
+}
+
+// ---- e) stats and status at 1M retained jobs -------------------------------------------------
+async function seedRetained(url: string, count: number) {
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  try {
+    // md5 of the index with the version-4 and variant nibbles set: valid UUIDs the API accepts.
+    await pool.query(`CREATE FUNCTION pg_temp.seed_uuid(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
+      SELECT (substr(h, 1, 12) || '4' || substr(h, 14, 3) || '8' || substr(h, 18, 15))::uuid FROM md5('seed' || i) AS h $$`)
+    for (let offset = 0; offset < count; offset += 250_000) {
+      const upto = Math.min(count, offset + 250_000)
+      await pool.query(
+        `INSERT INTO pgboss.job (id, name, data, state, created_on, started_on, completed_on, output)
+         SELECT pg_temp.seed_uuid(i), 'noop', jsonb_build_object('payload', jsonb_build_object('seq', i), 'sessionId', null, 'dependsOn', '[]'::jsonb, 'hasDependents', false),
+                'completed', now() - interval '1 hour', now() - interval '1 hour', now() - interval '59 minutes', '{"ok": true}'
+         FROM generate_series($1::int, $2::int) AS i`,
+        [offset + 1, upto],
+      )
+      await pool.query(
+        `INSERT INTO housler._tasks (job_id, kind, payload, max_attempts, progress, created_at, updated_at)
+         SELECT pg_temp.seed_uuid(i), 'noop', jsonb_build_object('seq', i), 1, 100, now() - interval '1 hour', now() - interval '59 minutes'
+         FROM generate_series($1::int, $2::int) AS i`,
+        [offset + 1, upto],
+      )
+    }
+    await pool.query('VACUUM ANALYZE pgboss.job')
+    await pool.query('VACUUM ANALYZE housler._tasks')
+    const plan = await pool.query(`EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM housler.jobs WHERE id = pg_temp.seed_uuid(4242)`)
+    extras.statusPlan = plan.rows.map((row) => row['QUERY PLAN'])
+  } finally {
+    await pool.end()
+  }
+}
+
+async function scenarioRetained() {
+  await freshDb('retained', async (url) => {
+    const { queue, db } = await openOurs(url)
+    await queue.stop()
+    await db.destroy()
+    const seeded = performance.now()
+    await seedRetained(url, N.retained)
+    log(`  seeded ${N.retained} retained jobs in ${((performance.now() - seeded) / 1000).toFixed(1)} s`)
+    const api = spawnChild(['api', 'ours', url])
+    const { port } = await api.next<{ port: number }>('ready')
+    try {
+      for (let run = 0; run < RUNS; run++) {
+        const stats = await httpLoad({ port, connections: 1, total: N.statsRequests, request: () => ({ method: 'GET', path: '/api/tasks/queue-stats' }) })
+        const statsRow = (p: number): Row => ({ scenario: 'e', metric: `queue-stats at ${N.retained.toLocaleString('en')} retained jobs, p${p}`, unit: 'ms', better: 'lower' })
+        record('stats-p50', statsRow(50), 'ours', stats.p50)
+        record('stats-p99', statsRow(99), 'ours', stats.p99)
+        const status = await httpLoad({
+          port,
+          connections: 1,
+          total: N.statusRequests,
+          request: (i) => ({ method: 'GET', path: `/api/tasks/status/${seedId(1 + ((i * 104729) % N.retained))}` }),
+        })
+        if ((status.statuses[200] ?? 0) !== status.requests) notes.push(`retained status: statuses ${JSON.stringify(status.statuses)}`)
+        const statusRow = (p: number): Row => ({ scenario: 'e', metric: `status GET at ${N.retained.toLocaleString('en')} retained jobs, p${p}`, unit: 'ms', better: 'lower' })
+        record('retained-status-p50', statusRow(50), 'ours', status.p50)
+        record('retained-status-p99', statusRow(99), 'ours', status.p99)
+      }
+    } finally {
+      await api.stop()
+    }
+  })
+}
+
+import { createHash } from 'node:crypto'
+function seedId(i: number): string {
+  const md5 = createHash('md5').update(`seed${i}`).digest('hex')
+  const hex = `${md5.slice(0, 12)}4${md5.slice(13, 16)}8${md5.slice(17)}`
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
+// ---- run everything ---------------------------------------------------------------------------
+const began = Date.now()
+log(`housler bench: ${QUICK ? 'quick, 1 run' : `${RUNS} runs`}; Postgres ${pgVersion} (${pgSource}); Redis ${hasRedis ? 'yes' : 'no'}`)
+try {
+  for (let run = 0; run < RUNS; run++) {
+    log(`run ${run + 1} of ${RUNS}`)
+    if (want('a')) await scenarioEnqueue()
+    if (want('b') || want('f')) await scenarioDrain()
+    if (want('c')) await scenarioPickup()
+    if (want('d')) await scenarioStatus()
+  }
+  if (want('e')) await scenarioRetained()
+} finally {
+  await admin.end()
+  await embedded?.stop()
+}
+
+// ---- report -----------------------------------------------------------------------------------
+type Target = { what: string; ours: [string, string]; reference: [string, string] | number; rule: (ours: number, ref: number) => boolean; text: string }
+const med = (key: string, system: string) => median(rows.get(key)?.values.get(system) ?? [])
+const targets: Target[] = [
+  { what: 'pickup p50 ≤ graphile-worker', ours: ['pickup-p50', 'ours'], reference: ['pickup-p50', 'graphile'], rule: (o, r) => o <= r, text: '≤ 1.0×' },
+  { what: 'one-job drain ≥ graphile-worker (1 process)', ours: ['drain-1-1', 'ours'], reference: ['drain-1-1', 'graphile'], rule: (o, r) => o >= r, text: '≥ 1.0×' },
+  { what: 'drain ≥ 0.9× raw pg-boss, same settings', ours: ['drain-1-1', 'ours'], reference: ['drain-same-1', 'pgboss (batchSize 16)'], rule: (o, r) => o >= 0.9 * r, text: '≥ 0.9×' },
+  { what: 'drain with 5 progress ≥ 0.6× raw pg-boss', ours: ['drain-progress-1', 'ours'], reference: ['drain-same-1', 'pgboss (batchSize 16)'], rule: (o, r) => o >= 0.6 * r, text: '≥ 0.6×' },
+  { what: 'HTTP enqueue ≥ 1.5× pg-boss send (50 in flight)', ours: ['enqueue-50', 'ours (HTTP)'], reference: ['enqueue-50', 'pgboss'], rule: (o, r) => o >= 1.5 * r, text: '≥ 1.5×' },
+  { what: 'status GET ≥ 0.8× bare Hono + pg', ours: ['status-rps', 'ours'], reference: ['status-rps', 'bare Hono + pg'], rule: (o, r) => o >= 0.8 * r, text: '≥ 0.8×' },
+  { what: 'queue-stats p99 ≤ 20 ms at 1M', ours: ['stats-p99', 'ours'], reference: 20, rule: (o, r) => o <= r, text: '≤ 20 ms' },
+  { what: 'status p99 ≤ 10 ms at 1M', ours: ['retained-status-p99', 'ours'], reference: 10, rule: (o, r) => o <= r, text: '≤ 10 ms' },
+  { what: 'idle worker < 80 MB RSS', ours: ['mem-idle', 'ours'], reference: 80, rule: (o, r) => o < r, text: '< 80 MB' },
+]
+
+const systemsSeen = [...new Set([...rows.values()].flatMap((row) => [...row.values.keys()]))]
+const lines: string[] = []
+lines.push(`| scenario | metric | ${systemsSeen.join(' | ')} |`)
+lines.push(`|---|---|${systemsSeen.map(() => '---:').join('|')}|`)
+for (const row of rows.values()) {
+  lines.push(`| ${row.scenario} | ${row.metric} (${row.unit}) | ${systemsSeen.map((s) => (row.values.has(s) ? fmt(median(row.values.get(s)!)) : '')).join(' | ')} |`)
+}
+const targetLines = ['| target | ours | reference (same run) | ratio | met |', '|---|---:|---:|---:|:---:|']
+const targetResults = targets
+  .map((target) => {
+    const ours = med(...target.ours)
+    const ref = typeof target.reference === 'number' ? target.reference : med(...target.reference)
+    if (!Number.isFinite(ours) || !Number.isFinite(ref)) return undefined
+    const met = target.rule(ours, ref)
+    const refLabel = typeof target.reference === 'number' ? `${ref}` : `${fmt(ref)} (${target.reference[1]})`
+    targetLines.push(`| ${target.what} | ${fmt(ours)} | ${refLabel} | ${(ours / ref).toFixed(2)}× (${target.text}) | ${met ? 'yes' : '**no**'} |`)
+    return { what: target.what, ours, reference: ref, ratio: ours / ref, met }
+  })
+  .filter(Boolean)
+
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`
+const header = [
+  `housler bench — ${new Date().toISOString()} — ${QUICK ? 'quick (1 run, small N)' : `medians of ${RUNS} runs`} — ${((Date.now() - began) / 60000).toFixed(1)} min`,
+  `machine: ${machine}`,
+  `postgres: ${pgVersion} via ${pgSource}; ${pgSettings.map((s) => `${s.name}=${s.setting}`).join(', ')}; redis: ${hasRedis ? '127.0.0.1:6379' : 'absent'}`,
+]
+console.log(['', ...header, '', ...lines, '', ...targetLines, '', ...notes.map((note) => `- ${note}`)].join('\n'))
+if (extras.statusPlan) console.log(`\nEXPLAIN ANALYZE status lookup:\n${(extras.statusPlan as string[]).map((l) => `    ${l}`).join('\n')}`)
+
+const out = path.join(BENCH_DIR, 'results', 'latest.json')
+await mkdir(path.dirname(out), { recursive: true })
+await writeFile(
+  out,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      quick: QUICK,
+      runs: RUNS,
+      n: N,
+      machine,
+      postgres: { version: pgVersion, source: pgSource, settings: pgSettings },
+      redis: hasRedis,
+      rows: [...rows.entries()].map(([key, row]) => ({ key, ...row, values: Object.fromEntries(row.values), medians: Object.fromEntries([...row.values].map(([s, v]) => [s, median(v)])) })),
+      targets: targetResults,
+      notes,
+      extras,
+    },
+    null,
+    2,
+  ),
+)
+console.log(`\nwrote ${path.relative(process.cwd(), out)}`)
+process.exit(0)

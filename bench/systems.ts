@@ -1,0 +1,152 @@
+import net from 'node:net'
+import pg from 'pg'
+import type { Runner, WorkerUtils } from 'graphile-worker'
+import type { Worker as BullWorker } from 'bullmq'
+import { loadConfig } from '../src/config.ts'
+import { createDb, type Db } from '../src/db/index.ts'
+import { createSilentLogger } from '../src/log.ts'
+import { createQueue, type Queue } from '../src/queue/index.ts'
+import { BENCH_TASKS, hooks } from './tasks.ts'
+
+/** One queue system under test, driven the same way by every scenario. */
+export type Client = {
+  send(data: object): Promise<void>
+  insert(datas: object[]): Promise<void>
+  /** Starts consuming; `variant` picks batch/concurrency/progress settings. */
+  work(variant: string): Promise<void>
+  /** Jobs not yet completed (for the end of a drain). */
+  remaining(): Promise<number>
+  close(): Promise<void>
+}
+
+export type SystemName = 'ours' | 'pgboss' | 'pgboss-listen' | 'graphile' | 'bullmq'
+
+export const REDIS = { host: '127.0.0.1', port: 6379 }
+
+export function redisAvailable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(REDIS.port, REDIS.host)
+    socket.setTimeout(500)
+    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('error', () => resolve(false))
+    socket.once('timeout', () => (socket.destroy(), resolve(false)))
+  })
+}
+
+const KIND = (variant: string) => (variant.startsWith('progress') ? 'progress5' : 'noop')
+
+export async function openOurs(url: string, options: { supervise?: boolean; concurrency?: number } = {}) {
+  const config = loadConfig({
+    DATABASE_URL: url,
+    LOG_LEVEL: 'silent',
+    WORKER_CONCURRENCY: String(options.concurrency ?? 16),
+    DB_POOL_SIZE: '10',
+    // The bench is the only client: the per-client rate limit would measure itself.
+    RATE_LIMIT_PER_MINUTE: '0',
+  })
+  const log = createSilentLogger()
+  const db: Db = createDb({ url, poolSize: config.dbPoolSize, applicationName: 'housler-bench' })
+  const queue: Queue = await createQueue({ config, db, url, tasks: BENCH_TASKS, deps: {}, log, supervise: options.supervise ?? true })
+  return { config, log, db, queue }
+}
+
+export async function openSystem(system: SystemName, url: string, queueName = 'noop'): Promise<Client> {
+  if (system === 'ours') {
+    const { db, queue } = await openOurs(url)
+    let kind = queueName
+    return {
+      send: (data) => queue.enqueue({ kind, payload: data }).then(() => {}),
+      insert: (datas) => queue.enqueueMany(datas.map((payload) => ({ kind, payload }))).then(() => {}),
+      async work(variant) {
+        kind = KIND(variant)
+        queue.startWorker({ kinds: [kind], concurrency: 16 })
+      },
+      remaining: async () =>
+        Number((await db.pool.query(`SELECT count(*) FROM pgboss.job WHERE name = ANY($1) AND state < 'completed'`, [['noop', 'progress5']])).rows[0].count),
+      async close() {
+        await queue.stop()
+        await db.destroy()
+      },
+    }
+  }
+  if (system === 'pgboss' || system === 'pgboss-listen') {
+    const listen = system === 'pgboss-listen'
+    const { PgBoss } = await import('pg-boss')
+    const boss = new PgBoss({ connectionString: url, max: 10, useListenNotify: listen, schedule: false, openTelemetry: { enabled: false } } as object)
+    boss.on('error', () => {})
+    await boss.start()
+    await boss.createQueue(queueName, listen ? ({ notify: true } as object) : {})
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    return {
+      send: (data) => boss.send(queueName, data).then(() => {}),
+      insert: (datas) => boss.insert(queueName, datas.map((data) => ({ data }))).then(() => {}),
+      async work(variant) {
+        // b1: one job per handler, 16 slots; bN: batches of N with continuous fetch while batches come back full.
+        const batchSize = Number(variant.replace(/^b/, '')) || 1
+        const options =
+          batchSize === 1
+            ? { batchSize: 1, localConcurrency: 16, pollingIntervalSeconds: 0.5 }
+            : { batchSize, localConcurrency: 1, pollingIntervalSeconds: 0.5, burstWhenBatchFull: true }
+        await boss.work(queueName, options as object, async (jobs: Array<{ data: object }>) => {
+          for (const job of jobs) hooks.onRun(job.data)
+        })
+      },
+      remaining: async () => Number((await pool.query(`SELECT count(*) FROM pgboss.job WHERE name = $1 AND state < 'completed'`, [queueName])).rows[0].count),
+      async close() {
+        await boss.stop({ graceful: false, close: true, timeout: 1000 }).catch(() => {})
+        await pool.end()
+      },
+    }
+  }
+  // Peers load lazily, so a child measuring our worker's memory carries none of them.
+  if (system === 'graphile') {
+    const { Logger: GraphileLogger, makeWorkerUtils, run: runGraphile } = await import('graphile-worker')
+    const silentGraphileLogger = new GraphileLogger(() => () => {})
+    const utils: WorkerUtils = await makeWorkerUtils({ connectionString: url })
+    await utils.migrate()
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    let runner: Runner | undefined
+    return {
+      send: (data) => utils.addJob(queueName, data).then(() => {}),
+      insert: (datas) => utils.addJobs(datas.map((payload) => ({ identifier: queueName, payload }))).then(() => {}),
+      async work() {
+        runner = await runGraphile({
+          connectionString: url,
+          concurrency: 16,
+          noHandleSignals: true,
+          pollInterval: 500,
+          taskList: { [queueName]: async (payload) => hooks.onRun(payload as object) },
+          logger: silentGraphileLogger,
+        })
+      },
+      remaining: async () => Number((await pool.query(`SELECT count(*) FROM graphile_worker._private_jobs`)).rows[0].count),
+      async close() {
+        await runner?.stop()
+        await utils.release()
+        await pool.end()
+      },
+    }
+  }
+  // BullMQ 6.7 on its PostgreSQL backend (ioredis, which its Redis backend needs, is not installed).
+  const { Queue: BullQueue, Worker: BullWorker, createPostgresBackend, setDefaultBackendFactory } = await import('bullmq')
+  setDefaultBackendFactory(createPostgresBackend as never)
+  const connection = { connectionString: url, migrate: true } as never
+  const queue = new BullQueue(queueName, { connection })
+  let worker: BullWorker | undefined
+  return {
+    send: (data) => queue.add('noop', data, { removeOnComplete: true }).then(() => {}),
+    insert: (datas) => queue.addBulk(datas.map((data) => ({ name: 'noop', data, opts: { removeOnComplete: true } }))).then(() => {}),
+    async work() {
+      worker = new BullWorker(queueName, async (job) => hooks.onRun(job.data), { connection, concurrency: 16 })
+      await worker.waitUntilReady()
+    },
+    async remaining() {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')
+      return Object.values(counts).reduce((a, b) => a + b, 0)
+    },
+    async close() {
+      await worker?.close()
+      await queue.close()
+    },
+  }
+}
