@@ -56,7 +56,7 @@ export function createTaskRoutes({ config, queue, log }: AppDeps): Hono {
     return { idempotency: { client, key, bodyHash: hashRequest(kind, body) } }
   }
 
-  routes.get('/queue-stats', async (c) => c.json(await queue.stats()))
+  routes.get('/queue-stats', async (c) => c.json(await queue.cachedStats()))
 
   routes.get('/status/:job_id/events', (c) => streamJobEvents(c, hub))
 
