@@ -44,3 +44,37 @@ export async function computeStats(db: Kysely<Database>, kinds: string[]): Promi
   }
   return { ...total, by_kind: byKind }
 }
+
+/**
+ * Counting pgboss.job is a scan of every retained job (≈0.3 s at a million), so requests never
+ * count: they get a snapshot at most `maxAgeMs` old. A stale snapshot is answered at once and
+ * refreshed in the background (one refresh at a time); only the very first request waits.
+ */
+export function createStatsCache(load: () => Promise<QueueStats>, maxAgeMs = 1000) {
+  let snapshot: { at: number; value: QueueStats } | undefined
+  let refreshing: Promise<QueueStats> | undefined
+
+  function refresh(): Promise<QueueStats> {
+    refreshing ??= load()
+      .then((value) => {
+        snapshot = { at: Date.now(), value }
+        return value
+      })
+      .finally(() => {
+        refreshing = undefined
+      })
+    return refreshing
+  }
+
+  return {
+    async get(): Promise<QueueStats> {
+      if (!snapshot) return refresh()
+      if (Date.now() - snapshot.at > maxAgeMs) refresh().catch(() => {})
+      return snapshot.value
+    },
+    /** After a state change the caller made itself (cancel, delete), the next read is fresh. */
+    invalidate(): void {
+      snapshot = undefined
+    },
+  }
+}
