@@ -1,0 +1,15 @@
+# node:24-slim runs the .ts sources directly (type stripping); no build step.
+FROM node:24-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY src ./src
+COPY worker ./worker
+COPY migrations ./migrations
+USER node
+EXPOSE 3000
+# Probes /readyz (database reachable); the worker service overrides this with a process check.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "src/server.ts", "--api-only"]
