@@ -27,7 +27,7 @@ export async function openRuntime(options: {
   /** Overrides LOG_LEVEL (the CLI keeps stdout for its own output). */
   logLevel?: string
 }): Promise<Runtime> {
-  const config = loadConfig(options.env ?? process.env)
+  const config = loadConfig(options.env)
   const log = createLogger({ level: options.logLevel ?? config.logLevel, name: options.name })
   let embedded: EmbeddedServer | undefined
   let url = config.databaseUrl

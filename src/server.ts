@@ -4,7 +4,7 @@ import { coerceError } from './errors.ts'
 import { createApp } from './http/app.ts'
 import { openRuntime } from './runtime.ts'
 import { createStores } from './store/index.ts'
-import { createTaskServices } from './tasks/deps.ts'
+import { createTaskServices } from './services.ts'
 
 const apiOnly = process.argv.includes('--api-only')
 

@@ -3,7 +3,7 @@ import { ConfigError } from '../src/config.ts'
 import { coerceError } from '../src/errors.ts'
 import { createMetricsApp } from '../src/http/metrics-routes.ts'
 import { openRuntime } from '../src/runtime.ts'
-import { createTaskServices } from '../src/tasks/deps.ts'
+import { createTaskServices } from '../src/services.ts'
 
 // A worker-only process: one per container or systemd instance; add or kill them at any time.
 try {

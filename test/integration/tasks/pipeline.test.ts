@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'kysely'
 import { createStores } from '../../../src/store/index.ts'
-import { createTaskServices } from '../../../src/tasks/deps.ts'
+import { createTaskServices } from '../../../src/services.ts'
 import { emptyProperty, type Property } from '../../../src/tasks/parse/property.ts'
 import { TASKS } from '../../../src/tasks/registry.ts'
 import { startFixtureServer } from '../../helpers/fixture-server.ts'

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../../src/config.ts'
+
+describe('loadConfig', () => {
+  it('keeps the guide defaults: 300 s timeout, 3600 s result TTL, a day for failures, port 3000', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({ jobTimeoutSeconds: 300, resultTtlSeconds: 3600, failureTtlSeconds: 86400, port: 3000 })
+    expect(config.databaseUrl).toBeUndefined()
+    expect(config.syncFallback).toBe(true)
+  })
+
+  it('reads the guide names RQ_JOB_TIMEOUT and RQ_RESULT_TTL', () => {
+    expect(loadConfig({ RQ_JOB_TIMEOUT: '60', RQ_RESULT_TTL: '10' })).toMatchObject({ jobTimeoutSeconds: 60, resultTtlSeconds: 10 })
+  })
+
+  it('binds to loopback unless API keys are set', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1')
+    expect(loadConfig({ API_KEYS: 'k1' }).host).toBe('0.0.0.0')
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
+  })
+
+  it('parses FETCH_REWRITE into origin pairs', () => {
+    const config = loadConfig({ FETCH_REWRITE: 'https://spb.cian.ru=http://127.0.0.1:9000, https://www.cian.ru/x=http://m:1/' })
+    expect([...config.fetchRewrite]).toEqual([
+      ['https://spb.cian.ru', 'http://127.0.0.1:9000'],
+      ['https://www.cian.ru', 'http://m:1'],
+    ])
+  })
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', PORT: '' })).toMatchObject({ databaseUrl: undefined, port: 3000 })
+  })
+
+  it.each([
+    [{ RQ_JOB_TIMEOUT: '-1' }, 'RQ_JOB_TIMEOUT'],
+    [{ PORT: 'http' }, 'PORT'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
+    [{ SYNC_FALLBACK: 'maybe' }, 'SYNC_FALLBACK'],
+    [{ HEARTBEAT_SECONDS: '5' }, 'HEARTBEAT_SECONDS'],
+    [{ FETCH_REWRITE: 'nonsense' }, 'FETCH_REWRITE'],
+  ])('refuses %o naming the variable', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError)
+    expect(() => loadConfig(env)).toThrow(name)
+  })
+
+  it('returns a frozen object', () => {
+    expect(Object.isFrozen(loadConfig({}))).toBe(true)
+  })
+})
