@@ -7,10 +7,12 @@ import type { Logger } from '../log.ts'
 import type { Queue } from '../queue/index.ts'
 import { HTTP_STATUS } from './errors.ts'
 import { createTaskRoutes } from './tasks-routes.ts'
+import { createDomainRoutes, type DomainReaders } from './domain-routes.ts'
 import { createDashboardRoutes } from './dashboard-routes.ts'
 import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
+import { createStaticRoutes } from './static-routes.ts'
 
-export type AppDeps = { config: Config; queue: Queue; log: Logger }
+export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders }
 
 export function errorBody(error: string, details: unknown = null) {
   return { error, details }
@@ -50,10 +52,13 @@ export function createApp(deps: AppDeps): Hono {
     }
   })
 
+  // Before the task routes: /api/tasks/pipeline is not a task kind.
+  if (deps.readers) app.route('/', createDomainRoutes(queue, deps.readers))
   app.route('/api/tasks', createTaskRoutes(deps))
   app.route('/dashboard', createDashboardRoutes(deps))
   app.route('/metrics', createMetricsRoutes(queue.metrics))
 
+  app.route('/', createStaticRoutes())
   app.notFound((c) => c.json(errorBody('Not found', { method: c.req.method, path: c.req.path }), 404))
   app.onError((e, c) => {
     if (e instanceof AppError) {

@@ -9,7 +9,7 @@ import { CHANNELS, type Listener } from './listener.ts'
 import type { ProgressWriter } from './progress.ts'
 
 type JobData = { payload: unknown; sessionId: string | null; dependsOn: string[]; hasDependents: boolean; permanentError?: SerializedError }
-type SerializedError = { message: string; stack?: string; code?: string; name?: string }
+type SerializedError = { message: string; stack?: string; code?: string; name?: string; attempt?: number }
 
 export type WorkerEvents = {
   /** waitMs: enqueue → this claim, from pg-boss's createdOn. */
@@ -229,7 +229,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const lastAttempt = active.attempt >= task.retry.maxAttempts
     try {
       if (permanent && !lastAttempt && !(error as { settled?: boolean }).settled) {
-        await failPermanently(job, serialized)
+        await failPermanently(job, { ...serialized, attempt: active.attempt })
       } else {
         await boss.fail(job.name, attemptRef, serialized)
       }
