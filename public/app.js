@@ -1,0 +1,710 @@
+// Housler wizard: plain browser ES module, no build step. Talks to the task API by the guide's
+// contract (POST a task, poll /api/tasks/status/:id every 2 s) and keeps the session in localStorage.
+
+const POLL_MS = 2000
+// Where analogs come from: the server's default (store, then the live site) unless the page says ?source=.
+const SOURCE = ['store', 'live', 'both'].includes(new URLSearchParams(location.search).get('source')) ? new URLSearchParams(location.search).get('source') : undefined
+const STORE_KEY = 'housler.wizard.v1'
+const SUPPORTED = [/(^|\.)cian\.ru$/, /(^|\.)domclick\.ru$/, /^(www\.|m\.)?avito\.ru$/, /^realty\.yandex\.ru$/]
+
+const STRATEGY_HELP = {
+  auto: 'Сначала ищем в том же доме и ЖК, затем рядом и по району — пока не наберётся достаточно аналогов.',
+  same_building: 'Квартиры в этом же доме: самое точное сравнение, но таких объявлений бывает мало.',
+  same_complex: 'Квартиры в том же жилом комплексе: похожие дома, отделка и инфраструктура.',
+  nearby: 'Квартиры в радиусе пешей доступности: то же окружение и транспорт.',
+  district: 'Квартиры в том же районе города: больше выборка, чуть меньше точность.',
+  citywide: 'Квартиры по всему городу с похожими параметрами: когда рядом ничего нет.',
+}
+
+const REPAIR_OPTIONS = ['без отделки', 'требует ремонта', 'предчистовая', 'косметический', 'стандартная', 'евроремонт', 'премиум', 'дизайнерский']
+
+const VERDICTS = {
+  overpriced: { text: 'Цена завышена', tone: 'bad' },
+  underpriced: { text: 'Цена ниже рынка', tone: 'good' },
+  fair: { text: 'Цена соответствует рынку', tone: 'ok' },
+}
+
+// ------------------------------------------------------------------ state
+
+const blank = () => ({ sessionId: newId(), step: 1, url: '', target: null, overrides: {}, strategy: 'auto', comparables: null, excluded: [], report: null, job: null })
+let state = load()
+let activePoll = null
+let retryAction = null
+let sort = { key: 'similarity', dir: -1 }
+
+function newId() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID()
+  const b = crypto.getRandomValues(new Uint8Array(16))
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('')
+}
+
+function load() {
+  try {
+    const s = JSON.parse(localStorage.getItem(STORE_KEY) || 'null')
+    if (s && typeof s.sessionId === 'string') return { ...blank(), ...s }
+  } catch {}
+  return blank()
+}
+
+function save() {
+  try {
+    localStorage.setItem(STORE_KEY, JSON.stringify(state))
+  } catch {}
+}
+
+// ------------------------------------------------------------------ DOM helpers
+
+const $ = (id) => document.getElementById(id)
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue
+    if (k === 'class') el.className = v
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v)
+    else if (k === 'text') el.textContent = v
+    else el.setAttribute(k, v === true ? '' : String(v))
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)))
+  }
+  return el
+}
+
+const nf = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 0 })
+const nf1 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 1 })
+const rub = (n) => (n === null || n === undefined || !Number.isFinite(Number(n)) ? null : `${nf.format(Number(n))} ₽`)
+const sqm = (n) => (n === null || n === undefined ? null : `${nf1.format(Number(n))} м²`)
+const UNKNOWN = 'не указано'
+
+function unknown() {
+  return h('span', { class: 'unknown' }, UNKNOWN)
+}
+
+function safeHref(url) {
+  try {
+    const u = new URL(url, location.href)
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null
+  } catch {
+    return null
+  }
+}
+
+// ------------------------------------------------------------------ API
+
+class ApiError extends Error {
+  constructor(message, { status = 0, details = null, kind = 'task' } = {}) {
+    super(message)
+    this.status = status
+    this.details = details
+    this.kind = kind
+  }
+}
+
+async function api(path, body) {
+  let response
+  try {
+    response = await fetch(path, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+  } catch (e) {
+    throw new ApiError('network', { kind: 'network' })
+  }
+  let json = null
+  try {
+    json = await response.json()
+  } catch {}
+  if (!response.ok) throw new ApiError(json?.error || `HTTP ${response.status}`, { status: response.status, details: json?.details ?? null, kind: 'http' })
+  return json
+}
+
+/** Runs a task: enqueue (or resume a stored job id), then poll every 2 s as the guide does. */
+async function runTask(kind, endpoint, body, label) {
+  stopPolling()
+  hideAlert()
+  showProgress(0, label)
+  let jobId = state.job?.kind === kind ? state.job.id : null
+  if (!jobId) {
+    const queued = await api(endpoint, body)
+    jobId = queued.job_id
+    state.job = { kind, id: jobId }
+    save()
+    showProgress(0, queued.message && queued.message !== 'Task queued successfully' ? queued.message : 'В очереди...')
+  }
+  try {
+    const result = await poll(jobId)
+    state.job = null
+    save()
+    return result
+  } catch (e) {
+    // A job the server is still retrying stays ours: «Повторить» resumes it instead of starting another.
+    if (!e.keepJob) {
+      state.job = null
+      save()
+    }
+    throw e
+  }
+}
+
+function poll(jobId) {
+  return new Promise((resolve, reject) => {
+    let timer = null
+    let misses = 0
+    const tick = async () => {
+      let status
+      try {
+        status = await api(`/api/tasks/status/${encodeURIComponent(jobId)}`)
+        misses = 0
+      } catch (e) {
+        // A brief outage should not lose the job: keep polling a few times before giving up.
+        if ((e.kind === 'network' || e.status >= 500) && ++misses < 4) return schedule()
+        return reject(e)
+      }
+      if (typeof status.progress === 'number') showProgress(status.progress, status.message || 'Обработка...')
+      else if (status.message) showProgress(null, status.message)
+      if (status.status === 'finished') {
+        const result = status.result
+        if (result && result.success === false) return reject(new ApiError(result.error || 'failed'))
+        hideProgress(true)
+        return resolve(result)
+      }
+      // The site answered with a captcha and the server will retry later: tell the person now.
+      if ((status.status === 'scheduled' || status.status === 'deferred') && /blocked|captcha/i.test(status.error || '')) {
+        const e = new ApiError(status.error, { details: status })
+        e.keepJob = true
+        return reject(e)
+      }
+      if (status.status === 'failed' || status.status === 'canceled') return reject(new ApiError(status.error || (status.status === 'canceled' ? 'canceled' : 'failed'), { details: status }))
+      schedule()
+    }
+    const schedule = () => {
+      timer = setTimeout(tick, POLL_MS)
+    }
+    activePoll = { cancel: () => { clearTimeout(timer); reject(new ApiError('aborted', { kind: 'aborted' })) } }
+    // First look soon, so a quick job does not wait two seconds; then the guide's interval.
+    timer = setTimeout(tick, 300)
+  })
+}
+
+function stopPolling() {
+  if (activePoll) {
+    const p = activePoll
+    activePoll = null
+    p.cancel()
+  }
+}
+
+// ------------------------------------------------------------------ errors in plain words
+
+function humanize(e) {
+  const msg = String(e?.message || '')
+  const code = e?.details?.code || e?.details?.error_code || ''
+  const reason = e?.details?.reason || ''
+  if (e?.kind === 'network') return { title: 'Нет связи с сервисом', text: 'Проверьте подключение к интернету и попробуйте ещё раз.' }
+  if (e?.status === 503 || /unreachable|unavailable/i.test(msg)) return { title: 'Сервис временно недоступен', text: 'Мы уже знаем о проблеме. Попробуйте через минуту.' }
+  if (code === 'SiteBlocked' || /blocked|captcha|капч/i.test(msg)) return { title: 'Сайт объявлений временно ограничил доступ', text: 'Сайт попросил пройти проверку «я не робот». Попробуйте позже — обычно это проходит через несколько минут.' }
+  if (code === 'ListingNotFound' || /not found|снято|removed|404/i.test(msg)) return { title: 'Объявление не найдено', text: 'Похоже, объявление снято с публикации или удалено. Проверьте ссылку или выберите другое объявление.' }
+  if (/timeout|timed out|тайм/i.test(msg)) return { title: 'Сайт слишком долго не отвечал', text: 'Страница объявления не загрузилась вовремя. Попробуйте ещё раз.' }
+  if (e?.status === 400 || reason) return { title: 'Ссылка не подходит', text: reason === 'host-not-allowed' ? 'Мы умеем оценивать объявления с ЦИАН, Авито, ДомКлик и Яндекс Недвижимости. Вставьте ссылку с одного из этих сайтов.' : 'Проверьте, что это полная ссылка на объявление, начинающаяся с https://.' }
+  if (e?.status === 429) return { title: 'Слишком много запросов', text: 'Подождите немного и попробуйте снова.' }
+  if (/no analogs|не найден|count.?0|insufficient|недостаточно/i.test(msg)) return { title: 'Не хватает аналогов', text: 'Похожих объявлений слишком мало для оценки. Попробуйте искать шире — в районе или по городу.' }
+  return { title: 'Что-то пошло не так', text: 'Не удалось выполнить шаг. Попробуйте ещё раз.' + (msg && msg !== 'failed' ? ` (${msg})` : '') }
+}
+
+function showError(e, retry) {
+  if (e?.kind === 'aborted') return
+  hideProgress()
+  const { title, text } = humanize(e)
+  $('alert-title').textContent = title
+  $('alert-text').textContent = text
+  retryAction = retry
+  $('alert-retry').hidden = !retry
+  $('alert').hidden = false
+  $('alert').focus?.()
+}
+
+function hideAlert() {
+  $('alert').hidden = true
+  retryAction = null
+}
+
+// ------------------------------------------------------------------ progress
+
+function showProgress(pct, message) {
+  const bar = $('progress-bar')
+  $('progress').hidden = false
+  if (pct !== null) {
+    const v = Math.max(0, Math.min(100, Math.round(pct)))
+    $('progress-fill').style.width = `${v}%`
+    bar.setAttribute('aria-valuenow', String(v))
+    bar.setAttribute('aria-valuetext', `${v}% — ${message}`)
+  }
+  $('progress-msg').textContent = message
+  setBusy(true)
+}
+
+function hideProgress(done = false) {
+  if (done) $('progress-fill').style.width = '100%'
+  $('progress').hidden = true
+  setBusy(false)
+}
+
+function setBusy(busy) {
+  for (const id of ['url-submit', 'similar-submit', 'to-report', 'report-rerun']) {
+    const b = $(id)
+    if (b) b.disabled = busy
+  }
+  document.body.setAttribute('aria-busy', busy ? 'true' : 'false')
+}
+
+// ------------------------------------------------------------------ navigation
+
+function maxStep() {
+  if (state.report) return 4
+  if (state.comparables) return 4
+  if (state.target) return 3
+  return 1
+}
+
+function go(step, focus = true) {
+  state.step = step
+  save()
+  for (const n of [1, 2, 3, 4]) $(`step-${n}`).hidden = n !== step
+  const reach = maxStep()
+  document.querySelectorAll('#steps li').forEach((li, i) => {
+    const n = i + 1
+    const btn = li.querySelector('button')
+    li.className = n === step ? 'is-current' : n < step || n <= reach ? 'is-done' : ''
+    if (n === step) btn.setAttribute('aria-current', 'step')
+    else btn.removeAttribute('aria-current')
+    btn.disabled = n > reach && n !== step
+  })
+  if (step === 2) renderProperty()
+  if (step === 3) renderAnalogs()
+  if (step === 4) renderReport()
+  if (focus) $(`h-${step}`).focus()
+}
+
+// ------------------------------------------------------------------ step 1: URL
+
+function checkUrl(raw) {
+  const value = raw.trim()
+  if (!value) return { error: 'Вставьте ссылку на объявление.' }
+  // Spaces inside, or no dot at all, mean it is text rather than a copied address.
+  if (/\s/.test(value) || !value.includes('.')) return { error: 'Это не похоже на ссылку. Скопируйте адрес объявления из строки браузера целиком.' }
+  let url
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:/i.test(value) ? value : `https://${value}`)
+  } catch {
+    return { error: 'Это не похоже на ссылку. Скопируйте адрес объявления из строки браузера целиком.' }
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { error: 'Ссылка должна начинаться с https://' }
+  const host = url.hostname.replace(/\.$/, '').toLowerCase()
+  if (!SUPPORTED.some((re) => re.test(host))) return { error: `Сайт ${host} пока не поддерживается. Подойдут объявления с ЦИАН, Авито, ДомКлик и Яндекс Недвижимости.` }
+  if (url.pathname === '/' || url.pathname === '') return { error: 'Это ссылка на главную страницу сайта, а нужна ссылка на конкретное объявление.' }
+  return { url: url.href }
+}
+
+async function submitUrl() {
+  const input = $('url')
+  const checked = checkUrl(input.value)
+  if (checked.error) {
+    $('url-error').textContent = checked.error
+    input.setAttribute('aria-invalid', 'true')
+    input.focus()
+    return
+  }
+  $('url-error').textContent = ''
+  input.removeAttribute('aria-invalid')
+  // A new listing starts a new session: old analogs and reports belong to the old one.
+  if (state.url && state.url !== checked.url) {
+    const keep = state.url
+    state = { ...blank(), url: keep }
+  }
+  state.url = checked.url
+  input.value = checked.url
+  save()
+  try {
+    const result = await runTask('parse', '/api/tasks/parse', { url: checked.url, session_id: state.sessionId }, 'Загрузка страницы...')
+    state.target = result?.data ?? null
+    state.comparables = null
+    state.report = null
+    state.excluded = []
+    save()
+    go(2)
+  } catch (e) {
+    if (e.status === 400) {
+      $('url-error').textContent = humanize(e).text
+      input.setAttribute('aria-invalid', 'true')
+    }
+    showError(e, submitUrl)
+  }
+}
+
+// ------------------------------------------------------------------ step 2: property
+
+const DEAL = { sale: 'Продажа', rent: 'Аренда' }
+const MARKET = { secondary: 'вторичка', primary: 'новостройка', new: 'новостройка' }
+
+function roomsText(r) {
+  if (r === null || r === undefined) return null
+  return r === 0 ? 'Студия' : `${r}-комнатная`
+}
+
+function fact(label, value) {
+  return h('div', { class: 'fact' }, h('dt', {}, label), h('dd', {}, value === null || value === undefined || value === '' ? unknown() : value))
+}
+
+function renderProperty() {
+  const p = state.target
+  const root = $('property')
+  root.replaceChildren()
+  if (!p) return
+  const merged = { ...p, ...state.overrides }
+  const href = safeHref(p.url)
+  const photos = (p.photos || []).map(safeHref).filter(Boolean).slice(0, 6)
+  const floor = p.floor !== null && p.floor !== undefined ? `${p.floor}${merged.floors_total ? ` из ${merged.floors_total}` : ''}` : null
+  const metro = (p.metro_details?.length ? p.metro_details : (p.metro || []).map((name) => ({ name }))).map((m) =>
+    h('li', {}, m.name, m.minutes ? h('span', { class: 'muted' }, ` · ${m.minutes} мин ${m.mode === 'transport' ? 'на транспорте' : 'пешком'}`) : null),
+  )
+  const ppsqm = p.price_per_sqm ?? (p.price && p.total_area ? p.price / p.total_area : null)
+  root.append(
+    h('article', { class: 'card', 'aria-labelledby': 'prop-title' },
+      h('div', { class: 'card__head' },
+        h('div', {},
+          h('h3', { id: 'prop-title', class: 'card__title' }, p.title || [roomsText(p.rooms), p.total_area ? sqm(p.total_area) : null].filter(Boolean).join(', ') || 'Квартира'),
+          h('p', { class: 'muted' }, p.address || UNKNOWN),
+        ),
+        h('div', { class: 'card__price' },
+          h('p', { class: 'price' }, rub(p.price) ?? unknown()),
+          h('p', { class: 'muted' }, ppsqm ? `${rub(ppsqm)} за м²` : ''),
+        ),
+      ),
+      photos.length ? h('ul', { class: 'photos', 'aria-label': 'Фотографии' }, photos.map((src, i) => h('li', {}, h('img', { src, alt: `Фото ${i + 1}`, loading: 'lazy', referrerpolicy: 'no-referrer', onerror: (e) => e.target.closest('li')?.remove() })))) : null,
+      h('dl', { class: 'facts' },
+        fact('Сделка', [DEAL[p.deal_type], MARKET[p.market]].filter(Boolean).join(', ') || null),
+        fact('Комнаты', roomsText(p.rooms)),
+        fact('Общая площадь', sqm(merged.total_area)),
+        fact('Жилая площадь', sqm(merged.living_area)),
+        fact('Кухня', sqm(p.kitchen_area)),
+        fact('Этаж', floor),
+        fact('Район', p.district),
+        fact('Город', p.city),
+        fact('Год постройки', merged.year_built ?? (p.completion_year ? `сдача в ${p.completion_year}` : null)),
+        fact('Тип дома', p.house_type),
+        fact('Высота потолков', merged.ceiling_height ? `${nf1.format(merged.ceiling_height)} м` : null),
+        fact('Ремонт', merged.repair),
+        fact('Жилой комплекс', p.residential_complex),
+      ),
+      metro.length ? h('div', {}, h('h4', { class: 'sub' }, 'Метро'), h('ul', { class: 'metro' }, metro)) : null,
+      href ? h('p', {}, h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, 'Открыть объявление на сайте ↗')) : null,
+    ),
+  )
+  renderOverrideFields()
+}
+
+function renderOverrideFields() {
+  const p = state.target
+  const o = state.overrides
+  const box = $('override-fields')
+  box.replaceChildren()
+  const fieldLabel = (id, text, known) => h('label', { for: id, class: 'label' }, text, ' ', known ? null : h('span', { class: 'badge' }, UNKNOWN))
+  const repairSelect = h('select', { id: 'ov-repair', name: 'repair' },
+    h('option', { value: '' }, p.repair ? `Как в объявлении: ${p.repair}` : '— выберите —'),
+    REPAIR_OPTIONS.map((r) => h('option', { value: r, selected: o.repair === r }, r)),
+  )
+  box.append(
+    h('div', { class: 'field' }, fieldLabel('ov-repair', 'Ремонт', p.repair), repairSelect),
+    numberField('ov-ceiling', 'ceiling_height', 'Высота потолков, м', p.ceiling_height, o.ceiling_height, { min: 2, max: 6, step: 0.05 }, fieldLabel),
+    numberField('ov-year', 'year_built', 'Год постройки', p.year_built, o.year_built, { min: 1800, max: 2100, step: 1 }, fieldLabel),
+    numberField('ov-living', 'living_area', 'Жилая площадь, м²', p.living_area, o.living_area, { min: 1, max: 2000, step: 0.1 }, fieldLabel),
+    numberField('ov-floors', 'floors_total', 'Этажей в доме', p.floors_total, o.floors_total, { min: 1, max: 200, step: 1 }, fieldLabel),
+  )
+}
+
+function numberField(id, name, text, known, value, limits, fieldLabel) {
+  return h('div', { class: 'field' },
+    fieldLabel(id, text, known !== null && known !== undefined),
+    h('input', { id, name, type: 'number', inputmode: 'decimal', ...limits, value: value ?? '', placeholder: known !== null && known !== undefined ? String(known) : '' }),
+  )
+}
+
+function readOverrides() {
+  const form = $('overrides-form')
+  const out = {}
+  const repair = form.elements.repair.value
+  if (repair) out.repair = repair
+  for (const name of ['ceiling_height', 'year_built', 'living_area', 'floors_total']) {
+    const el = form.elements[name]
+    if (el.value === '') continue
+    const n = Number(el.value)
+    if (!Number.isFinite(n) || (el.min && n < Number(el.min)) || (el.max && n > Number(el.max))) {
+      el.setAttribute('aria-invalid', 'true')
+      el.focus()
+      return null
+    }
+    el.removeAttribute('aria-invalid')
+    out[name] = name === 'year_built' || name === 'floors_total' ? Math.round(n) : n
+  }
+  return out
+}
+
+// ------------------------------------------------------------------ step 3: analogs
+
+async function runSimilar() {
+  state.strategy = $('strategy').value
+  save()
+  try {
+    const result = await runTask('similar', '/api/tasks/find-similar', {
+      session_id: state.sessionId,
+      target_property: { ...state.target, ...state.overrides },
+      limit: 20,
+      search_strategy: state.strategy,
+      ...(SOURCE ? { source: SOURCE } : {}),
+    }, 'Ищем похожие объявления...')
+    state.comparables = result?.comparables ?? []
+    state.excluded = []
+    state.report = null
+    save()
+    go(3, false)
+    $('analogs-title')?.focus()
+  } catch (e) {
+    showError(e, runSimilar)
+  }
+}
+
+const COLUMNS = [
+  { key: 'include', label: 'Учитывать', sortable: false },
+  { key: 'address', label: 'Объявление', sortable: true },
+  { key: 'price', label: 'Цена', sortable: true, num: true },
+  { key: 'price_per_sqm', label: '₽ за м²', sortable: true, num: true },
+  { key: 'total_area', label: 'Площадь', sortable: true, num: true },
+  { key: 'rooms', label: 'Комн.', sortable: true, num: true },
+  { key: 'floor', label: 'Этаж', sortable: true, num: true },
+  { key: 'distance_km', label: 'Расстояние', sortable: true, num: true },
+  { key: 'similarity', label: 'Сходство', sortable: true, num: true },
+  { key: 'reasons', label: 'Почему выбран', sortable: false },
+]
+
+function ppsqmOf(c) {
+  return c.price_per_sqm ?? (c.price && c.total_area ? c.price / c.total_area : null)
+}
+
+function renderAnalogs() {
+  $('strategy').value = state.strategy || 'auto'
+  $('strategy-help').textContent = STRATEGY_HELP[$('strategy').value]
+  const root = $('analogs')
+  root.replaceChildren()
+  const list = state.comparables
+  $('analogs-actions').hidden = !list || list.length === 0
+  if (!list) return
+  if (list.length === 0) {
+    root.append(h('p', { class: 'empty', id: 'analogs-title', tabindex: '-1' }, 'Похожих объявлений не нашлось. Попробуйте искать шире — в районе или по всему городу.'))
+    return
+  }
+  const excluded = new Set(state.excluded)
+  const val = (c, key) => (key === 'price_per_sqm' ? ppsqmOf(c) : key === 'address' ? c.address || c.title || '' : c[key])
+  const rows = [...list].sort((a, b) => {
+    const x = val(a, sort.key)
+    const y = val(b, sort.key)
+    if (x === null || x === undefined) return 1
+    if (y === null || y === undefined) return -1
+    return (typeof x === 'string' ? x.localeCompare(y, 'ru') : x - y) * sort.dir
+  })
+  const used = list.length - list.filter((c) => excluded.has(c.url)).length
+  root.append(
+    h('p', { id: 'analogs-title', class: 'summary', tabindex: '-1', 'aria-live': 'polite' }, `Найдено аналогов: ${list.length}. В расчёте: ${used}.`),
+    h('div', { class: 'table-wrap', role: 'region', 'aria-labelledby': 'analogs-caption', tabindex: '0' },
+      h('table', { class: 'analogs' },
+        h('caption', { id: 'analogs-caption', class: 'visually-hidden' }, 'Аналоги: снимите флажок, чтобы исключить объявление из расчёта'),
+        h('thead', {}, h('tr', {}, COLUMNS.map((col) => {
+          if (!col.sortable) return h('th', { scope: 'col' }, col.label)
+          const active = sort.key === col.key
+          return h('th', { scope: 'col', 'aria-sort': active ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none', class: col.num ? 'num' : '' },
+            h('button', { type: 'button', class: 'sort', onclick: () => { sort = { key: col.key, dir: active ? -sort.dir : col.key === 'similarity' ? -1 : 1 }; renderAnalogs(); document.querySelector(`[data-sort="${col.key}"]`)?.focus() }, 'data-sort': col.key },
+              col.label, h('span', { 'aria-hidden': 'true', class: 'sort__icon' }, active ? (sort.dir > 0 ? ' ▲' : ' ▼') : ' ↕')))
+        }))),
+        h('tbody', {}, rows.map((c, i) => {
+          const href = safeHref(c.url)
+          const off = excluded.has(c.url)
+          const id = `inc-${i}`
+          const name = c.address || c.title || 'Объявление'
+          return h('tr', { class: off ? 'is-off' : '' },
+            h('td', { 'data-label': 'Учитывать' }, h('input', { type: 'checkbox', id, checked: !off, 'aria-label': `Учитывать в расчёте: ${name}`, onchange: (ev) => toggleExclude(c.url, !ev.target.checked) })),
+            h('td', { 'data-label': 'Объявление' }, href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, name) : name,
+              h('div', { class: 'muted small' }, [c.rooms !== null && c.rooms !== undefined ? roomsText(c.rooms) : null, c.residential_complex].filter(Boolean).join(' · '))),
+            h('td', { class: 'num', 'data-label': 'Цена' }, rub(c.price) ?? '—'),
+            h('td', { class: 'num', 'data-label': '₽ за м²' }, rub(ppsqmOf(c)) ?? '—'),
+            h('td', { class: 'num', 'data-label': 'Площадь' }, sqm(c.total_area) ?? '—'),
+            h('td', { class: 'num', 'data-label': 'Комнат' }, c.rooms ?? '—'),
+            h('td', { class: 'num', 'data-label': 'Этаж' }, c.floor !== null && c.floor !== undefined ? `${c.floor}${c.floors_total ? `/${c.floors_total}` : ''}` : '—'),
+            h('td', { class: 'num', 'data-label': 'Расстояние' }, c.distance_km !== null && c.distance_km !== undefined ? `${nf1.format(c.distance_km)} км` : '—'),
+            h('td', { class: 'num', 'data-label': 'Сходство' }, c.similarity !== null && c.similarity !== undefined ? `${nf.format(c.similarity <= 1 ? c.similarity * 100 : c.similarity)}%` : '—'),
+            h('td', { 'data-label': 'Почему выбран' }, (c.reasons || []).length ? h('ul', { class: 'reasons' }, c.reasons.map((r) => h('li', {}, r))) : '—'),
+          )
+        })),
+      ),
+    ),
+  )
+}
+
+function toggleExclude(url, exclude) {
+  const set = new Set(state.excluded)
+  if (exclude) set.add(url)
+  else set.delete(url)
+  state.excluded = [...set]
+  state.report = null
+  save()
+  const list = state.comparables || []
+  const used = list.length - list.filter((c) => set.has(c.url)).length
+  $('analogs-title').textContent = `Найдено аналогов: ${list.length}. В расчёте: ${used}.`
+  document.querySelectorAll('#analogs tbody tr').forEach((tr) => {
+    const box = tr.querySelector('input[type=checkbox]')
+    tr.className = box && !box.checked ? 'is-off' : ''
+  })
+}
+
+// ------------------------------------------------------------------ step 4: report
+
+async function runReport() {
+  try {
+    const result = await runTask('report', '/api/tasks/report', {
+      session_id: state.sessionId,
+      overrides: state.overrides,
+      exclude_urls: state.excluded,
+    }, 'Считаем справедливую цену...')
+    state.report = result
+    save()
+    go(4)
+  } catch (e) {
+    showError(e, runReport)
+  }
+}
+
+function renderReport() {
+  const root = $('report')
+  root.replaceChildren()
+  const r = state.report
+  if (!r) {
+    root.append(h('p', { class: 'hint' }, 'Отчёт ещё не построен.'), h('button', { type: 'button', class: 'btn btn--primary', onclick: runReport }, 'Построить отчёт'))
+    return
+  }
+  const v = r.valuation || {}
+  const verdict = VERDICTS[v.verdict] || null
+  const range = v.price_range || {}
+  const dev = typeof v.deviation_pct === 'number' ? v.deviation_pct : typeof v.difference === 'number' ? v.difference * 100 : null
+  const conf = typeof v.confidence === 'object' && v.confidence ? v.confidence.score : v.confidence
+  const fairPsm = v.fair_price_per_sqm ?? v.price_per_sqm?.fair
+  const reportHref = r.report_url && r.report_url.startsWith('/') ? r.report_url : null
+  const mdHref = r.markdown_url && r.markdown_url.startsWith('/') ? r.markdown_url : null
+  root.append(
+    h('div', { class: 'result' },
+      h('div', { class: 'result__main' },
+        h('p', { class: 'muted' }, 'Справедливая цена'),
+        h('p', { class: 'big', id: 'fair-price' }, rub(v.fair_price) ?? '—'),
+        h('p', { class: 'muted' }, fairPsm ? `${rub(fairPsm)} за м²` : ''),
+      ),
+      h('div', { class: `verdict verdict--${verdict?.tone || 'ok'}` },
+        h('p', { class: 'verdict__text', id: 'verdict' }, v.verdict_ru || verdict?.text || 'Вердикт не определён'),
+        dev !== null ? h('p', {}, `Цена в объявлении ${dev > 0 ? 'выше' : 'ниже'} справедливой на ${nf1.format(Math.abs(dev))}%`) : null,
+        conf !== null && conf !== undefined ? h('p', { class: 'muted' }, `Уверенность оценки: ${nf.format(conf <= 1 ? conf * 100 : conf)}%`) : null,
+      ),
+    ),
+    Object.keys(range).length
+      ? h('dl', { class: 'range' },
+          range.quick_sale_min ? fact('Быстрая продажа', rub(range.quick_sale_min)) : null,
+          range.lower_bound ? fact('Нижняя граница', rub(range.lower_bound)) : null,
+          range.fair ? fact('Справедливо', rub(range.fair)) : null,
+          range.recommended_listing ? fact('Рекомендуемая цена объявления', rub(range.recommended_listing)) : null,
+          range.upper_bound_max ? fact('Верхняя граница', rub(range.upper_bound_max)) : null,
+        )
+      : null,
+    h('div', { class: 'downloads' },
+      reportHref ? h('a', { class: 'btn', href: `${reportHref}${reportHref.includes('?') ? '&' : '?'}download`, download: `housler-report-${r.report_id || 'otchet'}.html` }, 'Скачать отчёт (HTML)') : null,
+      mdHref ? h('a', { class: 'btn', href: mdHref, download: `housler-report-${r.report_id || 'otchet'}.md` }, 'Скачать отчёт (Markdown)') : null,
+      reportHref ? h('a', { class: 'btn btn--ghost', href: reportHref, target: '_blank', rel: 'noopener' }, 'Открыть в новой вкладке ↗') : null,
+    ),
+    reportHref ? h('iframe', { class: 'report-frame', src: reportHref, title: 'Полный отчёт с графиком цен за м²', sandbox: '', loading: 'lazy' }) : null,
+  )
+}
+
+// ------------------------------------------------------------------ resume
+
+async function resume() {
+  if (state.url) $('url').value = state.url
+  const pending = state.job
+  // Show where the user was right away, then reconcile with the server's session.
+  go(Math.min(state.step || 1, maxStep() || 1), false)
+  if (pending) {
+    const action = { parse: submitUrl, similar: runSimilar, report: runReport }[pending.kind]
+    if (pending.kind === 'parse') go(1, false)
+    if (pending.kind === 'similar') go(3, false)
+    if (action) return action()
+  }
+  try {
+    const s = await api(`/api/sessions/${encodeURIComponent(state.sessionId)}`)
+    let changed = false
+    if (s.target && !state.target) { state.target = s.target; changed = true }
+    if (s.target_url && !state.url) { state.url = s.target_url; $('url').value = s.target_url; changed = true }
+    if (Array.isArray(s.comparables) && !state.comparables) { state.comparables = s.comparables; changed = true }
+    if (s.report_id && !state.report) {
+      let valuation = {}
+      try {
+        valuation = await api(`/api/reports/${encodeURIComponent(s.report_id)}?format=json`)
+      } catch {}
+      state.report = { report_id: s.report_id, report_url: `/api/reports/${s.report_id}`, markdown_url: `/api/reports/${s.report_id}?format=md`, valuation }
+      changed = true
+    }
+    if (changed) {
+      save()
+      go(maxStep() >= 4 && state.report ? 4 : state.comparables ? 3 : state.target ? 2 : 1, false)
+    }
+  } catch {
+    // Unknown session (404) or the service is down: the local copy is all we have, and enough.
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+
+function init() {
+  $('url-form').addEventListener('submit', (e) => { e.preventDefault(); submitUrl() })
+  $('url').addEventListener('input', () => { $('url-error').textContent = ''; $('url').removeAttribute('aria-invalid') })
+  $('overrides-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const o = readOverrides()
+    if (!o) return
+    const changed = JSON.stringify(o) !== JSON.stringify(state.overrides)
+    state.overrides = o
+    if (changed) state.report = null
+    save()
+    go(3)
+  })
+  $('overrides-form').addEventListener('change', () => {
+    const o = readOverrides()
+    if (o) { state.overrides = o; save() }
+  })
+  $('similar-form').addEventListener('submit', (e) => { e.preventDefault(); runSimilar() })
+  $('strategy').addEventListener('change', () => { $('strategy-help').textContent = STRATEGY_HELP[$('strategy').value]; state.strategy = $('strategy').value; save() })
+  $('to-report').addEventListener('click', () => { state.report = null; save(); go(4); runReport() })
+  $('report-rerun').addEventListener('click', runReport)
+  $('alert-retry').addEventListener('click', () => { const a = retryAction; hideAlert(); a?.() })
+  $('steps').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-goto]')
+    if (b && !b.disabled) { hideAlert(); go(Number(b.dataset.goto)) }
+  })
+  $('restart').addEventListener('click', () => {
+    stopPolling()
+    hideAlert()
+    hideProgress()
+    state = blank()
+    save()
+    $('url').value = ''
+    go(1)
+    $('url').focus()
+  })
+  $('alert').setAttribute('tabindex', '-1')
+  resume()
+}
+
+// Exposed for diagnostics and tests; the UI does not depend on it.
+globalThis.housler = { get state() { return state }, checkUrl }
+init()
