@@ -10,7 +10,7 @@ import { startBoss } from './boss.ts'
 import { enqueueFlow, enqueueMany, enqueueWithOutcome, findTask, validatePayload, type EnqueueRequest, type FlowStep } from './enqueue.ts'
 import { createFallback } from './fallback.ts'
 import { createGroupCommit } from './group-commit.ts'
-import { cancelDependents, cancelJob, deleteJob, findJob, getJob, requeueJob, runCleanup } from './lifecycle.ts'
+import { assertLive, cancelDependents, cancelJob, deleteJob, findJob, findJobStatus, requeueJob, runCleanup } from './lifecycle.ts'
 import { CHANNELS, createListener, type Listener } from './listener.ts'
 import { createProgressWriter } from './progress.ts'
 import { computeStats, createStatsCache, type QueueStats } from './stats.ts'
@@ -136,7 +136,7 @@ export async function createQueue(options: QueueOptions) {
     async getStatus(jobId: string): Promise<StatusBody & { webhook?: WebhookState }> {
       const inline = fallback.find(jobId)
       if (inline) return inline
-      const row = await getJob(db.db, jobId)
+      const row = assertLive(await findJobStatus(db.pool, jobId), jobId)
       const body: StatusBody & { webhook?: WebhookState } = jobToStatusBody(row as JobRow & { status: Status })
       const webhook = await readWebhookState(db.db, jobId)
       if (webhook) body.webhook = webhook

@@ -1,3 +1,4 @@
+import type pg from 'pg'
 import { sql, type Kysely } from 'kysely'
 import { fromKysely, type PgBoss } from 'pg-boss'
 import { AppError } from '../errors.ts'
@@ -17,8 +18,29 @@ export async function findJob(db: Kysely<Database>, jobId: string): Promise<JobR
   return result.rows[0]
 }
 
+/** The columns the status endpoint shows: no payload, no stack. */
+const STATUS_COLUMNS =
+  'id, kind, status, priority, progress, message, session_id, created_at, started_at, ended_at, attempts, max_attempts, next_attempt_at, result, error, depends_on'
+
+/**
+ * The status read, the hottest query of the service (every poller, every 2 s): a named prepared
+ * statement, so Postgres plans the view's two primary-key lookups once per connection.
+ */
+export async function findJobStatus(pool: pg.Pool, jobId: string): Promise<JobRow | undefined> {
+  const result = await pool.query<JobRow>({
+    name: 'housler_job_status',
+    text: `SELECT ${STATUS_COLUMNS} FROM housler.jobs WHERE id = $1`,
+    values: [jobId],
+  })
+  return result.rows[0]
+}
+
 export async function getJob(db: Kysely<Database>, jobId: string): Promise<JobRow> {
-  const row = await findJob(db, jobId)
+  return assertLive(await findJob(db, jobId), jobId)
+}
+
+/** A missing row was never enqueued; a tombstone has expired. Both are 404s with different words. */
+export function assertLive(row: JobRow | undefined, jobId: string): JobRow {
   if (!row) throw new AppError('JobNotFound', `No job with id ${jobId} was ever enqueued`, { details: { job_id: jobId } })
   if (row.status === 'expired') {
     throw new AppError('JobExpired', `Job ${jobId} has expired: its result was kept for its TTL and then deleted`, {

@@ -96,7 +96,10 @@ export function createWorker(options: WorkerOptions): Worker {
           if (emptyKinds.has(kind)) continue
           // Metadata adds createdOn (for the wait-time histogram) to the RETURNING list; no extra query.
           const jobs = await boss.fetch<JobData>(kind, { batchSize: free, includeMetadata: true })
-          if (jobs.length < free) emptyKinds.add(kind)
+          // Only an empty answer proves the kind empty: a short one may just mean another process's
+          // concurrent claim held some rows (SKIP LOCKED), so look again at once.
+          if (jobs.length === 0) emptyKinds.add(kind)
+          else if (jobs.length < free) pumpAgain = true
           for (const job of jobs) start(job)
         }
         kindCursor = (kindCursor + 1) % Math.max(1, kinds.length)
@@ -180,7 +183,11 @@ export function createWorker(options: WorkerOptions): Worker {
         jobId: job.id,
         sessionId: job.data.sessionId,
         attempt: active.attempt,
-        progress: (percent, message) => options.progress.write(job.id, percent, message),
+        // Progress is coalesced and written in the background: a handler never waits for it.
+        progress: (percent, message) => {
+          void options.progress.write(job.id, percent, message)
+          return Promise.resolve()
+        },
         signal: controller.signal,
         log: jobLog,
         parents: await loadParents(job.data.dependsOn ?? []),
@@ -188,7 +195,6 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const payload = task.payload.parse(job.data.payload)
       const result = await Promise.race([task.handler(payload, ctx), aborted])
-      await options.progress.flush()
       await boss.complete(job.name, attemptRef, toOutput(result))
       counts.finished++
       jobLog.info({ run_ms: Math.round(performance.now() - startedMs) }, 'job finished')
@@ -198,7 +204,6 @@ export function createWorker(options: WorkerOptions): Worker {
       options.events?.onTerminal?.(job.id)
     } catch (e) {
       const error = coerceError(e)
-      await options.progress.flush()
       const outcome = await settleFailure(job, task, active, error, jobLog)
       options.events?.onJobEnd?.({ ...active, outcome, runMs: performance.now() - startedMs })
       options.progress.notify(job.id)

@@ -7,7 +7,7 @@ export type TaskContext<D = TaskDeps> = {
   sessionId: string | null
   /** 1 on the first try. */
   attempt: number
-  /** Reports 0–100 and a message for the user (Russian); pollers see it at once. */
+  /** Reports 0–100 and a message for the user (Russian); written in the background, pollers see it within milliseconds. */
   progress(percent: number, message: string): Promise<void>
   /** Fires on timeout, cancellation and shutdown past the grace period. */
   signal: AbortSignal

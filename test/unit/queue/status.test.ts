@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { jobToStatusBody, type JobRow } from '../../../src/queue/status.ts'
+import { jobToStatusBody, type JobRow, type Status } from '../../../src/queue/status.ts'
 
-const base: JobRow = {
+const base: JobRow & { status: Status } = {
   id: '2f0e4a8b-1234-4678-9abc-def012345678',
   kind: 'parse',
   status: 'queued',
