@@ -473,7 +473,7 @@ async function runSimilar() {
 }
 
 const COLUMNS = [
-  { key: 'include', label: 'Учитывать', sortable: false },
+  { key: 'include', label: 'В расчёте', sortable: false },
   { key: 'address', label: 'Объявление', sortable: true },
   { key: 'price', label: 'Цена', sortable: true, num: true },
   { key: 'price_per_sqm', label: '₽ за м²', sortable: true, num: true },
@@ -482,7 +482,6 @@ const COLUMNS = [
   { key: 'floor', label: 'Этаж', sortable: true, num: true },
   { key: 'distance_km', label: 'Расстояние', sortable: true, num: true },
   { key: 'similarity', label: 'Сходство', sortable: true, num: true },
-  { key: 'reasons', label: 'Почему выбран', sortable: false },
 ]
 
 function ppsqmOf(c) {
@@ -529,9 +528,10 @@ function renderAnalogs() {
           const id = `inc-${i}`
           const name = c.address || c.title || 'Объявление'
           return h('tr', { class: off ? 'is-off' : '' },
-            h('td', { 'data-label': 'Учитывать' }, h('input', { type: 'checkbox', id, checked: !off, 'aria-label': `Учитывать в расчёте: ${name}`, onchange: (ev) => toggleExclude(c.url, !ev.target.checked) })),
-            h('td', { 'data-label': 'Объявление' }, href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, name) : name,
-              h('div', { class: 'muted small' }, [c.rooms !== null && c.rooms !== undefined ? roomsText(c.rooms) : null, c.residential_complex].filter(Boolean).join(' · '))),
+            h('td', { 'data-label': 'В расчёте' }, h('input', { type: 'checkbox', id, checked: !off, 'aria-label': `Учитывать в расчёте: ${name}`, onchange: (ev) => toggleExclude(c.url, !ev.target.checked) })),
+            h('td', { 'data-label': 'Объявление' }, h('div', {}, href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, name) : name,
+              h('div', { class: 'muted small' }, [c.rooms !== null && c.rooms !== undefined ? roomsText(c.rooms) : null, c.residential_complex].filter(Boolean).join(' · ')),
+              (c.reasons || []).length ? h('ul', { class: 'reasons', 'aria-label': 'Почему выбран' }, c.reasons.map((r) => h('li', {}, r))) : null)),
             h('td', { class: 'num', 'data-label': 'Цена' }, rub(c.price) ?? '—'),
             h('td', { class: 'num', 'data-label': '₽ за м²' }, rub(ppsqmOf(c)) ?? '—'),
             h('td', { class: 'num', 'data-label': 'Площадь' }, sqm(c.total_area) ?? '—'),
@@ -539,7 +539,6 @@ function renderAnalogs() {
             h('td', { class: 'num', 'data-label': 'Этаж' }, c.floor !== null && c.floor !== undefined ? `${c.floor}${c.floors_total ? `/${c.floors_total}` : ''}` : '—'),
             h('td', { class: 'num', 'data-label': 'Расстояние' }, c.distance_km !== null && c.distance_km !== undefined ? `${nf1.format(c.distance_km)} км` : '—'),
             h('td', { class: 'num', 'data-label': 'Сходство' }, c.similarity !== null && c.similarity !== undefined ? `${nf.format(c.similarity <= 1 ? c.similarity * 100 : c.similarity)}%` : '—'),
-            h('td', { 'data-label': 'Почему выбран' }, (c.reasons || []).length ? h('ul', { class: 'reasons' }, c.reasons.map((r) => h('li', {}, r))) : '—'),
           )
         })),
       ),
@@ -623,8 +622,16 @@ function renderReport() {
       mdHref ? h('a', { class: 'btn', href: mdHref, download: `housler-report-${r.report_id || 'otchet'}.md` }, 'Скачать отчёт (Markdown)') : null,
       reportHref ? h('a', { class: 'btn btn--ghost', href: reportHref, target: '_blank', rel: 'noopener' }, 'Открыть в новой вкладке ↗') : null,
     ),
-    reportHref ? h('iframe', { class: 'report-frame', src: reportHref, title: 'Полный отчёт с графиком цен за м²', sandbox: '', loading: 'lazy' }) : null,
+    reportHref ? h('iframe', { class: 'report-frame', src: reportHref, title: 'Полный отчёт с графиком цен за м²', sandbox: 'allow-same-origin', onload: fitFrame }) : null,
   )
+}
+
+/** Grows the report frame to its content so the chart is never cut off (no scripts run inside it). */
+function fitFrame(e) {
+  try {
+    const doc = e.target.contentDocument
+    if (doc?.documentElement) e.target.style.height = `${doc.documentElement.scrollHeight + 4}px`
+  } catch {}
 }
 
 // ------------------------------------------------------------------ resume

@@ -198,6 +198,9 @@ describe('the wizard in chromium', () => {
     await expect(page.locator('#analogs-title').textContent()).resolves.toMatch(/В расчёте: \d+/)
     await shot(page, '3-analogs-1280')
     await expectNoHorizontalOverflow(page)
+    // At desktop width the whole table fits: no column hides behind a sideways scroll.
+    const tableOverflow = await page.locator('.table-wrap').evaluate((el) => el.scrollWidth - el.clientWidth)
+    expect(tableOverflow).toBeLessThanOrEqual(0)
 
     await page.getByRole('button', { name: 'Далее: отчёт' }).click()
     await page.waitForFunction(() => /\d/.test(document.getElementById('fair-price')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT })
