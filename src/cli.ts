@@ -1,7 +1,11 @@
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.ts'
 import { createDb } from './db/index.ts'
 import { coerceError } from './errors.ts'
+import { checkListingUrl, createFetcher } from './fetch/index.ts'
+import { parsePage } from './tasks/parse/parse-page.ts'
+import type { ParseOutcome } from './tasks/parse/property.ts'
 import { readSchemaState, STATUSES, type QueueStatRow, type WorkerRow } from './queue/index.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
 
@@ -15,6 +19,8 @@ const USAGE = `usage: npm run --silent cli -- <command>
   cancel <job-id>               cancel a waiting or running job
   empty <kind>                  delete every waiting (queued, scheduled, deferred) job of a kind
   migrate                       create pg-boss's schema and apply our migrations
+  parse-html <file> [--url u]   print the normalized property (or the blocked verdict) of a saved page
+  parse-url <url>               fetch a listing page safely and parse it, without the queue
 
 DATABASE_URL selects the database (unset: the embedded one under EMBEDDED_PG_DIR).`
 
@@ -73,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
       watch: { type: 'boolean', default: false },
       interval: { type: 'string', default: '2' },
       limit: { type: 'string', default: '50' },
+      url: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -160,9 +167,26 @@ async function main(argv: string[]): Promise<number> {
         console.log(`migrated ${redactUrl(url)}: pg-boss schema ${state.pgBossSchemaVersion}, pending migrations: ${state.pendingMigrations.length}`)
         return state.pendingMigrations.length === 0 ? 0 : 1
       })
+    case 'parse-html': {
+      if (!arg) throw new UsageError('parse-html needs a file')
+      const html = await readFile(arg, 'utf8')
+      return printParse(parsePage(html, values.url ?? 'https://example.invalid/'))
+    }
+    case 'parse-url': {
+      if (!arg) throw new UsageError('parse-url needs a url')
+      const config = loadConfig()
+      checkListingUrl(arg, config)
+      const page = await createFetcher(config).fetchPage(arg)
+      return printParse(parsePage(page.body, page.url))
+    }
     default:
       throw new UsageError(`unknown command "${command}"`)
   }
+}
+
+function printParse(outcome: ParseOutcome): number {
+  console.log(JSON.stringify(outcome.blocked ? outcome : outcome.property, null, 2))
+  return outcome.blocked ? 1 : 0
 }
 
 function printPing(url: string, state: { pgBossSchemaVersion: number | null; pendingMigrations: string[] }): number {
