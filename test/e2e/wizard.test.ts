@@ -301,14 +301,17 @@ describe('the wizard in chromium', () => {
       window.pixelLoader = { updateProgress: (p) => seen.push(p), showMessage: (m) => messages.push(m) }
       ${GUIDE_SNIPPET}
       const result = await parsePropertyAsync(${JSON.stringify(TARGET_URL)}, 'guide-session-1')
+      const finishedSeen = seen.slice()
       let error = null
       try { await parsePropertyAsync(${JSON.stringify('https://spb.cian.ru/sale/flat/404404/')}, 'guide-session-2') } catch (e) { error = e.message }
-      return { result, seen, messages, error }
+      return { result, seen, finishedSeen, messages, error }
     })()`)
-    const { result, seen, messages, error } = outcome as any
+    const { result, seen, finishedSeen, messages, error } = outcome as any
     expect(result).toMatchObject({ success: true, session_id: 'guide-session-1', data: { offer_id: '315831388', price: 78000000 } })
     expect(seen.length).toBeGreaterThan(0)
     expect(seen.every((p: number) => p > 0 && p <= 100)).toBe(true)
+    // The finished job's last poll shows 100; the failed one stops where it failed.
+    expect(finishedSeen.at(-1)).toBe(100)
     expect(messages.every((m: string) => typeof m === 'string' && m.length > 0)).toBe(true)
     expect(error).toEqual(expect.any(String))
     await context.close()
