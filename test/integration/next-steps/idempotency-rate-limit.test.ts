@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { sql } from 'kysely'
-import { defineTask } from '../../../src/tasks/types.ts'
+import type { TaskDefinition } from '../../../src/tasks/types.ts'
 import { createGates } from '../../helpers/tasks.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
 
 /** A parse-like kind: one unfinished job per session and URL (TaskDefinition.dedupeKey). */
 const gates = createGates()
-const parseLike = defineTask({
-  ...gates.task,
+const parseLike: TaskDefinition = {
+  ...(gates.task as TaskDefinition),
   kind: 'parse-like',
   payload: z.object({ session_id: z.string().optional(), url: z.string(), label: z.string().default('') }),
   dedupeKey: (payload: { session_id?: string; url: string }) => (payload.session_id ? `${payload.session_id}\n${payload.url}` : undefined),
-})
+}
 
 const post = (service: TestService, kind: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${service.baseUrl}/api/tasks/${kind}`, {

@@ -16,12 +16,14 @@ const stepperTask = defineTask({
   payload: z.object({ steps: z.number().int().min(1).max(10) }),
   retry: { maxAttempts: 1, backoffSeconds: 0, backoffMaxSeconds: 0 },
   async handler(payload, ctx) {
-    for (let step = 1; step <= payload.steps; step++) {
+    // Step steps+1 only lets the job finish: a push shows the job's state when it is read, so the
+    // last progress step must last until the client has seen it.
+    for (let step = 1; step <= payload.steps + 1; step++) {
       while ((allowed.get(ctx.jobId) ?? 0) < step) {
         if (ctx.signal.aborted) throw ctx.signal.reason
         await new Promise<void>((resolve) => stepWaiters.push(resolve))
       }
-      await ctx.progress(step * 10, `Шаг ${step}`)
+      if (step <= payload.steps) await ctx.progress(step * 10, `Шаг ${step}`)
     }
     return { steps: payload.steps }
   },
@@ -42,8 +44,11 @@ function openSse(url: string) {
     }
     const decoder = new TextDecoder()
     let buffer = ''
-    for await (const chunk of response.body!) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true })
+    const reader = response.body!.getReader()
+    for (;;) {
+      const { value, done: ended } = await reader.read()
+      if (ended) break
+      buffer += decoder.decode(value, { stream: true })
       let end: number
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const frame = buffer.slice(0, end)
@@ -96,6 +101,7 @@ describe('push status over SSE', () => {
       allow(jobId, step)
       await client.until((events) => events.some((e) => e.data.progress === step * 10))
     }
+    allow(jobId, 5)
     await client.done
     const progress = client.events.filter((e) => e.data.status === 'started').map((e) => e.data.progress)
     expect(progress.filter((p) => p > 0)).toEqual([10, 20, 30, 40])
@@ -135,6 +141,7 @@ describe('push status over SSE', () => {
         for (const jobId of jobIds) allow(jobId, step)
         await Promise.all(clients.map((client) => client.until((events) => events.some((e) => e.data.progress === step * 10), 30_000)))
       }
+      for (const jobId of jobIds) allow(jobId, 4)
       await Promise.all(clients.map((client) => client.done))
       for (const client of clients) expect(client.events.at(-1)!.data.status).toBe('finished')
 
