@@ -8,6 +8,7 @@ import type { Queue } from '../queue/index.ts'
 import { HTTP_STATUS } from './errors.ts'
 import { createTaskRoutes } from './tasks-routes.ts'
 import { createDomainRoutes, type DomainReaders } from './domain-routes.ts'
+import { createRateLimiter } from './rate-limit.ts'
 import { createDashboardRoutes } from './dashboard-routes.ts'
 import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
 import { createStaticRoutes } from './static-routes.ts'
@@ -53,8 +54,10 @@ export function createApp(deps: AppDeps): Hono {
   })
 
   // Before the task routes: /api/tasks/pipeline is not a task kind.
-  if (deps.readers) app.route('/', createDomainRoutes(queue, deps.readers))
-  app.route('/api/tasks', createTaskRoutes(deps))
+  // One bucket per client across every enqueue route (per process: see README, rate limits).
+  const rateLimit = createRateLimiter({ perMinute: config.rateLimitPerMinute })
+  if (deps.readers) app.route('/', createDomainRoutes(queue, deps.readers, rateLimit))
+  app.route('/api/tasks', createTaskRoutes(deps, rateLimit))
   app.route('/dashboard', createDashboardRoutes(deps))
   app.route('/metrics', createMetricsRoutes(queue.metrics))
 

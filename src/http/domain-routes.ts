@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts'
 import type { Queue } from '../queue/index.ts'
 import type { SessionRecord, StoredReport } from '../tasks/services.ts'
 import { EnqueueMetaSchema } from './contract.ts'
+import type { RateLimiter } from './rate-limit.ts'
 import { parseWith, readJsonObject } from './validate.ts'
 
 export type DomainReaders = {
@@ -21,10 +22,10 @@ const PipelineSchema = z.object({
 })
 
 /** The product's own routes: the parse → analogs → report pipeline, sessions and reports. */
-export function createDomainRoutes(queue: Queue, readers: DomainReaders): Hono {
+export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLimit: RateLimiter): Hono {
   const routes = new Hono()
 
-  routes.post('/api/tasks/pipeline', async (c) => {
+  routes.post('/api/tasks/pipeline', rateLimit.middleware, async (c) => {
     const body = parseWith(PipelineSchema, await readJsonObject(c), 'pipeline request')
     const common = { sessionId: body.session_id, priority: body.priority }
     const steps = [

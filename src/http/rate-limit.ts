@@ -78,3 +78,5 @@ export function createRateLimiter(options: { perMinute: number; now?: () => numb
   }
   return { take, middleware }
 }
+
+export type RateLimiter = ReturnType<typeof createRateLimiter>

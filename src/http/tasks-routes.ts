@@ -7,14 +7,13 @@ import type { EnqueueRequest } from '../queue/index.ts'
 import type { AppDeps } from './app.ts'
 import { EnqueueMetaSchema, IdempotencyKeySchema, JobIdSchema, META_KEYS } from './contract.ts'
 import { createStatusHub, streamJobEvents } from './events-routes.ts'
-import { clientIdentity, createRateLimiter, presentedApiKey } from './rate-limit.ts'
+import { clientIdentity, presentedApiKey, type RateLimiter } from './rate-limit.ts'
 import { parseWith, readJsonObject } from './validate.ts'
 
 const QUEUED_MESSAGE = 'Task queued successfully'
 
-export function createTaskRoutes({ config, queue, log }: AppDeps): Hono {
+export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: RateLimiter): Hono {
   const routes = new Hono()
-  const rateLimit = createRateLimiter({ perMinute: config.rateLimitPerMinute })
   const hub = createStatusHub({ read: (jobId) => queue.getStatus(jobId), listener: queue.listener, log })
 
   function pollUrl(jobId: string) {

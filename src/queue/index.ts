@@ -16,7 +16,7 @@ import { createProgressWriter } from './progress.ts'
 import { computeStats, createStatsCache, type QueueStats } from './stats.ts'
 import { jobToStatusBody, type JobRow, type Status, type StatusBody } from './status.ts'
 import { createWorker, type Worker, type WorkerEvents } from './worker.ts'
-import { readWebhookState, startWebhookDelivery, type WebhookDelivery, type WebhookState } from '../webhooks/index.ts'
+import { webhookStateFromRow, startWebhookDelivery, type WebhookDelivery, type WebhookState } from '../webhooks/index.ts'
 import { withRegistry } from './worker-registry.ts'
 import { createMonitoring } from './monitoring.ts'
 import { createMetrics } from '../metrics/index.ts'
@@ -138,7 +138,7 @@ export async function createQueue(options: QueueOptions) {
       if (inline) return inline
       const row = assertLive(await findJobStatus(db.pool, jobId), jobId)
       const body: StatusBody & { webhook?: WebhookState } = jobToStatusBody(row as JobRow & { status: Status })
-      const webhook = await readWebhookState(db.db, jobId)
+      const webhook = webhookStateFromRow(row)
       if (webhook) body.webhook = webhook
       return body
     },

@@ -4,6 +4,7 @@ import { fromKysely, type PgBoss } from 'pg-boss'
 import { AppError } from '../errors.ts'
 import type { Database } from '../db/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
+import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN, type WebhookStateRow } from '../webhooks/index.ts'
 import { CHANNELS } from './listener.ts'
 import { TERMINAL_STATUSES, type JobRow } from './status.ts'
 
@@ -26,10 +27,11 @@ const STATUS_COLUMNS =
  * The status read, the hottest query of the service (every poller, every 2 s): a named prepared
  * statement, so Postgres plans the view's two primary-key lookups once per connection.
  */
-export async function findJobStatus(pool: pg.Pool, jobId: string): Promise<JobRow | undefined> {
-  const result = await pool.query<JobRow>({
+export async function findJobStatus(pool: pg.Pool, jobId: string): Promise<(JobRow & WebhookStateRow) | undefined> {
+  const result = await pool.query<JobRow & WebhookStateRow>({
     name: 'housler_job_status',
-    text: `SELECT ${STATUS_COLUMNS} FROM housler.jobs WHERE id = $1`,
+    text: `SELECT ${STATUS_COLUMNS.split(', ').map((column) => `j.${column}`).join(', ')}, ${WEBHOOK_STATE_COLUMNS}
+      FROM housler.jobs j ${WEBHOOK_STATE_JOIN} WHERE j.id = $1`,
     values: [jobId],
   })
   return result.rows[0]
@@ -40,7 +42,7 @@ export async function getJob(db: Kysely<Database>, jobId: string): Promise<JobRo
 }
 
 /** A missing row was never enqueued; a tombstone has expired. Both are 404s with different words. */
-export function assertLive(row: JobRow | undefined, jobId: string): JobRow {
+export function assertLive<R extends JobRow>(row: R | undefined, jobId: string): R {
   if (!row) throw new AppError('JobNotFound', `No job with id ${jobId} was ever enqueued`, { details: { job_id: jobId } })
   if (row.status === 'expired') {
     throw new AppError('JobExpired', `Job ${jobId} has expired: its result was kept for its TTL and then deleted`, {

@@ -36,41 +36,56 @@ export async function insertSubscriptions(db: Kysely<any>, rows: Array<{ jobId: 
   }
 }
 
+/** Columns of a job's webhook subscription and its latest event, as the status query selects them. */
+export type WebhookStateRow = {
+  webhook_url: string | null
+  webhook_events: string[] | null
+  webhook_event_id: string | null
+  webhook_attempts: number | null
+  webhook_last_status: number | null
+  webhook_last_error: string | null
+  webhook_delivered_at: Date | null
+  webhook_gave_up_at: Date | null
+  webhook_next_attempt_at: Date | null
+}
+
+/**
+ * SQL fragment for the status read: joined to a job row aliased `j`, it adds the WebhookStateRow
+ * columns (nulls when the job asked for no webhook), so a status read stays one query.
+ */
+export const WEBHOOK_STATE_JOIN = `
+  LEFT JOIN housler.webhooks w ON w.job_id = j.id
+  LEFT JOIN LATERAL (
+    SELECT * FROM housler.webhook_events e WHERE e.job_id = w.job_id ORDER BY e.created_at DESC LIMIT 1
+  ) e ON w.job_id IS NOT NULL`
+export const WEBHOOK_STATE_COLUMNS = `w.url AS webhook_url, w.events AS webhook_events, e.event_id AS webhook_event_id,
+  e.attempts AS webhook_attempts, e.last_status AS webhook_last_status, e.last_error AS webhook_last_error,
+  e.delivered_at AS webhook_delivered_at, e.gave_up_at AS webhook_gave_up_at, e.next_attempt_at AS webhook_next_attempt_at`
+
 /** The subscription and its latest event's delivery state; undefined when the job asked for no webhook. */
-export async function readWebhookState(db: Kysely<any>, jobId: string): Promise<WebhookState | undefined> {
-  const { rows } = await sql<{
-    url: string
-    events: string[]
-    event_id: string | null
-    attempts: number | null
-    last_status: number | null
-    last_error: string | null
-    delivered_at: Date | null
-    gave_up_at: Date | null
-    next_attempt_at: Date | null
-  }>`
-    SELECT w.url, w.events, e.event_id, e.attempts, e.last_status, e.last_error, e.delivered_at, e.gave_up_at, e.next_attempt_at
-    FROM housler.webhooks w
-    LEFT JOIN LATERAL (
-      SELECT * FROM housler.webhook_events e WHERE e.job_id = w.job_id ORDER BY e.created_at DESC LIMIT 1
-    ) e ON true
-    WHERE w.job_id = ${jobId}`.execute(db)
-  const row = rows[0]
-  if (!row) return undefined
+export function webhookStateFromRow(row: WebhookStateRow): WebhookState | undefined {
+  if (!row.webhook_url) return undefined
   const state: WebhookState = {
-    url: row.url,
-    events: row.events,
-    delivered: row.delivered_at !== null,
-    attempts: row.attempts ?? 0,
-    last_status: row.last_status,
-    last_error: row.last_error,
+    url: row.webhook_url,
+    events: row.webhook_events ?? [],
+    delivered: row.webhook_delivered_at !== null,
+    attempts: row.webhook_attempts ?? 0,
+    last_status: row.webhook_last_status,
+    last_error: row.webhook_last_error,
   }
-  if (row.event_id) state.event_id = row.event_id
-  if (row.event_id && !row.delivered_at && !row.gave_up_at && row.next_attempt_at) {
-    state.next_attempt_at = new Date(row.next_attempt_at).toISOString()
+  if (row.webhook_event_id) state.event_id = row.webhook_event_id
+  if (row.webhook_event_id && !row.webhook_delivered_at && !row.webhook_gave_up_at && row.webhook_next_attempt_at) {
+    state.next_attempt_at = new Date(row.webhook_next_attempt_at).toISOString()
   }
-  if (row.gave_up_at) state.gave_up = true
+  if (row.webhook_gave_up_at) state.gave_up = true
   return state
+}
+
+/** The webhook state of one job (for the dashboard); the status endpoint reads it in its own query. */
+export async function readWebhookState(db: Kysely<any>, jobId: string): Promise<WebhookState | undefined> {
+  const { rows } = await sql<WebhookStateRow>`
+    SELECT ${sql.raw(WEBHOOK_STATE_COLUMNS)} FROM (SELECT ${jobId}::uuid AS id) j ${sql.raw(WEBHOOK_STATE_JOIN)}`.execute(db)
+  return rows[0] ? webhookStateFromRow(rows[0]) : undefined
 }
 
 /**

@@ -25,6 +25,8 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
   // listing or a page that is not a listing fails at once (AppError codes marked permanent).
   retry: { maxAttempts: 3, backoffSeconds: 5, backoffMaxSeconds: 120 },
   timeoutSeconds: 120,
+  // A second parse of the same URL for the same session while one is queued or running returns that job.
+  dedupeKey: (payload) => `${payload.session_id}\n${payload.url}`,
   admit(payload, services) {
     checkListingUrl(payload.url, services.config)
   },
