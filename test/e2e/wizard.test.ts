@@ -4,12 +4,11 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStores } from '../../src/store/index.ts'
 import { createTaskServices } from '../../src/services.ts'
-import { emptyProperty, type Property } from '../../src/tasks/parse/property.ts'
 import { TASKS } from '../../src/tasks/registry.ts'
 import { startFixtureServer } from '../helpers/fixture-server.ts'
+import { spbAnalog, TARGET_URL } from '../helpers/listings.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 
-const TARGET_URL = 'https://spb.cian.ru/sale/flat/315831388/'
 const BLOCKED_URL = 'https://spb.cian.ru/sale/flat/1/'
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts')
 const STEP_TIMEOUT = 30_000
@@ -49,33 +48,6 @@ const GUIDE_SNIPPET = `async function parsePropertyAsync(url, sessionId) {
     });
 }`
 
-/** Synthetic SPb flats around the target (126.4 m², 78 M ₽, ~617 k ₽/m²) for the store. */
-function analog(i: number): Property {
-  const area = 110 + i * 4
-  const pricePerSqm = 560_000 + i * 15_000
-  return {
-    ...emptyProperty('cian', `https://spb.cian.ru/sale/flat/9100${i}/`),
-    offer_id: `9100${i}`,
-    title: `3-комн. квартира, ${area} м²`,
-    deal_type: 'sale',
-    property_type: 'flat',
-    market: 'new_building',
-    price: Math.round(area * pricePerSqm),
-    currency: 'RUB',
-    price_per_sqm: pricePerSqm,
-    total_area: area,
-    rooms: 3,
-    floor: 3 + (i % 3),
-    floors_total: 8,
-    address: `Санкт-Петербург, Петроградский район, ул. Профессора Попова, ${10 + i}`,
-    city: 'Санкт-Петербург',
-    region: 'spb',
-    district: 'Петроградский',
-    metro: ['Чкаловская'],
-    lat: 59.971 + i * 0.001,
-    lon: 30.289,
-  } as Property
-}
 
 let service: TestService
 let site: Awaited<ReturnType<typeof startFixtureServer>>
@@ -93,7 +65,7 @@ beforeAll(async () => {
     domain: true,
     env: { FETCH_REWRITE: `https://spb.cian.ru=${site.origin},https://www.cian.ru=${site.origin}`, FETCH_RETRIES: '0' },
   })
-  await createStores(service.db.db).listings.upsert(Array.from({ length: 8 }, (_, i) => analog(i)))
+  await createStores(service.db.db).listings.upsert(Array.from({ length: 8 }, (_, i) => spbAnalog(i)))
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],

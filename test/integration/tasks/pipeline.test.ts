@@ -2,44 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'kysely'
 import { createStores } from '../../../src/store/index.ts'
 import { createTaskServices } from '../../../src/services.ts'
-import { emptyProperty, type Property } from '../../../src/tasks/parse/property.ts'
+import type { Property } from '../../../src/tasks/parse/property.ts'
 import { TASKS } from '../../../src/tasks/registry.ts'
 import { startFixtureServer } from '../../helpers/fixture-server.ts'
+import { spbAnalog, TARGET_URL } from '../../helpers/listings.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
 
 let service: TestService
 let site: Awaited<ReturnType<typeof startFixtureServer>>
 
-const TARGET_URL = 'https://spb.cian.ru/sale/flat/315831388/'
 
-/** Synthetic SPb flats around the target (126 m², 78 M ₽, ~617 k ₽/m²) for the offline store. */
-function analog(i: number, overrides: Partial<Property> = {}): Property {
-  const area = 110 + i * 4
-  const pricePerSqm = 560_000 + i * 15_000
-  return {
-    ...emptyProperty('cian', `https://spb.cian.ru/sale/flat/9000${i}/`),
-    offer_id: `9000${i}`,
-    title: `3-комн. квартира, ${area} м²`,
-    deal_type: 'sale',
-    property_type: 'flat',
-    market: 'new_building',
-    price: Math.round(area * pricePerSqm),
-    currency: 'RUB',
-    price_per_sqm: pricePerSqm,
-    total_area: area,
-    rooms: 3,
-    floor: 3 + (i % 3),
-    floors_total: 8,
-    address: `Санкт-Петербург, Петроградский, ул. Профессора Попова, ${10 + i}`,
-    city: 'Санкт-Петербург',
-    region: 'spb',
-    district: 'Петроградский',
-    metro: ['Чкаловская'],
-    lat: 59.971 + i * 0.001,
-    lon: 30.289,
-    ...overrides,
-  }
-}
 
 beforeAll(async () => {
   site = await startFixtureServer({
@@ -55,9 +27,9 @@ beforeAll(async () => {
   })
   const stores = createStores(service.db.db)
   await stores.listings.upsert([
-    ...Array.from({ length: 8 }, (_, i) => analog(i)),
-    analog(20, { region: 'msk', city: 'Москва', address: 'Москва, Тверская, 1', offer_id: '777', url: 'https://www.cian.ru/sale/flat/777/' }),
-    analog(21, { price: 900_000_000, offer_id: '778', url: 'https://spb.cian.ru/sale/flat/778/' }),
+    ...Array.from({ length: 8 }, (_, i) => spbAnalog(i)),
+    spbAnalog(20, { region: 'msk', city: 'Москва', address: 'Москва, Тверская, 1', offer_id: '777', url: 'https://www.cian.ru/sale/flat/777/' }),
+    spbAnalog(21, { price: 900_000_000, offer_id: '778', url: 'https://spb.cian.ru/sale/flat/778/' }),
   ])
 })
 afterAll(async () => {
