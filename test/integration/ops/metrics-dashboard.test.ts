@@ -72,7 +72,14 @@ describe('GET /metrics', () => {
     expect(delta('housler_job_run_seconds_count{kind="echo",outcome="finished"}')).toBe(1)
     expect(delta('housler_job_wait_seconds_count{kind="echo"}')).toBe(1)
     expect(delta('housler_http_requests_total{method="POST",route="/api/tasks/:kind{[a-z][a-z0-9-]*}",status="202"}')).toBe(2)
-    expect(get(after, 'housler_workers_live{}')).toBe(1)
+    // Live workers come from a snapshot refreshed every few seconds: wait for one that saw the worker.
+    const deadline = Date.now() + 15_000
+    let live = get(after, 'housler_workers_live{}')
+    while (live !== 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      live = get(await scrape(), 'housler_workers_live{}')
+    }
+    expect(live).toBe(1)
   })
 
   it('serves queue depth from a snapshot, not a count per scrape', async () => {
