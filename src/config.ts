@@ -83,6 +83,7 @@ const EnvSchema = z.object({
   DASHBOARD_PASSWORD: z.string().optional(),
   WORKER_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  METRICS_PUBLIC: bool(false),
 })
 
 export type Config = Readonly<{
@@ -127,6 +128,8 @@ export type Config = Readonly<{
   dashboardPassword: string | undefined
   workerHeartbeatSeconds: number
   metricsPort: number | undefined
+  /** Serve /metrics without an API key even when API_KEYS is set. */
+  metricsPublic: boolean
 }>
 
 export class ConfigError extends Error {
@@ -189,5 +192,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dashboardPassword: e.DASHBOARD_PASSWORD,
     workerHeartbeatSeconds: e.WORKER_HEARTBEAT_SECONDS,
     metricsPort: e.METRICS_PORT,
+    metricsPublic: e.METRICS_PUBLIC,
   })
 }

@@ -12,6 +12,8 @@ import { createRateLimiter } from './rate-limit.ts'
 import { createDashboardRoutes } from './dashboard-routes.ts'
 import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
 import { createStaticRoutes } from './static-routes.ts'
+import { apiAuth } from './auth.ts'
+import { apiCors, securityHeaders } from './security-headers.ts'
 
 export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders }
 
@@ -34,6 +36,10 @@ export function createApp(deps: AppDeps): Hono {
       'request',
     )
   })
+  app.use('*', securityHeaders())
+  const cors = apiCors(config)
+  if (cors) app.use('/api/*', cors)
+  app.use('*', apiAuth({ config, queue }))
   app.use(
     '*',
     bodyLimit({
