@@ -140,6 +140,9 @@ export function scoreAnalog(target: Property, c: Property): RankedAnalog {
     if (diff <= 5) reasons.push(diff === 0 ? `тот же год постройки (${c.year_built})` : `год постройки ±${diff}`)
   }
 
+  // Every analog passed the search filters and the sanity guards; say so when nothing closer stands out,
+  // so the user always sees why a listing is in the table.
+  if (reasons.length === 0) reasons.push('подходит по фильтрам поиска: цена и площадь в допустимых пределах')
   const similarity = weight === 0 ? 0 : round(sum / weight, 3)
   return { ...c, similarity, distance_km, reasons }
 }
