@@ -38,7 +38,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE INDEX listings_search_idx ON housler.listings (region, deal_type, rooms, price)`.execute(db)
   await sql`CREATE INDEX listings_area_idx ON housler.listings (region, deal_type, total_area)`.execute(db)
   await sql`CREATE INDEX listings_geo_idx ON housler.listings (region, lat, lon) WHERE lat IS NOT NULL`.execute(db)
-  await sql`CREATE INDEX listings_district_idx ON housler.listings (region, district) WHERE district IS NOT NULL`.execute(db)
+  await sql`CREATE INDEX listings_district_idx ON housler.listings (region, lower(district)) WHERE district IS NOT NULL`.execute(db)
   await sql`CREATE INDEX listings_complex_idx ON housler.listings (region, lower(residential_complex)) WHERE residential_complex IS NOT NULL`.execute(db)
   await sql`CREATE INDEX listings_metro_idx ON housler.listings USING gin (metro)`.execute(db)
   await sql`CREATE INDEX listings_url_idx ON housler.listings (url)`.execute(db)

@@ -3,7 +3,7 @@ import type { Database } from '../db/index.ts'
 import type { SessionRecord, StoredReport, TaskServices } from '../tasks/services.ts'
 import { searchListings, upsertListings } from './listings.ts'
 
-export { searchListings, upsertListings } from './listings.ts'
+export { listingsSearchSql, searchListings, upsertListings } from './listings.ts'
 
 /** The Postgres-backed stores task handlers use: listings, sessions, reports. */
 export function createStores(db: Kysely<Database>): Omit<TaskServices, 'config' | 'fetcher'> {

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
-import { matchesQuery, type AnalogQuery } from '../tasks/find-similar/query.ts'
+import { matchesQuery, normName, type AnalogQuery } from '../tasks/find-similar/query.ts'
 import { resolveRegion } from '../tasks/find-similar/regions.ts'
 import type { Property } from '../tasks/parse/property.ts'
 
@@ -37,12 +37,16 @@ function pricePerSqm(p: Property): number | null {
 
 const KM_PER_DEGREE_LAT = 111.32
 
+/** Both spellings of a name: listings and targets disagree on ё. */
+function spellings(names: readonly string[]): string[] {
+  return [...new Set(names.flatMap((name) => [name, name.replace(/ё/g, 'е').replace(/Ё/g, 'Е')]))]
+}
+
 /**
- * The analog query as SQL over the store. Indexed columns narrow the candidates (a superset),
- * then matchesQuery — the reference meaning of every field — decides, so the store and the
- * other sources can never disagree.
+ * The store's candidate query for an AnalogQuery: every filter the indexes can serve, in SQL, so the
+ * LIMIT never cuts real matches (exported so a test can EXPLAIN exactly it).
  */
-export async function searchListings(db: Kysely<Database>, q: AnalogQuery): Promise<Property[]> {
+export function listingsSearchSql(q: AnalogQuery) {
   const conditions = [sql`region = ${q.region}`, sql`deal_type = ${q.deal_type}`]
   if (q.property_type) conditions.push(sql`property_type = ${q.property_type}`)
   if (q.market) conditions.push(sql`market = ${q.market}`)
@@ -52,7 +56,15 @@ export async function searchListings(db: Kysely<Database>, q: AnalogQuery): Prom
   if (q.area_min !== null) conditions.push(sql`total_area >= ${q.area_min}`)
   if (q.area_max !== null) conditions.push(sql`total_area <= ${q.area_max}`)
   if (q.district) conditions.push(sql`lower(district) = lower(${q.district})`)
-  if (q.residential_complex) conditions.push(sql`residential_complex IS NOT NULL`)
+  if (q.metro.length > 0) conditions.push(sql`metro && ${spellings(q.metro)}::text[]`)
+  if (q.residential_complex) {
+    // ЖК names match when one contains the other ("Union Park" ⊂ "Union Park (Юнион Парк)"), compared
+    // the way normName compares them: lower case, ё as е, no quotes, no leading "ЖК".
+    const name = normName(q.residential_complex).replace(/^жк\s+/, '')
+    const stored = sql`regexp_replace(translate(lower(residential_complex), 'ё«»"', 'е'), '^жк\s+', '')`
+    conditions.push(sql`residential_complex IS NOT NULL AND (strpos(${stored}, ${name}) > 0 OR strpos(${name}, ${stored}) > 0)`)
+  }
+  if (q.street) conditions.push(sql`strpos(translate(lower(address), 'ё', 'е'), ${normName(q.street)}) > 0`)
   if (q.center) {
     // A bounding box the geo index can use; the exact radius is checked by matchesQuery.
     const dLat = q.center.radius_km / KM_PER_DEGREE_LAT
@@ -61,9 +73,17 @@ export async function searchListings(db: Kysely<Database>, q: AnalogQuery): Prom
     conditions.push(sql`lon BETWEEN ${q.center.lon - dLon} AND ${q.center.lon + dLon}`)
   }
   const candidates = q.limit * 5
-  const result = await sql<{ data: Property }>`
+  return sql<{ data: Property }>`
     SELECT data FROM housler.listings WHERE ${sql.join(conditions, sql` AND `)}
-    ORDER BY last_seen DESC LIMIT ${candidates} OFFSET ${(q.page - 1) * candidates}`.execute(db)
+    ORDER BY last_seen DESC LIMIT ${candidates} OFFSET ${(q.page - 1) * candidates}`
+}
+
+/**
+ * The analog query over the store: SQL narrows to a superset, then matchesQuery — the reference
+ * meaning of every field — decides, so the store and the other sources can never disagree.
+ */
+export async function searchListings(db: Kysely<Database>, q: AnalogQuery): Promise<Property[]> {
+  const result = await listingsSearchSql(q).execute(db)
   return result.rows
     .map((row) => row.data)
     .filter((p) => matchesQuery(p, q))
