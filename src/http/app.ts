@@ -14,6 +14,7 @@ import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
 import { createStaticRoutes } from './static-routes.ts'
 import { apiAuth } from './auth.ts'
 import { apiCors, securityHeaders } from './security-headers.ts'
+import { rejectUnstorableUrl } from './validate.ts'
 
 export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders }
 
@@ -40,6 +41,7 @@ export function createApp(deps: AppDeps): Hono {
   const cors = apiCors(config)
   if (cors) app.use('/api/*', cors)
   app.use('*', apiAuth({ config, queue }))
+  app.use('*', rejectUnstorableUrl)
   app.use(
     '*',
     bodyLimit({

@@ -13,6 +13,7 @@ type Html = HtmlEscapedString | Promise<HtmlEscapedString>
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
 const PAGE_SIZE = 25
+const MAX_PAGE = 1_000_000
 const LIST_STATUSES = STATUSES
 // The script's action calls carry this header; a cross-site form cannot set it without a CORS preflight.
 const ACTION_HEADER = 'x-housler-dashboard'
@@ -245,6 +246,8 @@ export function createDashboardRoutes({ config, queue }: AppDeps): Hono {
       throw new AppError('ValidationFailed', `Unknown status "${status}"`, { details: { statuses: LIST_STATUSES } })
     }
     const page = Math.max(1, Number.parseInt(c.req.query('page') ?? '1', 10) || 1)
+    // The offset goes to SQL as a bigint: a page far past any real list is refused, not overflowed.
+    if (page > MAX_PAGE) throw new AppError('ValidationFailed', `page must be at most ${MAX_PAGE}`, { details: { page: c.req.query('page') } })
     return { status, kind: c.req.query('kind') || undefined, sessionId: c.req.query('session_id') || undefined, page }
   }
 
