@@ -375,6 +375,27 @@ describe('HTTP fuzzing', () => {
     await fc.assert(fc.asyncProperty(request, send), { numRuns: RUNS_UNKNOWN_ROUTES })
   })
 
+  it('replays what earlier runs found (500s from Postgres, now 400s)', async () => {
+    const admin = { authorization: `Bearer ${ADMIN}`, 'x-housler-dashboard': '1' }
+    const json = { ...admin, 'content-type': 'application/json' }
+    const found: FuzzRequest[] = [
+      { method: 'POST', path: '/api/tasks/echo', headers: json, body: '{"session_id":"\\u0000a"}' },
+      { method: 'POST', path: '/api/tasks/echo', headers: json, body: '{"value":{"k":["\\ud800"]}}' },
+      { method: 'POST', path: '/api/tasks/echo', headers: json, body: '{"value":{"\\u0000":1}}' },
+      { method: 'POST', path: '/api/tasks/pipeline', headers: json, body: '{"url":"https://spb.cian.ru/sale/flat/1/","session_id":"a\\u0000b"}' },
+      { method: 'GET', path: '/api/sessions/%00', headers: admin },
+      { method: 'GET', path: '/dashboard/jobs?session_id=%00', headers: admin },
+      { method: 'GET', path: '/dashboard/api/jobs?kind=a%00', headers: admin },
+      { method: 'GET', path: '/dashboard/jobs?page=99999999999999999999', headers: admin },
+      { method: 'POST', path: '/dashboard/api/queues/a%00/empty', headers: admin },
+    ]
+    for (const request of found) {
+      await send(request)
+      const response = await service.app.request(`http://localhost${request.path}`, { method: request.method, headers: request.headers, body: request.body })
+      expect(response.status, request.path).toBe(400)
+    }
+  })
+
   it('left no prototype polluted and no uncaught error behind', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
     expect(crashes).toEqual([])
