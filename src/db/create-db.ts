@@ -27,6 +27,9 @@ export function createDb(options: { url: string; poolSize: number; applicationNa
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {})
   fastPool.on('error', () => {})
+  // A checked-out client has no pool listener, and Kysely adds none: its socket dying mid-transaction
+  // would emit an unheard 'error' and kill the process. Its query rejects anyway; the pool drops it on release.
+  for (const p of [pool, fastPool]) p.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   let destroyed = false
   return {
