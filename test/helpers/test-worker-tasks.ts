@@ -1,12 +1,17 @@
 // Task kinds of the e2e worker processes.
 import pg from 'pg'
 import { z } from 'zod'
-import { openRuntime } from '../../src/runtime.ts'
 import { defineTask } from '../../src/tasks/types.ts'
 
 /** Created lazily so that importing the definition opens no connection. */
 let pool: pg.Pool | undefined
-const db = () => (pool ??= new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 }))
+function db(): pg.Pool {
+  if (pool) return pool
+  pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4, connectionTimeoutMillis: 5000 })
+  // An idle client losing its connection (the fault tests restart the database) must not crash the worker.
+  pool.on('error', () => {})
+  return pool
+}
 export const closeEffectPool = async () => pool?.end()
 
 export const effectTask = defineTask<{ ms: number }, { pid: number }, unknown>({
@@ -29,3 +34,17 @@ export const effectTask = defineTask<{ ms: number }, { pid: number }, unknown>({
   },
 })
 
+/** Never settles and ignores its abort signal: only the worker's timeout race can free its slot. */
+export const hangTask = defineTask<Record<string, never>, never, unknown>({
+  kind: 'hang',
+  payload: z.object({}).strict(),
+  retry: { maxAttempts: 1, backoffSeconds: 0, backoffMaxSeconds: 0 },
+  timeoutSeconds: 1,
+  async handler(_payload, ctx) {
+    await db().query('INSERT INTO test_starts (job_id, pid, attempt) VALUES ($1, $2, $3)', [ctx.jobId, process.pid, ctx.attempt])
+    return new Promise<never>(() => {})
+  },
+})
+
+/** The kinds the test worker and API processes register. */
+export const TEST_PROCESS_TASKS = [effectTask, hangTask]

@@ -1,8 +1,8 @@
 // A worker process with test task kinds, started by e2e tests exactly as worker/main.ts starts.
 import { openRuntime } from '../../src/runtime.ts'
-import { closeEffectPool, effectTask } from './test-worker-tasks.ts'
+import { closeEffectPool, TEST_PROCESS_TASKS } from './test-worker-tasks.ts'
 
-const runtime = await openRuntime({ name: 'test-worker', tasks: [effectTask] })
+const runtime = await openRuntime({ name: 'test-worker', tasks: TEST_PROCESS_TASKS })
 runtime.queue.startWorker()
 process.send?.('ready')
 let stopping = false

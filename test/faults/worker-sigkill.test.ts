@@ -1,0 +1,126 @@
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config.ts'
+import { createDb, type Db } from '../../src/db/index.ts'
+import { createSilentLogger } from '../../src/log.ts'
+import { createQueue, type Queue } from '../../src/queue/index.ts'
+import { createTestDatabase } from '../helpers/postgres.ts'
+import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
+import { effectTask } from '../helpers/test-worker-tasks.ts'
+
+// 2,000 jobs, 3 worker processes, a random one SIGKILLed and replaced while the fleet drains.
+// A killed worker's jobs come back only when pg-boss sees their heartbeat lapse (HEARTBEAT_SECONDS,
+// at least 10 s), and each crash spends one of the effect kind's 5 attempts.
+const N = 2000
+const WORKERS = 3
+const KILLS = 5
+/** After the last kill: heartbeat lapse (10 s) + monitor pass + the rest of the drain, with room for a loaded machine. */
+const DRAIN_DEADLINE_MS = 75_000
+
+const WORKER_ENV = {
+  WORKER_CONCURRENCY: '4',
+  HEARTBEAT_SECONDS: '10',
+  MONITOR_INTERVAL_SECONDS: '1',
+  WORKER_POLL_INTERVAL_MS: '250',
+  SHUTDOWN_GRACE_SECONDS: '5',
+  DB_POOL_SIZE: '4',
+  LOG_LEVEL: 'error',
+}
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>
+let db: Db
+let queue: Queue
+let client: pg.Client
+const processes: TestProcess[] = []
+
+const startWorker = async () => {
+  const worker = await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: database.url, ...WORKER_ENV })
+  processes.push(worker)
+  return worker
+}
+const count = async (text: string, values: unknown[] = []): Promise<number> => (await client.query(text, values)).rows[0].n
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  client = new pg.Client({ connectionString: database.url })
+  await client.connect()
+  await client.query('CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL)')
+  await client.query('CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL)')
+  const config = loadConfig({ DATABASE_URL: database.url, ...WORKER_ENV })
+  db = createDb({ url: database.url, poolSize: 2 })
+  queue = await createQueue({ config, db, url: database.url, tasks: [effectTask], deps: {}, log: createSilentLogger(), supervise: false })
+})
+
+afterAll(async () => {
+  await killAll(processes)
+  await queue?.stop()
+  await db?.destroy()
+  await client?.end()
+  await database?.drop()
+})
+
+describe('worker processes SIGKILLed at random while draining', () => {
+  it(`finish each of ${N} jobs exactly once: none lost, stuck or failed for the crashes`, async () => {
+    const live = await Promise.all(Array.from({ length: WORKERS }, startWorker))
+    const started = Date.now()
+    const ids = await queue.enqueueMany(Array.from({ length: N }, (_, i) => ({ kind: 'effect', payload: { ms: 10 + (i % 5) * 10 } })))
+
+    const killed: Array<{ pid: number; inFlight: number }> = []
+    for (let k = 0; k < KILLS; k++) {
+      // Kills are spread over the drain by progress, not by the clock, so a slow machine gets them all too.
+      const threshold = Math.round(((k + 1) * N) / (KILLS + 2))
+      await until(`${threshold} effects before kill ${k + 1}`, async () =>
+        (await count('SELECT count(*)::int AS n FROM test_effects')) >= threshold ? true : undefined,
+      )
+      const index = Math.floor(Math.random() * live.length)
+      const victim = live[index]
+      // Jobs this worker claimed and has not completed (its effect may already be recorded).
+      const holding = `SELECT count(DISTINCT s.job_id)::int AS n FROM test_starts s JOIN pgboss.job j ON j.id = s.job_id
+        WHERE s.pid = $1 AND j.state = 'active'`
+      await until(`worker ${victim.pid} to hold a running job`, async () => ((await count(holding, [victim.pid])) > 0 ? true : undefined), 10_000, 10)
+      victim.child.kill('SIGKILL')
+      await victim.exited
+      killed.push({ pid: victim.pid, inFlight: await count(holding, [victim.pid]) })
+      live[index] = await startWorker()
+    }
+    const lastKillAt = Date.now()
+
+    // Every job finished, or the deadline passed: the counts below say which.
+    const deadline = lastKillAt + DRAIN_DEADLINE_MS
+    let finished = 0
+    while (Date.now() < deadline) {
+      finished = await count(`SELECT count(*)::int AS n FROM housler.jobs WHERE id = ANY($1) AND status = 'finished'`, [ids])
+      if (finished === N) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    const drainedMs = Date.now() - started
+
+    const statuses = await client.query(`SELECT status, count(*)::int AS n FROM housler.jobs WHERE id = ANY($1) GROUP BY status ORDER BY status`, [ids])
+    const effects = await client.query('SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS d FROM test_effects')
+    const killedPids = killed.map((kill) => kill.pid)
+    // A job ran more than once only if a killed worker had claimed it: anything else is a double claim.
+    const rerun = await client.query(
+      `SELECT job_id, bool_or(pid = ANY($1)) AS killed FROM test_starts GROUP BY job_id HAVING count(*) > 1`,
+      [killedPids],
+    )
+    const unexplained = rerun.rows.filter((row) => !row.killed).length
+    const inFlight = killed.reduce((sum, kill) => sum + kill.inFlight, 0)
+    const lost = N - finished
+    const duplicated = effects.rows[0].n - effects.rows[0].d + unexplained
+    const maxAttempt = await count('SELECT coalesce(max(attempt), 0)::int AS n FROM test_starts')
+    console.log(
+      `faults/worker-sigkill: ${N} jobs, ${WORKERS} workers, ${killed.length} SIGKILLs injected (${inFlight} jobs in flight), ` +
+        `${killed.length} restarts, ${rerun.rows.length} re-runs (max attempt ${maxAttempt}), ${lost} lost, ${duplicated} duplicated, ` +
+        `statuses ${JSON.stringify(statuses.rows)}, ${(drainedMs / 1000).toFixed(1)} s`,
+    )
+
+    expect(killed.length).toBe(KILLS)
+    expect(inFlight).toBeGreaterThan(0)
+    expect(lost).toBe(0)
+    expect(statuses.rows).toEqual([{ status: 'finished', n: N }])
+    expect(effects.rows[0]).toEqual({ n: N, d: N })
+    expect(unexplained).toBe(0)
+    // Every job a crash interrupted was run again, and only those were.
+    expect(rerun.rows.length).toBeGreaterThanOrEqual(inFlight)
+  }, 180_000)
+})
