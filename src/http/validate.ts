@@ -52,7 +52,7 @@ export async function readJsonObject(c: Context): Promise<Record<string, unknown
     throw new AppError('ValidationFailed', 'Body is not valid JSON', { details: null })
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new AppError('ValidationFailed', 'Body must be a JSON object', { details: { received: Array.isArray(body) ? 'array' : typeof body } })
+    throw new AppError('ValidationFailed', 'Body must be a JSON object', { details: { received: body === null ? 'null' : Array.isArray(body) ? 'array' : typeof body } })
   }
   const unstorablePath = findUnstorableText(body)
   if (unstorablePath !== undefined) {
