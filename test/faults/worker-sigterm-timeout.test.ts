@@ -1,0 +1,124 @@
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config.ts'
+import { createDb, type Db } from '../../src/db/index.ts'
+import { createSilentLogger } from '../../src/log.ts'
+import { createQueue, type Queue } from '../../src/queue/index.ts'
+import { createTestDatabase } from '../helpers/postgres.ts'
+import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
+import { TEST_PROCESS_TASKS } from '../helpers/test-worker-tasks.ts'
+
+// Process-level variants of two guarantees the in-process tests prove too: a worker SIGTERMed during
+// long jobs (test/e2e/workers.test.ts drains short ones), and a hung handler past its timeout
+// (test/integration/queue/semantics.test.ts, in-process).
+const GRACE_SECONDS = 3
+const ENV = {
+  HEARTBEAT_SECONDS: '10',
+  MONITOR_INTERVAL_SECONDS: '1',
+  WORKER_POLL_INTERVAL_MS: '250',
+  SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
+  DB_POOL_SIZE: '4',
+  LOG_LEVEL: 'fatal',
+}
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>
+let db: Db
+let queue: Queue
+let client: pg.Client
+const processes: TestProcess[] = []
+
+const startWorker = async (env: Record<string, string>) => {
+  const worker = await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: database.url, ...ENV, ...env })
+  processes.push(worker)
+  return worker
+}
+const startsOf = async (jobId: string) =>
+  (await client.query('SELECT pid, attempt FROM test_starts WHERE job_id = $1 ORDER BY attempt', [jobId])).rows as Array<{ pid: number; attempt: number }>
+const statusOf = (jobId: string) => queue.getStatus(jobId)
+const reach = (jobId: string, statuses: string[], timeoutMs = 30_000) =>
+  until(`job ${jobId} to be ${statuses.join('/')}`, async () => {
+    const body = await statusOf(jobId)
+    return statuses.includes(body.status) ? body : undefined
+  }, timeoutMs)
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  client = new pg.Client({ connectionString: database.url })
+  await client.connect()
+  await client.query('CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL)')
+  await client.query('CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL)')
+  const config = loadConfig({ DATABASE_URL: database.url, ...ENV })
+  db = createDb({ url: database.url, poolSize: 2 })
+  queue = await createQueue({ config, db, url: database.url, tasks: TEST_PROCESS_TASKS, deps: {}, log: createSilentLogger(), supervise: false })
+})
+
+afterAll(async () => {
+  await killAll(processes)
+  await queue?.stop()
+  await db?.destroy()
+  await client?.end()
+  await database?.drop()
+})
+
+describe('worker processes', () => {
+  it('fail a handler that hangs past its timeout and give its only slot to the next job', async () => {
+    const worker = await startWorker({ WORKER_CONCURRENCY: '1' })
+    const hung = await queue.enqueue({ kind: 'hang', payload: {} })
+    await until('the hung job to hold the slot', async () => ((await startsOf(hung)).length > 0 ? true : undefined))
+    const next = await queue.enqueue({ kind: 'effect', payload: { ms: 10 } })
+    const failed = await reach(hung, ['failed'])
+    const finished = await reach(next, ['finished'])
+    console.log(`faults/timeout: hung handler failed after ${Date.parse(failed.ended_at!) - Date.parse(failed.started_at!)} ms ("${failed.error}"); the next job ran on the freed slot`)
+    expect(failed.error).toMatch(/timeout of 1 s/)
+    // One slot: the next job could only start once the hung one was failed.
+    expect(Date.parse(finished.started_at!)).toBeGreaterThanOrEqual(Date.parse(failed.ended_at!))
+    expect(await startsOf(next)).toEqual([{ pid: worker.pid, attempt: 1 }])
+    worker.child.kill('SIGTERM')
+    expect(await worker.exited).toBe(0)
+  })
+
+  it('SIGTERMed during long jobs: finish those that fit the grace period, exit 0, hand the rest over once', async () => {
+    const leaving = await startWorker({ WORKER_CONCURRENCY: '4' })
+    // Two finish within the grace period; two cannot, and are aborted at its end and retried elsewhere.
+    const short = await queue.enqueueMany([1500, 1500].map((ms) => ({ kind: 'effect', payload: { ms } })))
+    const long = await queue.enqueueMany([6000, 6000].map((ms) => ({ kind: 'effect', payload: { ms } })))
+    await until('the leaving worker to run all four', async () => {
+      const { rows } = await client.query('SELECT count(*)::int AS n FROM test_starts WHERE pid = $1', [leaving.pid])
+      return rows[0].n === 4 ? true : undefined
+    })
+    const staying = await startWorker({ WORKER_CONCURRENCY: '4' })
+    const signalledAt = Date.now()
+    leaving.child.kill('SIGTERM')
+    const code = await leaving.exited
+    const exitMs = Date.now() - signalledAt
+
+    for (const id of [...short, ...long]) await reach(id, ['finished', 'failed'])
+    const shortStarts = await Promise.all(short.map(startsOf))
+    const longStarts = await Promise.all(long.map(startsOf))
+    const effects = (await client.query('SELECT job_id, pid FROM test_effects WHERE job_id = ANY($1)', [[...short, ...long]])).rows
+    const effectPid = new Map(effects.map((row) => [row.job_id, row.pid]))
+    const statuses = await Promise.all([...short, ...long].map(async (id) => (await statusOf(id)).status))
+    console.log(
+      `faults/worker-sigterm: 4 running jobs (2 × 1.5 s, 2 × 6 s), 1 SIGTERM, exit ${code} after ${exitMs} ms (grace ${GRACE_SECONDS} s), ` +
+        `2 finished in the grace period, 2 handed over (starts per job: ${[...shortStarts, ...longStarts].map((s) => s.length).join(', ')}), ` +
+        `statuses ${statuses.join(', ')}`,
+    )
+
+    expect(code).toBe(0)
+    expect(exitMs).toBeLessThan((GRACE_SECONDS + 3) * 1000)
+    expect(statuses).toEqual(['finished', 'finished', 'finished', 'finished'])
+    // The jobs that fit finished on the leaving worker, once.
+    for (const [i, id] of short.entries()) {
+      expect(shortStarts[i]).toEqual([{ pid: leaving.pid, attempt: 1 }])
+      expect(effectPid.get(id)).toBe(leaving.pid)
+    }
+    // The others were requeued exactly once: one retry on the staying worker, never a third start.
+    for (const [i, id] of long.entries()) {
+      expect(longStarts[i]).toEqual([
+        { pid: leaving.pid, attempt: 1 },
+        { pid: staying.pid, attempt: 2 },
+      ])
+      expect(effectPid.get(id)).toBe(staying.pid)
+    }
+  }, 60_000)
+})
