@@ -23,6 +23,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       metro               text[] NOT NULL DEFAULT '{}',
       residential_complex text,
       address             text,
+      -- The street as the analog search compares it (normName of streetAndHouse), for same-street steps.
+      street_norm         text,
       lat                 double precision,
       lon                 double precision,
       year_built          smallint,
@@ -39,9 +41,17 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE INDEX listings_area_idx ON housler.listings (region, deal_type, total_area)`.execute(db)
   await sql`CREATE INDEX listings_geo_idx ON housler.listings (region, lat, lon) WHERE lat IS NOT NULL`.execute(db)
   await sql`CREATE INDEX listings_district_idx ON housler.listings (region, lower(district)) WHERE district IS NOT NULL`.execute(db)
-  await sql`CREATE INDEX listings_complex_idx ON housler.listings (region, lower(residential_complex)) WHERE residential_complex IS NOT NULL`.execute(db)
+  // ЖК names match when one contains the other, compared lower-case, ё as е, without quotes and
+  // a leading "ЖК": a trigram index serves "stored contains the name", a btree "stored is a part of it".
+  await sql`CREATE EXTENSION IF NOT EXISTS pg_trgm`.execute(db)
+  await sql`
+    CREATE FUNCTION housler.norm_complex(name text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN regexp_replace(translate(lower(name), 'ё«»"', 'е'), '^жк\s+', '')`.execute(db)
+  await sql`CREATE INDEX listings_complex_idx ON housler.listings (region, housler.norm_complex(residential_complex)) WHERE residential_complex IS NOT NULL`.execute(db)
+  await sql`CREATE INDEX listings_complex_trgm_idx ON housler.listings USING gin (housler.norm_complex(residential_complex) gin_trgm_ops) WHERE residential_complex IS NOT NULL`.execute(db)
   await sql`CREATE INDEX listings_metro_idx ON housler.listings USING gin (metro)`.execute(db)
   await sql`CREATE INDEX listings_url_idx ON housler.listings (url)`.execute(db)
+  await sql`CREATE INDEX listings_street_idx ON housler.listings (region, street_norm) WHERE street_norm IS NOT NULL`.execute(db)
 
   await sql`
     -- The user's working session, as the original product kept it: the target and its analogs.
@@ -75,4 +85,5 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP TABLE housler.reports, housler.sessions, housler.listings`.execute(db)
+  await sql`DROP FUNCTION housler.norm_complex(text)`.execute(db)
 }

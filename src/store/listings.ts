@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
-import { matchesQuery, normName, type AnalogQuery } from '../tasks/find-similar/query.ts'
+import { matchesQuery, normName, streetAndHouse, type AnalogQuery } from '../tasks/find-similar/query.ts'
 import { resolveRegion } from '../tasks/find-similar/regions.ts'
 import type { Property } from '../tasks/parse/property.ts'
 
@@ -11,23 +11,28 @@ export async function upsertListings(db: Kysely<Database>, properties: readonly 
   for (const p of rows) {
     await sql`
       INSERT INTO housler.listings AS l (source, offer_id, url, region, deal_type, property_type, market, rooms, price,
-        total_area, price_per_sqm, floor, floors_total, district, metro, residential_complex, address, lat, lon, year_built,
-        data, price_history)
+        total_area, price_per_sqm, floor, floors_total, district, metro, residential_complex, address, street_norm, lat, lon,
+        year_built, data, price_history)
       VALUES (${p.source}, ${p.offer_id}, ${p.url}, ${resolveRegion(p)}, ${p.deal_type}, ${p.property_type}, ${p.market},
         ${p.rooms}, ${p.price}, ${p.total_area}, ${pricePerSqm(p)}, ${p.floor}, ${p.floors_total}, ${p.district},
-        ${p.metro}::text[], ${p.residential_complex}, ${p.address}, ${p.lat}, ${p.lon}, ${p.year_built}, ${JSON.stringify(p)}::jsonb,
+        ${p.metro}::text[], ${p.residential_complex}, ${p.address}, ${streetKey(p)}, ${p.lat}, ${p.lon}, ${p.year_built}, ${JSON.stringify(p)}::jsonb,
         ${JSON.stringify(p.price === null ? [] : [{ price: p.price, seen_at: new Date().toISOString() }])}::jsonb)
       ON CONFLICT (source, offer_id) DO UPDATE SET
         url = excluded.url, region = excluded.region, deal_type = excluded.deal_type, property_type = excluded.property_type,
         market = excluded.market, rooms = excluded.rooms, price = excluded.price, total_area = excluded.total_area,
         price_per_sqm = excluded.price_per_sqm, floor = excluded.floor, floors_total = excluded.floors_total,
         district = excluded.district, metro = excluded.metro, residential_complex = excluded.residential_complex,
-        address = excluded.address, lat = excluded.lat, lon = excluded.lon, year_built = excluded.year_built,
+        address = excluded.address, street_norm = excluded.street_norm, lat = excluded.lat, lon = excluded.lon, year_built = excluded.year_built,
         data = excluded.data, last_seen = now(),
         price_history = CASE WHEN excluded.price IS DISTINCT FROM l.price AND excluded.price IS NOT NULL
           THEN l.price_history || excluded.price_history ELSE l.price_history END`.execute(db)
   }
   return rows.length
+}
+
+function streetKey(p: Property): string | null {
+  const { street } = streetAndHouse(p)
+  return street === null ? null : normName(street)
 }
 
 function pricePerSqm(p: Property): number | null {
@@ -36,6 +41,18 @@ function pricePerSqm(p: Property): number | null {
 }
 
 const KM_PER_DEGREE_LAT = 111.32
+/** Listings not seen for this long are left out of analog searches. */
+const STALE_AFTER_DAYS = 90
+
+/** Every run of consecutive words of a name: the names a stored one may be, when ours contains it. */
+function wordRuns(name: string): string[] {
+  const words = name.split(' ').filter(Boolean).slice(0, 12)
+  const runs: string[] = []
+  for (let start = 0; start < words.length; start++) {
+    for (let end = start + 1; end <= words.length; end++) runs.push(words.slice(start, end).join(' '))
+  }
+  return runs
+}
 
 /** Both spellings of a name: listings and targets disagree on ё. */
 function spellings(names: readonly string[]): string[] {
@@ -59,12 +76,15 @@ export function listingsSearchSql(q: AnalogQuery) {
   if (q.metro.length > 0) conditions.push(sql`metro && ${spellings(q.metro)}::text[]`)
   if (q.residential_complex) {
     // ЖК names match when one contains the other ("Union Park" ⊂ "Union Park (Юнион Парк)"), compared
-    // the way normName compares them: lower case, ё as е, no quotes, no leading "ЖК".
+    // by housler.norm_complex as normName compares them: the stored name containing ours is served
+    // by the trigram index, the stored name being a run of our words by the btree one.
     const name = normName(q.residential_complex).replace(/^жк\s+/, '')
-    const stored = sql`regexp_replace(translate(lower(residential_complex), 'ё«»"', 'е'), '^жк\s+', '')`
-    conditions.push(sql`residential_complex IS NOT NULL AND (strpos(${stored}, ${name}) > 0 OR strpos(${name}, ${stored}) > 0)`)
+    const pattern = `%${name.replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+    conditions.push(
+      sql`residential_complex IS NOT NULL AND (housler.norm_complex(residential_complex) LIKE ${pattern} OR housler.norm_complex(residential_complex) = ANY(${wordRuns(name)}::text[]))`,
+    )
   }
-  if (q.street) conditions.push(sql`strpos(translate(lower(address), 'ё', 'е'), ${normName(q.street)}) > 0`)
+  if (q.street) conditions.push(sql`street_norm = ${normName(q.street)}`)
   if (q.center) {
     // A bounding box the geo index can use; the exact radius is checked by matchesQuery.
     const dLat = q.center.radius_km / KM_PER_DEGREE_LAT
@@ -72,10 +92,13 @@ export function listingsSearchSql(q: AnalogQuery) {
     conditions.push(sql`lat BETWEEN ${q.center.lat - dLat} AND ${q.center.lat + dLat}`)
     conditions.push(sql`lon BETWEEN ${q.center.lon - dLon} AND ${q.center.lon + dLon}`)
   }
+  // Prices older than this are not the market any more; a filter, not an ORDER BY, so an index scan
+  // can stop at the LIMIT instead of sorting every match (ranking by similarity happens afterwards).
+  conditions.push(sql`last_seen > now() - make_interval(days => ${STALE_AFTER_DAYS})`)
   const candidates = q.limit * 5
   return sql<{ data: Property }>`
     SELECT data FROM housler.listings WHERE ${sql.join(conditions, sql` AND `)}
-    ORDER BY last_seen DESC LIMIT ${candidates} OFFSET ${(q.page - 1) * candidates}`
+    LIMIT ${candidates} OFFSET ${(q.page - 1) * candidates}`
 }
 
 /**

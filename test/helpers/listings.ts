@@ -39,14 +39,14 @@ export function spbAnalog(i: number, overrides: Partial<Property> = {}): Propert
  */
 export const seedListingsSql = (count: number) => `
   INSERT INTO housler.listings (source, offer_id, url, region, deal_type, property_type, market, rooms, price,
-    total_area, price_per_sqm, floor, floors_total, district, metro, residential_complex, address, lat, lon, year_built, data)
+    total_area, price_per_sqm, floor, floors_total, district, metro, residential_complex, address, street_norm, lat, lon, year_built, data)
   SELECT 'cian', 'seed-' || i, 'https://www.cian.ru/sale/flat/seed-' || i || '/',
     CASE WHEN i % 2 = 0 THEN 'msk' ELSE 'spb' END,
     CASE WHEN i % 5 = 0 THEN 'rent' ELSE 'sale' END,
     'flat', CASE WHEN i % 3 = 0 THEN 'new_building' ELSE 'secondary' END,
     rooms, (area * ppsqm)::bigint, area, ppsqm, 1 + i % 20, 20,
     'district-' || (i % 40), ARRAY['station-' || (i % 150)], CASE WHEN i % 7 = 0 THEN 'ЖК ' || (i % 500) END,
-    'street ' || (i % 3000) || ', ' || (i % 90),
+    'street ' || (i % 3000) || ', ' || (i % 90), 'street ' || (i % 3000),
     CASE WHEN i % 2 = 0 THEN 55.55 ELSE 59.80 END + (i % 1000) / 2500.0,
     CASE WHEN i % 2 = 0 THEN 37.40 ELSE 30.15 END + (i % 997) / 2000.0,
     1950 + i % 75,

@@ -26,6 +26,7 @@ const QUERIES: Array<[string, AnalogQuery]> = [
   ['district', { ...baseQuery('spb', 'sale'), district: 'district-7' }],
   ['metro stations', { ...baseQuery('msk', 'sale'), metro: ['station-10', 'station-12'] }],
   ['same complex', { ...baseQuery('msk', 'sale'), residential_complex: 'ЖК 14' }],
+  ['same street', { ...baseQuery('msk', 'sale'), street: 'Street 14', house_numbers: [] }],
 ]
 
 async function explain(query: AnalogQuery): Promise<string> {
