@@ -94,7 +94,7 @@ export async function createQueue(options: QueueOptions) {
   }
 
   const statsCache = createStatsCache(() => computeStats(db.db, [...tasks.keys()]))
-  const groupCommit = createGroupCommit({ write: (requests: EnqueueRequest[]) => enqueueMany({ db: db.db, boss, tasks }, requests) })
+  const groupCommit = createGroupCommit({ write: (requests: EnqueueRequest[]) => enqueueMany({ db: db.db, boss, tasks, pool: db.pool }, requests) })
 
   const queue = {
     boss,
@@ -120,7 +120,11 @@ export async function createQueue(options: QueueOptions) {
     groupCommitStats: () => groupCommit.stats(),
     /** Like enqueue, but says whether an existing job answered (Idempotency-Key or the kind's dedupeKey). */
     enqueueWithOutcome: (request: EnqueueRequest) =>
-      enqueueWithOutcome({ db: db.db, boss, tasks }, [request]).then(([outcome]) => outcome),
+      enqueueWithOutcome({ db: db.db, boss, tasks }, [request]).then(([outcome]) => {
+        // A replay answered by an existing job enqueued nothing.
+        if (!outcome.reused) metrics.enqueued(request.kind)
+        return outcome
+      }),
     enqueueMany: (requests: EnqueueRequest[]) =>
       enqueueMany({ db: db.db, boss, tasks }, requests).then((ids) => countEnqueued(requests.map((r) => r.kind), ids)),
     enqueueFlow: (steps: FlowStep[]) =>
@@ -169,6 +173,7 @@ export async function createQueue(options: QueueOptions) {
       const worker = createWorker({
         boss,
         db: db.db,
+        pool: db.pool,
         listener,
         progress,
         tasks,
