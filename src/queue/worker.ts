@@ -76,6 +76,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const counts = { finished: 0, failed: 0 }
   let stopping = false
   let pumping = false
+  let pumpIdle: Promise<void> = Promise.resolve()
   let pumpAgain = false
   let kindCursor = 0
 
@@ -85,6 +86,8 @@ export function createWorker(options: WorkerOptions): Worker {
       return
     }
     pumping = true
+    let idle = () => {}
+    pumpIdle = new Promise((resolve) => (idle = resolve))
     try {
       do {
         pumpAgain = false
@@ -108,6 +111,7 @@ export function createWorker(options: WorkerOptions): Worker {
       log.warn({ err: coerceError(e).message }, 'fetch failed; retrying on the next poll')
     } finally {
       pumping = false
+      idle()
     }
   }
 
@@ -295,11 +299,14 @@ export function createWorker(options: WorkerOptions): Worker {
     async stop() {
       stopping = true
       clearInterval(pollTimer)
-      const all = Promise.all([...running.values()].map((entry) => entry.done))
       let graceTimer: NodeJS.Timeout | undefined
       const graceOver = new Promise<'timeout'>((resolve) => {
         graceTimer = setTimeout(() => resolve('timeout'), options.graceSeconds * 1000)
       })
+      // A fetch in flight still claims jobs and starts them: wait for it, so they are drained too
+      // (else the process exits under them and they wait out their heartbeat).
+      await Promise.race([pumpIdle, graceOver])
+      const all = Promise.all([...running.values()].map((entry) => entry.done))
       const outcome = await Promise.race([all.then(() => 'done' as const), graceOver])
       clearTimeout(graceTimer)
       if (outcome === 'timeout') {

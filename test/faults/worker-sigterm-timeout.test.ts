@@ -121,4 +121,40 @@ describe('worker processes', () => {
       expect(effectPid.get(id)).toBe(staying.pid)
     }
   }, 60_000)
+
+  it('SIGTERMed while a claim is in flight: the jobs it brings are run, not abandoned', async () => {
+    // The claim is held in flight by a lock the test owns on pg-boss's job table: the signal lands
+    // while the worker waits for jobs it will own the moment the lock goes.
+    const worker = await startWorker({ WORKER_CONCURRENCY: '1', WORKER_POLL_INTERVAL_MS: '60000' })
+    const [job] = await queue.enqueueMany([{ kind: 'effect', payload: { ms: 300 }, runAt: new Date(Date.now() + 1000) }])
+    await until('the job to be due', async () => {
+      const { rows } = await client.query('SELECT start_after <= now() AS due FROM pgboss.job WHERE id = $1', [job])
+      return rows[0].due ? true : undefined
+    })
+    const locker = new pg.Client({ connectionString: database.url })
+    await locker.connect()
+    try {
+      await locker.query('BEGIN')
+      await locker.query('LOCK TABLE pgboss.job IN ACCESS EXCLUSIVE MODE')
+      const { rows: [{ pid: lockPid }] } = await locker.query('SELECT pg_backend_pid() AS pid')
+      await client.query(`SELECT pg_notify('housler_jobs', 'effect')`)
+      await until('the worker\'s claim to wait on the lock', async () => {
+        const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [lockPid])
+        return rows[0].n > 0 ? true : undefined
+      }, 10_000, 20)
+      worker.child.kill('SIGTERM')
+      // Give a drain that forgot the claim time to run past it; a correct one waits either way.
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      await locker.query('ROLLBACK')
+    } finally {
+      await locker.end()
+    }
+    const code = await worker.exited
+    const state = (await client.query('SELECT state FROM pgboss.job WHERE id = $1', [job])).rows[0].state
+    const starts = await startsOf(job)
+    console.log(`faults/worker-sigterm-claiming: 1 SIGTERM during a claim, exit ${code}, the claimed job is ${state} (starts: ${starts.length})`)
+    expect(code).toBe(0)
+    expect(starts).toEqual([{ pid: worker.pid, attempt: 1 }])
+    expect(state).toBe('completed')
+  }, 30_000)
 })
