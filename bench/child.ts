@@ -1,5 +1,7 @@
-// A bench child process: a worker draining (`drain <system> <variant> <url>`) or an HTTP API
-// (`api ours|bare <url>`). It talks to bench/run.ts over IPC: ready → go → count… → stop.
+// A bench child process: a worker draining (`drain <system> <variant> <url>`) or the HTTP API
+// (`api <url>`: the service's app on one port and, in the same process, the bare reference —
+// Hono plus one primary-key select — on another). It talks to bench/run.ts over IPC:
+// ready → go → count… → stop.
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import pg from 'pg'
@@ -15,13 +17,15 @@ process.on('uncaughtException', (error: Error & { code?: string }) => {
 })
 const [role, system, a, b] = process.argv.slice(2)
 const send = (message: object) => process.send?.(message)
-let rssPeak = process.memoryUsage().rss
-const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50)
+let rssPeak = process.memoryUsage.rss()
+// memoryUsage.rss() reads one number; memoryUsage() walks the whole heap (≈0.4 ms, every sample).
+const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 50)
 sampler.unref()
 
 let stop: () => Promise<void> = async () => {}
 process.on('message', async (message: { type: string }) => {
   if (message.type === 'rss') send({ type: 'rss', rss: process.memoryUsage().rss, rssPeak })
+  if (message.type === 'cpu') send({ type: 'cpu', ...process.cpuUsage() })
   if (message.type === 'stop') {
     await stop().catch(() => {})
     send({ type: 'stopped', rssPeak })
@@ -49,31 +53,30 @@ if (role === 'drain') {
   })
   send({ type: 'ready', rss: process.memoryUsage().rss })
 } else if (role === 'api') {
-  const url = a
-  let app: Hono
-  let close: () => Promise<void>
-  if (system === 'ours') {
-    const { config, log, db, queue } = await openOurs(url, { supervise: false })
-    app = createApp({ config, queue, log })
-    close = async () => {
-      await queue.stop()
-      await db.destroy()
-    }
-  } else {
-    // The floor: Hono plus one primary-key select on a pool of 10, nothing else.
-    const pool = new pg.Pool({ connectionString: url, max: 10 })
-    app = new Hono()
-    app.get('/api/tasks/status/:id', async (c) => {
-      const { rows } = await pool.query('SELECT * FROM housler._tasks WHERE job_id = $1', [c.req.param('id')])
-      return rows[0] ? c.json(rows[0]) : c.json({ error: 'not found' }, 404)
-    })
-    close = () => pool.end()
-  }
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-    send({ type: 'ready', port: info.port, rss: process.memoryUsage().rss })
+  const url = system
+  // Logs at info like a deployment (stdout goes nowhere); BENCH_API_LOG=silent measures the logging's share.
+  const logLevel = process.env.BENCH_API_LOG === 'silent' ? 'silent' : 'info'
+  const { config, log, db, queue } = await openOurs(url, { supervise: false, logLevel })
+  const app = createApp({ config, queue, log })
+  // The floor: Hono plus one primary-key select on a pool of 10, nothing else.
+  const pool = new pg.Pool({ connectionString: url, max: 10 })
+  const bare = new Hono()
+  bare.get('/api/tasks/status/:id', async (c) => {
+    const { rows } = await pool.query('SELECT * FROM housler._tasks WHERE job_id = $1', [c.req.param('id')])
+    return rows[0] ? c.json(rows[0]) : c.json({ error: 'not found' }, 404)
   })
+  const listen = (fetch: Hono['fetch']) =>
+    new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {
+      const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve({ server, port: info.port }))
+    })
+  const ours = await listen(app.fetch)
+  const reference = await listen(bare.fetch)
   stop = async () => {
-    server.close()
-    await close()
+    ours.server.close()
+    reference.server.close()
+    await queue.stop()
+    await db.destroy()
+    await pool.end()
   }
+  send({ type: 'ready', port: ours.port, barePort: reference.port, rss: process.memoryUsage().rss })
 }

@@ -78,9 +78,15 @@ export type Child = {
   stop(): Promise<{ rssPeak: number }>
 }
 
-/** Forks bench/child.ts; `next(type)` resolves on the next IPC message of that type. */
+/**
+ * Forks bench/child.ts; `next(type)` resolves on the next IPC message of that type. A child's stdout
+ * (the API's request log) goes nowhere; stderr is kept. BENCH_CPU_PROF=api,drain writes a
+ * --cpu-prof profile of those roles to bench/results/prof/.
+ */
 export function spawnChild(args: string[], execArgv: string[] = []): Child {
-  const child = fork(path.join(BENCH_DIR, 'child.ts'), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
+  const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(args[0])
+  const prof = profiled ? ['--cpu-prof', `--cpu-prof-dir=${path.join(BENCH_DIR, 'results', 'prof')}`] : []
+  const child = fork(path.join(BENCH_DIR, 'child.ts'), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [...execArgv, ...prof] })
   const handlers = new Map<string, Array<(message: any) => void>>()
   child.on('message', (message: any) => {
     for (const handler of handlers.get(message.type) ?? []) handler(message)
@@ -116,7 +122,16 @@ export function spawnChild(args: string[], execArgv: string[] = []): Child {
   }
 }
 
-export type LoadResult = { requests: number; errors: number; seconds: number; rps: number; p50: number; p99: number; statuses: Record<number, number> }
+export type LoadResult = {
+  requests: number
+  errors: number
+  seconds: number
+  rps: number
+  p50: number
+  p99: number
+  statuses: Record<number, number>
+  latencies?: number[]
+}
 
 /**
  * A closed-loop HTTP load generator: `connections` keep-alive sockets, each sending its next
@@ -129,6 +144,7 @@ export async function httpLoad(options: {
   durationMs?: number
   request: (i: number) => { method: string; path: string; body?: string }
   onBody?: (status: number, body: string) => void
+  keepLatencies?: boolean
 }): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections })
   const latencies: number[] = []
@@ -183,6 +199,7 @@ export async function httpLoad(options: {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     statuses,
+    ...(options.keepLatencies ? { latencies } : {}),
   }
 }
 

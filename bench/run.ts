@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] [-- --only a|b|c|d|e|f]: every scenario for every system in one run.
-import { mkdir, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
@@ -27,8 +28,12 @@ const N = {
   drain: QUICK ? 2000 : 10_000,
   drainCapMs: QUICK ? 4000 : 10_000,
   pickup: QUICK ? 40 : 200,
-  statusMs: QUICK ? 1500 : 4000,
+  pickupPolling: QUICK ? 20 : 60,
+  statusMs: QUICK ? 1500 : 3000,
+  statusWindowMs: 250,
+  statusBacklog: QUICK ? 5000 : 20_000,
   retained: QUICK ? 100_000 : 1_000_000,
+  idleSettleMs: QUICK ? 2000 : 3000,
   statsRequests: QUICK ? 100 : 300,
   statusRequests: QUICK ? 200 : 1000,
 }
@@ -49,10 +54,22 @@ const pgVersion = (await admin.query('SHOW server_version')).rows[0].server_vers
 const pgSettings = (await admin.query(`SELECT name, setting FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers','max_connections')`)).rows
 const hasRedis = await redisAvailable()
 const notes: string[] = []
-notes.push(`BullMQ on Redis skipped: ${hasRedis ? 'Redis answers at 127.0.0.1:6379 but' : 'Redis is not reachable and'} ioredis (BullMQ's Redis client) is not installed. The bullmq column is BullMQ 6.7 on its PostgreSQL backend (createPostgresBackend).`)
+notes.push(
+  hasRedis
+    ? `BullMQ 6.7 runs twice: on Redis (127.0.0.1:6379, its native backend via ioredis) and on its PostgreSQL backend (createPostgresBackend), each constructor given its own backend factory.`
+    : `BullMQ on Redis skipped: Redis is not reachable at 127.0.0.1:6379. The BullMQ (Postgres) column is its PostgreSQL backend.`,
+)
 notes.push(`Scenario e seeds ${N.retained.toLocaleString('en')} finished jobs with raw INSERT … SELECT generate_series into pgboss.job and housler._tasks (a bench fixture only).`)
 
-const PEERS: SystemName[] = ['pgboss', 'graphile', 'bullmq']
+const PEERS: SystemName[] = ['pgboss', 'graphile', ...(hasRedis ? (['bullmq'] as const) : []), 'bullmq-pg']
+const LABEL: Record<SystemName, string> = {
+  ours: 'ours',
+  pgboss: 'pgboss',
+  'pgboss-listen': 'pgboss (LISTEN/NOTIFY)',
+  graphile: 'graphile',
+  bullmq: 'bullmq (Redis)',
+  'bullmq-pg': 'bullmq (Postgres)',
+}
 let dbCounter = 0
 const runTag = Date.now().toString(36)
 
@@ -87,10 +104,10 @@ async function scenarioEnqueue() {
       const client = await openSystem(system, url)
       try {
         const single = await inFlight(N.enqueueSingle, 16, (i) => client.send({ seq: i }))
-        record('enqueue-16', { scenario: 'a', metric: 'enqueue, single sends, 16 in flight', unit: 'jobs/s', better: 'higher' }, system, single)
+        record('enqueue-16', { scenario: 'a', metric: 'enqueue, single sends, 16 in flight', unit: 'jobs/s', better: 'higher' }, LABEL[system], single)
         const started = performance.now()
         await client.insert(Array.from({ length: N.enqueueBatch }, (_, i) => ({ seq: i })))
-        record('enqueue-batch', { scenario: 'a', metric: 'enqueue, one batch', unit: 'jobs/s', better: 'higher' }, system, N.enqueueBatch / ((performance.now() - started) / 1000))
+        record('enqueue-batch', { scenario: 'a', metric: 'enqueue, one batch', unit: 'jobs/s', better: 'higher' }, LABEL[system], N.enqueueBatch / ((performance.now() - started) / 1000))
         if (system === 'pgboss') {
           const fifty = await inFlight(N.enqueueSingle, 50, (i) => client.send({ seq: i }))
           record('enqueue-50', { scenario: 'a', metric: 'enqueue, single sends, 50 in flight', unit: 'jobs/s', better: 'higher' }, 'pgboss', fifty)
@@ -101,7 +118,7 @@ async function scenarioEnqueue() {
     })
   }
   await freshDb('enq_http', async (url) => {
-    const api = spawnChild(['api', 'ours', url])
+    const api = spawnChild(['api', url])
     const { port } = await api.next<{ port: number }>('ready')
     try {
       const ids = new Set<string>()
@@ -131,7 +148,7 @@ async function enqueueBacklog(client: Client, count: number) {
   }
 }
 
-async function drain(system: SystemName, variant: string, processes: number, key: string, row: Row, label = system as string) {
+async function drain(system: SystemName, variant: string, processes: number, key: string, row: Row, label = LABEL[system]) {
   await freshDb(`drain_${system}_${variant}_${processes}`, async (url) => {
     const client = await openSystem(system, url, 'noop')
     const queueKind = variant.startsWith('progress') ? 'progress5' : 'noop'
@@ -149,12 +166,6 @@ async function drain(system: SystemName, variant: string, processes: number, key
       }
       for (let i = 0; i < processes; i++) children.push(spawnChild(['drain', system, variant, url]))
       await Promise.all(children.map((child) => child.next('ready')))
-      if (system === 'ours' && processes === 1 && variant === 'noop') {
-        await sleep(1000)
-        children[0].send({ type: 'rss' })
-        const { rss } = await children[0].next<{ rss: number }>('rss')
-        record('mem-idle', { scenario: 'f', metric: 'RSS of an idle worker process', unit: 'MB', better: 'lower' }, 'ours', rss / 2 ** 20)
-      }
       const counts = children.map(() => 0)
       children.forEach((child, i) => child.on('count', (m: { n: number }) => (counts[i] = m.n)))
       const started = performance.now()
@@ -189,7 +200,8 @@ async function scenarioDrain() {
     await drain('ours', 'noop', processes, `drain-1-${processes}`, perJob)
     if (processes === 1) await drain('pgboss', 'b1', processes, `drain-1-${processes}`, perJob, 'pgboss')
     await drain('graphile', 'x', processes, `drain-1-${processes}`, perJob)
-    await drain('bullmq', 'x', processes, `drain-1-${processes}`, perJob)
+    if (hasRedis) await drain('bullmq', 'x', processes, `drain-1-${processes}`, perJob)
+    await drain('bullmq-pg', 'x', processes, `drain-1-${processes}`, perJob)
     const batched: Row = { scenario: 'b', metric: `drain ${N.drain} no-op jobs, batched, ${processes} process${processes > 1 ? 'es' : ''}`, unit: 'jobs/s', better: 'higher' }
     await drain('pgboss', 'b100', processes, `drain-batch-${processes}`, batched, 'pgboss (batchSize 100)')
     const same: Row = { scenario: 'b', metric: `drain, same settings (fetch ≤16, 16 slots), ${processes} process${processes > 1 ? 'es' : ''}`, unit: 'jobs/s', better: 'higher' }
@@ -199,70 +211,170 @@ async function scenarioDrain() {
   }
 }
 
+// ---- f) an idle worker: the real `node worker/main.ts` with the service's task kinds ------------
+async function scenarioIdleWorker() {
+  await freshDb('idle_worker', async (url) => {
+    const entry = path.join(BENCH_DIR, '..', 'worker', 'main.ts')
+    // Only what a deployment sets: no NODE_OPTIONS or other settings leak in from this shell.
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url, LOG_LEVEL: 'info' }
+    const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+    try {
+      let output = ''
+      const started = new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (chunk: Buffer) => {
+          output += chunk.toString()
+          if (output.includes('"msg":"worker started"')) resolve()
+        })
+        child.once('exit', (code) => reject(new Error(`worker/main.ts exited with ${code} before it started`)))
+      })
+      await started
+      // Idle: start-up garbage has had time to be collected; nothing is queued.
+      await sleep(N.idleSettleMs)
+      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1])
+      const smaps = await readFile(`/proc/${child.pid}/smaps_rollup`, 'utf8').catch(() => '')
+      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(smaps)?.[1] ?? NaN)
+      record('mem-idle', { scenario: 'f', metric: 'RSS of an idle worker (node worker/main.ts)', unit: 'MB', better: 'lower' }, 'ours', rssKb / 1024)
+      record('mem-idle-private', { scenario: 'f', metric: 'idle worker: private memory (RSS minus shared file pages)', unit: 'MB', better: 'lower' }, 'ours', (field('Private_Clean') + field('Private_Dirty')) / 1024)
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
+    }
+  })
+}
+
 // ---- c) pickup latency -----------------------------------------------------------------------
+// The LISTEN/NOTIFY systems are measured interleaved: all idle at once, each on its own database,
+// and the sends go round-robin (10 ms apart, so each system gets one every ~50 ms). Background load
+// on the machine then falls on every system alike instead of on whichever ran during a burst.
+// Latency = enqueue call → the handler's first line, on one clock (this process runs the sends and
+// every worker). pg-boss polling (a 0.5 s floor) runs on its own afterwards.
 async function scenarioPickup() {
-  const systems: Array<[SystemName, string, string]> = [
+  const interleaved: Array<[SystemName, string, string]> = [
     ['ours', 'noop', 'ours'],
-    ['pgboss', 'b1', 'pgboss (polling)'],
-    ['pgboss-listen', 'b1', 'pgboss (LISTEN/NOTIFY)'],
-    ['graphile', 'x', 'graphile'],
-    ['bullmq', 'x', 'bullmq'],
+    ['pgboss-listen', 'b1', LABEL['pgboss-listen']],
+    ['graphile', 'x', LABEL.graphile],
+    ...(hasRedis ? [['bullmq', 'x', LABEL.bullmq] as [SystemName, string, string]] : []),
+    ['bullmq-pg', 'x', LABEL['bullmq-pg']],
   ]
-  for (const [system, variant, label] of systems) {
-    await freshDb(`pickup_${system}`, async (url) => {
-      const client = await openSystem(system, url)
-      const latencies: number[] = []
-      hooks.onRun = (payload) => {
-        if (payload.t !== undefined) latencies.push(wallMs() - payload.t)
-      }
-      try {
-        await client.work(variant)
-        await sleep(300)
-        for (let i = 0; i < N.pickup; i++) {
-          await client.send({ t: wallMs(), seq: i })
-          await sleep(50)
-        }
-        await waitFor(() => latencies.length >= N.pickup, 5000)
-      } finally {
-        hooks.onRun = () => {}
-        await client.close()
-      }
-      const row = (p: number): Row => ({ scenario: 'c', metric: `pickup latency enqueue→started, p${p}`, unit: 'ms', better: 'lower' })
-      for (const p of [50, 95, 99]) record(`pickup-p${p}`, row(p), label, percentile(latencies, p))
-    })
+  const row = (p: number): Row => ({ scenario: 'c', metric: `pickup latency enqueue→started, p${p}`, unit: 'ms', better: 'lower' })
+  const names: string[] = []
+  const dbs: string[] = []
+  const clients: Client[] = []
+  const latencies = interleaved.map(() => [] as number[])
+  hooks.onRun = (payload) => {
+    if (payload.t !== undefined && payload.sys !== undefined) latencies[payload.sys]?.push(wallMs() - payload.t)
   }
+  try {
+    for (const [system, variant] of interleaved) {
+      const name = `bench_${runTag}_pickup_${system.replace(/-/g, '_')}_${dbCounter++}`
+      names.push(name)
+      dbs.push(await createDatabase(adminUrl, name))
+      const client = await openSystem(system, dbs.at(-1)!)
+      clients.push(client)
+      await client.work(variant)
+    }
+    await sleep(500)
+    for (let i = 0; i < N.pickup; i++) {
+      for (let k = 0; k < clients.length; k++) {
+        const sys = (i + k) % clients.length
+        await clients[sys].send({ t: wallMs(), seq: i, sys })
+        await sleep(10)
+      }
+    }
+    await waitFor(() => latencies.every((l) => l.length >= N.pickup), 5000)
+  } finally {
+    hooks.onRun = () => {}
+    await Promise.all(clients.map((client) => client.close().catch(() => {})))
+    for (const name of names) await dropDatabase(adminUrl, name).catch(() => {})
+  }
+  interleaved.forEach(([, , label], k) => {
+    if (latencies[k].length < N.pickup) notes.push(`pickup ${label}: ${latencies[k].length} of ${N.pickup} jobs started within 5 s of the last send`)
+    for (const p of [50, 95, 99]) record(`pickup-p${p}`, row(p), label, percentile(latencies[k], p))
+  })
+
+  await freshDb('pickup_pgboss_polling', async (url) => {
+    const client = await openSystem('pgboss', url)
+    const polled: number[] = []
+    hooks.onRun = (payload) => {
+      if (payload.t !== undefined) polled.push(wallMs() - payload.t)
+    }
+    try {
+      await client.work('b1')
+      await sleep(300)
+      for (let i = 0; i < N.pickupPolling; i++) {
+        await client.send({ t: wallMs(), seq: i })
+        await sleep(50)
+      }
+      await waitFor(() => polled.length >= N.pickupPolling, 5000)
+    } finally {
+      hooks.onRun = () => {}
+      await client.close()
+    }
+    for (const p of [50, 95, 99]) record(`pickup-p${p}`, row(p), 'pgboss (polling)', percentile(polled, p))
+  })
 }
 
 // ---- d) status polling while workers drain ---------------------------------------------------
+// One API child serves the service's app and the bare reference (Hono + one primary-key select) on
+// two ports; the load alternates between them in short windows while one worker drains a backlog of
+// progress5 jobs, so both see the same drain, the same machine load and the same process.
 async function scenarioStatus() {
-  for (const mode of ['ours', 'bare'] as const) {
-    await freshDb(`status_${mode}`, async (url) => {
-      const { queue, db } = await openOurs(url)
-      const ids: string[] = []
-      for (let offset = 0; offset < N.drain; offset += 1000) {
-        ids.push(...(await queue.enqueueMany(Array.from({ length: 1000 }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))))
-      }
-      await queue.stop()
-      await db.destroy()
-      const api = spawnChild(['api', mode, url])
-      const worker = spawnChild(['drain', 'ours', 'progress5', url])
-      try {
-        const [{ port }] = await Promise.all([api.next<{ port: number }>('ready'), worker.next('ready')])
-        worker.send({ type: 'go' })
+  await freshDb('status', async (url) => {
+    const { queue, db } = await openOurs(url)
+    const ids: string[] = []
+    for (let offset = 0; offset < N.statusBacklog; offset += 1000) {
+      ids.push(...(await queue.enqueueMany(Array.from({ length: 1000 }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))))
+    }
+    await queue.stop()
+    await db.destroy()
+    const api = spawnChild(['api', url])
+    const worker = spawnChild(['drain', 'ours', 'progress5', url])
+    try {
+      const [{ port, barePort }] = await Promise.all([api.next<{ port: number; barePort: number }>('ready'), worker.next('ready')])
+      worker.send({ type: 'go' })
+      const totals = { ours: { requests: 0, seconds: 0, latencies: [] as number[] }, bare: { requests: 0, seconds: 0, latencies: [] as number[] } }
+      const windows = Math.max(2, Math.round(N.statusMs / N.statusWindowMs)) * 2
+      let n = 0
+      for (let w = 0; w < windows; w++) {
+        const mode = w % 2 === 0 ? 'ours' : 'bare'
         const result = await httpLoad({
-          port,
+          port: mode === 'ours' ? port : barePort,
           connections: 50,
-          durationMs: N.statusMs,
-          request: (i) => ({ method: 'GET', path: `/api/tasks/status/${ids[(i * 7919) % ids.length]}` }),
+          durationMs: N.statusWindowMs,
+          request: () => ({ method: 'GET', path: `/api/tasks/status/${ids[(n++ * 7919) % ids.length]}` }),
+          keepLatencies: true,
         })
         if ((result.statuses[200] ?? 0) !== result.requests) notes.push(`status ${mode}: statuses ${JSON.stringify(result.statuses)}`)
-        const label = mode === 'ours' ? 'ours' : 'bare Hono + pg'
-        record('status-rps', { scenario: 'd', metric: 'status GET while draining, 50 conns', unit: 'req/s', better: 'higher' }, label, result.rps)
-        record('status-p99', { scenario: 'd', metric: 'status GET while draining, p99', unit: 'ms', better: 'lower' }, label, result.p99)
-      } finally {
-        await Promise.all([api.stop(), worker.stop()])
+        totals[mode].requests += result.requests
+        totals[mode].seconds += result.seconds
+        totals[mode].latencies.push(...result.latencies!)
       }
-    })
+      const remaining = Number((await queryOnce(url, `SELECT count(*) FROM pgboss.job WHERE state < 'completed'`)).rows[0].count)
+      if (remaining === 0) notes.push(`status: the drain ended before the measurement did (backlog ${N.statusBacklog})`)
+      for (const mode of ['ours', 'bare'] as const) {
+        const label = mode === 'ours' ? 'ours' : 'bare Hono + pg'
+        record('status-rps', { scenario: 'd', metric: 'status GET while draining, 50 conns', unit: 'req/s', better: 'higher' }, label, totals[mode].requests / totals[mode].seconds)
+        record('status-p99', { scenario: 'd', metric: 'status GET while draining, p99', unit: 'ms', better: 'lower' }, label, percentile(totals[mode].latencies, 99))
+      }
+    } finally {
+      api.send({ type: 'rss' })
+      const memory = await api.next<{ rssPeak: number }>('rss', 5000).catch(() => ({ rssPeak: NaN }))
+      record('mem-api-status', { scenario: 'f', metric: 'RSS of the API process serving status polls (peak)', unit: 'MB', better: 'lower' }, 'ours', memory.rssPeak / 2 ** 20)
+      await Promise.all([api.stop(), worker.stop()])
+    }
+  })
+}
+
+async function queryOnce(url: string, text: string) {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await client.query(text)
+  } finally {
+    await client.end()
   }
 }
 
@@ -306,7 +418,7 @@ async function scenarioRetained() {
     const seeded = performance.now()
     await seedRetained(url, N.retained)
     log(`  seeded ${N.retained} retained jobs in ${((performance.now() - seeded) / 1000).toFixed(1)} s`)
-    const api = spawnChild(['api', 'ours', url])
+    const api = spawnChild(['api', url])
     const { port } = await api.next<{ port: number }>('ready')
     try {
       for (let run = 0; run < RUNS; run++) {
@@ -346,6 +458,7 @@ try {
     log(`run ${run + 1} of ${RUNS}`)
     if (want('a')) await scenarioEnqueue()
     if (want('b') || want('f')) await scenarioDrain()
+    if (want('f')) await scenarioIdleWorker()
     if (want('c')) await scenarioPickup()
     if (want('d')) await scenarioStatus()
   }

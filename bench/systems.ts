@@ -4,7 +4,7 @@ import type { Runner, WorkerUtils } from 'graphile-worker'
 import type { Worker as BullWorker } from 'bullmq'
 import { loadConfig } from '../src/config.ts'
 import { createDb, type Db } from '../src/db/index.ts'
-import { createSilentLogger } from '../src/log.ts'
+import { createLogger, createSilentLogger } from '../src/log.ts'
 import { createQueue, type Queue } from '../src/queue/index.ts'
 import { BENCH_TASKS, hooks } from './tasks.ts'
 
@@ -19,7 +19,7 @@ export type Client = {
   close(): Promise<void>
 }
 
-export type SystemName = 'ours' | 'pgboss' | 'pgboss-listen' | 'graphile' | 'bullmq'
+export type SystemName = 'ours' | 'pgboss' | 'pgboss-listen' | 'graphile' | 'bullmq' | 'bullmq-pg'
 
 export const REDIS = { host: '127.0.0.1', port: 6379 }
 
@@ -35,16 +35,17 @@ export function redisAvailable(): Promise<boolean> {
 
 const KIND = (variant: string) => (variant.startsWith('progress') ? 'progress5' : 'noop')
 
-export async function openOurs(url: string, options: { supervise?: boolean; concurrency?: number } = {}) {
+/** `logLevel` 'info' is what a deployed API runs with (one JSON line per request, to stdout). */
+export async function openOurs(url: string, options: { supervise?: boolean; concurrency?: number; logLevel?: 'info' | 'silent' } = {}) {
   const config = loadConfig({
     DATABASE_URL: url,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: options.logLevel ?? 'silent',
     WORKER_CONCURRENCY: String(options.concurrency ?? 16),
     DB_POOL_SIZE: '10',
     // The bench is the only client: the per-client rate limit would measure itself.
     RATE_LIMIT_PER_MINUTE: '0',
   })
-  const log = createSilentLogger()
+  const log = config.logLevel === 'silent' ? createSilentLogger() : createLogger({ level: config.logLevel, name: 'api' })
   const db: Db = createDb({ url, poolSize: config.dbPoolSize, applicationName: 'housler-bench' })
   const queue: Queue = await createQueue({ config, db, url, tasks: BENCH_TASKS, deps: {}, log, supervise: options.supervise ?? true })
   return { config, log, db, queue }
@@ -127,17 +128,21 @@ export async function openSystem(system: SystemName, url: string, queueName = 'n
       },
     }
   }
-  // BullMQ 6.7 on its PostgreSQL backend (ioredis, which its Redis backend needs, is not installed).
-  const { Queue: BullQueue, Worker: BullWorker, createPostgresBackend, setDefaultBackendFactory } = await import('bullmq')
-  setDefaultBackendFactory(createPostgresBackend as never)
-  const connection = { connectionString: url, migrate: true } as never
-  const queue = new BullQueue(queueName, { connection })
+  // BullMQ 6.7, on Redis (its native backend, ioredis) or on its PostgreSQL backend. The backend
+  // factory is passed to each constructor, never set process-wide, so both columns can run in one process.
+  const { Queue: BullQueue, Worker: BullWorker, createPostgresBackend, createRedisBackend } = await import('bullmq')
+  const onRedis = system === 'bullmq'
+  const factory = (onRedis ? createRedisBackend : createPostgresBackend) as never
+  // Redis is shared by every run: a prefix per database keeps runs apart; obliterate() cleans up.
+  const connection = (onRedis ? { ...REDIS, maxRetriesPerRequest: null } : { connectionString: url, migrate: true }) as never
+  const prefix = onRedis ? { prefix: `bench:${new URL(url).pathname.slice(1)}` } : {}
+  const queue = new BullQueue(queueName, { connection, ...prefix }, factory)
   let worker: BullWorker | undefined
   return {
     send: (data) => queue.add('noop', data, { removeOnComplete: true }).then(() => {}),
     insert: (datas) => queue.addBulk(datas.map((data) => ({ name: 'noop', data, opts: { removeOnComplete: true } }))).then(() => {}),
     async work() {
-      worker = new BullWorker(queueName, async (job) => hooks.onRun(job.data), { connection, concurrency: 16 })
+      worker = new BullWorker(queueName, async (job) => hooks.onRun(job.data), { connection, ...prefix, concurrency: 16 }, factory)
       await worker.waitUntilReady()
     },
     async remaining() {
@@ -146,6 +151,7 @@ export async function openSystem(system: SystemName, url: string, queueName = 'n
     },
     async close() {
       await worker?.close()
+      if (onRedis) await queue.obliterate({ force: true }).catch(() => {})
       await queue.close()
     },
   }

@@ -2,11 +2,11 @@ import { z } from 'zod'
 import { defineTask } from '../src/tasks/types.ts'
 
 /** Where a handler reports that it ran: the bench counts drains and measures pickup through it. */
-export const hooks: { onRun: (payload: { t?: number; seq?: number }) => void } = { onRun: () => {} }
+export const hooks: { onRun: (payload: { t?: number; seq?: number; sys?: number }) => void } = { onRun: () => {} }
 
 export const wallMs = () => performance.timeOrigin + performance.now()
 
-const payload = z.object({ t: z.number().optional(), seq: z.number().optional() })
+const payload = z.object({ t: z.number().optional(), seq: z.number().optional(), sys: z.number().optional() })
 const retry = { maxAttempts: 1, backoffSeconds: 0, backoffMaxSeconds: 0 }
 
 export const noopTask = defineTask({
