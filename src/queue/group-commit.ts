@@ -1,27 +1,30 @@
 /**
  * Group commit for single enqueues. A pg-boss `send` costs ≈0.7 ms of database CPU plus a commit,
- * so requests arriving within `windowMs` of each other, or while a group is being written, share
- * one transaction (one multi-row insert per table, one commit). Each request keeps its own job id;
- * callers validate before joining, so a bad payload fails alone. If the group's transaction fails,
- * every request in it gets that error and none of its rows exist (the transaction is all or nothing).
+ * so requests that arrive in the same event-loop turn, or while a group is being written, share one
+ * transaction (one multi-row insert per table, one commit). An idle batcher writes at the end of
+ * the current turn rather than waiting for company: under load the groups form on their own while a
+ * write is in flight, and a lone request (the idle worker's pickup path) pays no window. Each request
+ * keeps its own job id; callers validate before joining, so a bad payload fails alone. If the group's
+ * transaction fails, every request in it gets that error and none of its rows exist (the transaction
+ * is all or nothing).
  */
 export function createGroupCommit<Request, Result>(options: {
   /** Writes one group in one transaction; returns one result per request, in order. */
   write(requests: Request[]): Promise<Result[]>
-  /** How long an idle batcher waits for company before writing. */
+  /** How long an idle batcher waits for company before writing; 0 (default): the end of this event-loop turn. */
   windowMs?: number
   maxBatch?: number
 }) {
-  const windowMs = options.windowMs ?? 1
+  const windowMs = options.windowMs ?? 0
   const maxBatch = options.maxBatch ?? 500
   type Entry = { request: Request; resolve: (result: Result) => void; reject: (error: unknown) => void }
   let waiting: Entry[] = []
   let writing = false
-  let timer: NodeJS.Timeout | undefined
+  let scheduled = false
   const stats = { groups: 0, requests: 0 }
 
   async function flush(): Promise<void> {
-    timer = undefined
+    scheduled = false
     if (writing || waiting.length === 0) return
     writing = true
     const group = waiting.slice(0, maxBatch)
@@ -43,7 +46,11 @@ export function createGroupCommit<Request, Result>(options: {
   return {
     add(request: Request): Promise<Result> {
       const done = new Promise<Result>((resolve, reject) => waiting.push({ request, resolve, reject }))
-      if (!writing && !timer) timer = setTimeout(() => void flush(), windowMs)
+      if (!writing && !scheduled) {
+        scheduled = true
+        if (windowMs > 0) setTimeout(() => void flush(), windowMs)
+        else setImmediate(() => void flush())
+      }
       return done
     },
     /** Groups written and requests in them so far (tests prove the grouping with it). */
