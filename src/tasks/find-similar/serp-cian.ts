@@ -15,6 +15,8 @@
 import * as cheerio from 'cheerio'
 import type { BlockedPage, MetroDetail, Property } from '../parse/property.ts'
 import { emptyProperty } from '../parse/property.ts'
+import { loadHtml } from '../parse/sites/dom.ts'
+import { sanitizeProperty } from '../parse/sites/merge.ts'
 import { regionFromCianId } from './regions.ts'
 
 export type SerpPage = {
@@ -46,7 +48,7 @@ const HOUSE_TYPES: Record<string, string> = {
 
 /** Parses one cian SERP page. `url` is the page's own URL (used for the region and relative links). */
 export function parseCianSerp(html: string, url: string): SerpOutcome {
-  const $ = cheerio.load(html)
+  const $ = loadHtml(html)
   if (isBlocked($)) {
     return { blocked: true, site: 'cian', reason: 'captcha' }
   }
@@ -54,13 +56,14 @@ export function parseCianSerp(html: string, url: string): SerpOutcome {
   const offers = readStateOffers(html)
   const totalFound = readTotalFound($, html)
   if (offers === null || offers.length === 0) {
-    return { blocked: false, cards: domCards, totalFound, via: 'dom' }
+    return { blocked: false, cards: domCards.map(sanitizeProperty), totalFound, via: 'dom' }
   }
   const domById = new Map(domCards.map((c) => [c.offer_id, c]))
   const cards = offers.map((offer) => {
     const fromState = offerToProperty(offer, url)
     const fromDom = domById.get(fromState.offer_id)
-    return fromDom ? overlayVisible(fromState, fromDom) : fromState
+    // A hostile or corrupted page can carry absurd numbers or NUL bytes: every card leaves schema-valid and storable.
+    return sanitizeProperty(fromDom ? overlayVisible(fromState, fromDom) : fromState)
   })
   return { blocked: false, cards, totalFound, via: 'state' }
 }

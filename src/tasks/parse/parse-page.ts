@@ -2,6 +2,7 @@ import * as cheerio from 'cheerio'
 import { emptyProperty, type ParseOutcome, type Property } from './property.ts'
 import { parseAvito } from './sites/avito.ts'
 import { detectBlock } from './sites/blocked.ts'
+import { loadHtml } from './sites/dom.ts'
 import { parseCian } from './sites/cian.ts'
 import { parseDomclick } from './sites/domclick.ts'
 import { parseGeneric } from './sites/generic.ts'
@@ -20,13 +21,6 @@ type Site = { source: Property['source']; parse: SiteParser }
 const MAX_HTML_CHARS = 8_000_000
 
 /**
- * htmlparser2 instead of cheerio's default parse5: about 6× faster on real cards and linear on
- * pathological nesting (parse5 took 1.5 s on 20 000 nested divs). Our selectors need no
- * spec-exact tree fixes such as implied <tbody>.
- */
-const LOAD_OPTIONS = { xml: { xmlMode: false, decodeEntities: true } }
-
-/**
  * Parses a saved listing page into the normalized property, or reports that the site served a
  * captcha / IP block instead. Never throws: a parser failure falls back to the generic
  * extractor, and every returned property is schema-valid.
@@ -34,7 +28,7 @@ const LOAD_OPTIONS = { xml: { xmlMode: false, decodeEntities: true } }
 export function parsePage(html: string, url: string): ParseOutcome {
   const text = typeof html === 'string' ? html.slice(0, MAX_HTML_CHARS) : ''
   const site = siteFor(url)
-  const $ = cheerio.load(text, LOAD_OPTIONS)
+  const $ = loadHtml(text)
   const block = detectBlock($, site.source === 'generic' ? hostOf(url) : site.source)
   if (block) return block
   return { blocked: false, property: sanitizeProperty(runParser(site, $, text, url)) }

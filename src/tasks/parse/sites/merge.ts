@@ -27,11 +27,12 @@ export function mergeLayers(base: Property, ...layers: PropertyLayer[]): Propert
 
 /**
  * Resets every field the schema rejects to its empty value, so a parser's output is always
- * schema-valid even when a hostile page produced something odd.
+ * schema-valid even when a hostile page produced something odd; text loses NUL bytes and unpaired
+ * surrogates, which Postgres text and jsonb refuse.
  */
 export function sanitizeProperty(property: Property): Property {
   const empty = emptyProperty(property.source, property.url) as Record<string, unknown>
-  const fixed: Record<string, unknown> = { ...empty, ...property }
+  const fixed: Record<string, unknown> = storable({ ...empty, ...property }) as Record<string, unknown>
   for (let attempt = 0; attempt < 5; attempt++) {
     const result = PropertySchema.safeParse(fixed)
     if (result.success) return result.data
@@ -57,4 +58,14 @@ function hasValue(value: unknown): boolean {
 
 function uniqueStrings(values: string[]): string[] {
   return [...new Set(values.filter((v) => typeof v === 'string' && v.trim() !== ''))]
+}
+
+/** The value with every string (keys too) made storable: U+0000 dropped, unpaired surrogates replaced by U+FFFD. */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '').toWellFormed()
+  if (Array.isArray(value)) return value.map(storable)
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [storable(key) as string, storable(item)]))
+  }
+  return value
 }
