@@ -7,6 +7,8 @@ import type { Logger } from '../log.ts'
 import type { TaskContext, TaskDefinition } from '../tasks/types.ts'
 import { CHANNELS, type Listener } from './listener.ts'
 import type { ProgressWriter } from './progress.ts'
+import { createPreparedAdapter } from './prepared.ts'
+import type pg from 'pg'
 
 type JobData = { payload: unknown; sessionId: string | null; dependsOn: string[]; hasDependents: boolean; permanentError?: SerializedError }
 type SerializedError = { message: string; stack?: string; code?: string; name?: string; attempt?: number }
@@ -22,6 +24,8 @@ export type WorkerEvents = {
 export type WorkerOptions = {
   boss: PgBoss
   db: Kysely<Database>
+  /** Runs pg-boss's fetch/complete/touch as prepared statements; without it they go through pg-boss's pool. */
+  pool?: pg.Pool
   listener: Listener
   progress: ProgressWriter
   tasks: ReadonlyMap<string, TaskDefinition>
@@ -79,6 +83,8 @@ export function createWorker(options: WorkerOptions): Worker {
   let pumpIdle: Promise<void> = Promise.resolve()
   let pumpAgain = false
   let kindCursor = 0
+  const prepared = options.pool ? createPreparedAdapter(options.pool) : undefined
+  const sqlDb = prepared ? { db: prepared } : {}
 
   async function pump(): Promise<void> {
     if (pumping) {
@@ -98,7 +104,7 @@ export function createWorker(options: WorkerOptions): Worker {
           if (free <= 0 || stopping) break
           if (emptyKinds.has(kind)) continue
           // Metadata adds createdOn (for the wait-time histogram) to the RETURNING list; no extra query.
-          const jobs = await boss.fetch<JobData>(kind, { batchSize: free, includeMetadata: true })
+          const jobs = await boss.fetch<JobData>(kind, { batchSize: free, includeMetadata: true, ...sqlDb })
           // Only an empty answer proves the kind empty: a short one may just mean another process's
           // concurrent claim held some rows (SKIP LOCKED), so look again at once.
           if (jobs.length === 0) emptyKinds.add(kind)
@@ -163,7 +169,7 @@ export function createWorker(options: WorkerOptions): Worker {
     // canceled, expired or taken over, so the handler is told to stop.
     const heartbeat = setInterval(
       () => {
-        boss.touch(job.name, attemptRef).then(
+        boss.touch(job.name, attemptRef, sqlDb).then(
           (response) => {
             if ((response as { affected?: number }).affected === 0) {
               controller.abort(new AppError('JobCanceled', 'Job is no longer claimed by this worker (canceled or expired)'))
@@ -199,7 +205,7 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const payload = task.payload.parse(job.data.payload)
       const result = await Promise.race([task.handler(payload, ctx), aborted])
-      await boss.complete(job.name, attemptRef, toOutput(result))
+      await boss.complete(job.name, attemptRef, toOutput(result), sqlDb)
       counts.finished++
       jobLog.info({ run_ms: Math.round(performance.now() - startedMs) }, 'job finished')
       options.events?.onJobEnd?.({ ...active, outcome: 'finished', runMs: performance.now() - startedMs })
