@@ -18,7 +18,7 @@ export function webhookHeaders(secret: string, eventId: string, body: string, no
   }
 }
 
-/** The receiver's side, as documented in docs/webhooks.md; used by tests. */
+/** The receiver's side, as documented in README.md (Webhooks); used by tests. */
 export function verifyWebhook(secret: string, headers: Record<string, string | undefined>, body: string, toleranceSeconds = 300): boolean {
   const timestamp = Number(headers[TIMESTAMP_HEADER])
   const signature = headers[SIGNATURE_HEADER] ?? ''

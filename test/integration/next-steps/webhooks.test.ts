@@ -46,11 +46,11 @@ async function startReceiver(script: number[] = []) {
   }
 }
 
-/** The verification snippet exactly as docs/webhooks.md shows it, imported as a module. */
+/** The verification snippet exactly as the README shows it, imported as a module. */
 async function importDocSnippet(): Promise<(secret: string, headers: IncomingHttpHeaders, body: string) => boolean> {
-  const doc = await readFile(path.resolve(import.meta.dirname, '../../../docs/webhooks.md'), 'utf8')
+  const doc = await readFile(path.resolve(import.meta.dirname, '../../../README.md'), 'utf8')
   const block = /<!-- verify-snippet:start -->\s*```js\n([\s\S]*?)```\s*<!-- verify-snippet:end -->/.exec(doc)
-  if (!block) throw new Error('docs/webhooks.md lost its verification snippet')
+  if (!block) throw new Error('README.md lost its webhook verification snippet')
   const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'housler-snippet-')), 'verify.mjs')
   await writeFile(file, block[1])
   return (await import(pathToFileURL(file).href)).verifyHouslerWebhook
