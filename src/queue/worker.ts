@@ -8,6 +8,7 @@ import type { TaskContext, TaskDefinition } from '../tasks/types.ts'
 import { CHANNELS, type Listener } from './listener.ts'
 import type { ProgressWriter } from './progress.ts'
 import { createPreparedAdapter } from './prepared.ts'
+import { createCompleter } from './completer.ts'
 import type pg from 'pg'
 
 type JobData = { payload: unknown; sessionId: string | null; dependsOn: string[]; hasDependents: boolean; permanentError?: SerializedError }
@@ -76,6 +77,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const { boss, log } = options
   const id = `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
   const running = new Map<string, { job: ActiveJob; controller: AbortController; done: Promise<void> }>()
+  // Jobs whose handler is over but whose outcome is still being written (they no longer hold a slot).
+  const settling = new Set<Promise<void>>()
   const emptyKinds = new Set<string>()
   const counts = { finished: 0, failed: 0 }
   let stopping = false
@@ -85,6 +88,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let kindCursor = 0
   const prepared = options.pool ? createPreparedAdapter(options.pool) : undefined
   const sqlDb = prepared ? { db: prepared } : {}
+  const completer = prepared ? createCompleter({ boss, db: prepared }) : undefined
 
   async function pump(): Promise<void> {
     if (pumping) {
@@ -121,6 +125,17 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
+  // Slots freed in one event-loop turn (a group of completions) are refilled by one fetch at its end.
+  let refillScheduled = false
+  function refill(): void {
+    if (refillScheduled || stopping) return
+    refillScheduled = true
+    setImmediate(() => {
+      refillScheduled = false
+      if (!stopping) void pump()
+    })
+  }
+
   function wake(kind?: string): void {
     if (stopping) return
     if (kind === undefined) emptyKinds.clear()
@@ -132,11 +147,22 @@ export function createWorker(options: WorkerOptions): Worker {
     const task = options.tasks.get(job.name)!
     const controller = new AbortController()
     const active: ActiveJob = { id: job.id, kind: job.name, attempt: job.retryCount + 1, startedAt: new Date() }
-    const done = run(job, task, active, controller).finally(() => {
+    // The slot is freed as soon as the handler is over, not when its completion has committed: the
+    // next job is fetched while the outcome is written (completions are grouped, see completer.ts).
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
       running.delete(job.id)
-      if (!stopping) void pump()
-    })
-    running.set(job.id, { job: active, controller, done })
+      refill()
+    }
+    // In the map before run() starts: a job that fails before its first await releases at once.
+    const entry = { job: active, controller, done: Promise.resolve() }
+    running.set(job.id, entry)
+    const done = run(job, task, active, controller, release).finally(release)
+    entry.done = done
+    settling.add(done)
+    void done.finally(() => settling.delete(done))
   }
 
   async function loadParents(dependsOn: string[]): Promise<TaskContext['parents']> {
@@ -154,7 +180,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }))
   }
 
-  async function run(job: Job<JobData>, task: TaskDefinition, active: ActiveJob, controller: AbortController) {
+  async function run(job: Job<JobData>, task: TaskDefinition, active: ActiveJob, controller: AbortController, release: () => void) {
     const attemptRef = { id: job.id, retryCount: job.retryCount }
     const jobLog = log.child({ job_id: job.id, kind: job.name, session_id: job.data.sessionId, attempt: active.attempt })
     const timeoutSeconds = task.timeoutSeconds ?? options.defaultTimeoutSeconds
@@ -205,7 +231,9 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const payload = task.payload.parse(job.data.payload)
       const result = await Promise.race([task.handler(payload, ctx), aborted])
-      await boss.complete(job.name, attemptRef, toOutput(result), sqlDb)
+      release()
+      if (completer) await completer.complete(job.name, attemptRef, toOutput(result))
+      else await boss.complete(job.name, attemptRef, toOutput(result))
       counts.finished++
       jobLog.info({ run_ms: Math.round(performance.now() - startedMs) }, 'job finished')
       options.events?.onJobEnd?.({ ...active, outcome: 'finished', runMs: performance.now() - startedMs })
@@ -213,6 +241,7 @@ export function createWorker(options: WorkerOptions): Worker {
       if (job.data.hasDependents) await options.settleDependents(job.id, 'finished')
       options.events?.onTerminal?.(job.id)
     } catch (e) {
+      release()
       const error = coerceError(e)
       const outcome = await settleFailure(job, task, active, error, jobLog)
       options.events?.onJobEnd?.({ ...active, outcome, runMs: performance.now() - startedMs })
@@ -322,6 +351,7 @@ export function createWorker(options: WorkerOptions): Worker {
         }
         await all
       }
+      await Promise.all(settling)
       await options.progress.flush()
     },
   }
