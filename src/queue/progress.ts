@@ -37,19 +37,23 @@ export function createProgressWriter(fastPool: pg.Pool, log: Logger): ProgressWr
       if (updates.size > 0) {
         const ids = [...updates.keys()]
         const values = [...updates.values()]
-        await fastPool.query(
-          `WITH v AS (SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::text[]) AS v(job_id, progress, message)),
+        // Named: one text for every write, planned once per connection.
+        await fastPool.query({
+          name: 'housler_progress',
+          text: `WITH v AS (SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::text[]) AS v(job_id, progress, message)),
                 u AS (UPDATE housler._tasks t SET progress = v.progress, message = v.message, updated_at = now()
                       FROM v WHERE t.job_id = v.job_id RETURNING t.job_id)
            SELECT count(pg_notify('${CHANNELS.status}', u.job_id::text)) FROM u`,
-          [ids, values.map((value) => value.progress), values.map((value) => value.message)],
-        )
+          values: [ids, values.map((value) => value.progress), values.map((value) => value.message)],
+        })
       }
       const onlyNotify = [...notifies].filter((id) => !updates.has(id))
       if (onlyNotify.length > 0) {
-        await fastPool.query(`SELECT count(pg_notify('${CHANNELS.status}', id)) FROM unnest($1::text[]) AS id`, [
-          onlyNotify,
-        ])
+        await fastPool.query({
+          name: 'housler_status_notify',
+          text: `SELECT count(pg_notify('${CHANNELS.status}', id)) FROM unnest($1::text[]) AS id`,
+          values: [onlyNotify],
+        })
       }
     } catch (e) {
       // Losing a progress message is acceptable; failing the job over it is not.
@@ -63,6 +67,9 @@ export function createProgressWriter(fastPool: pg.Pool, log: Logger): ProgressWr
     const settled = new Promise<void>((resolve) => waiters.push(resolve))
     if (!flushing) {
       flushing = (async () => {
+        // Written at the end of this event-loop turn, not inside the caller's: a job's start and a
+        // handler's step never pay for building the statement, and the whole turn's updates share it.
+        await new Promise((resolve) => setImmediate(resolve))
         while (pending.size > 0 || pendingNotify.size > 0) await flushOnce()
         flushing = undefined
       })()

@@ -213,8 +213,10 @@ export function createWorker(options: WorkerOptions): Worker {
 
     try {
       if (job.data.permanentError) throw Object.assign(new AppError('PermanentTaskFailure', job.data.permanentError.message), { stack: job.data.permanentError.stack, settled: true })
-      // Reset what the previous attempt reported; pollers see `started` with fresh progress.
-      void options.progress.write(job.id, 0, null)
+      // A retry resets what the previous attempt reported; a first attempt's row still holds its
+      // initial 0 / no message, so push subscribers only need to hear that it started.
+      if (job.retryCount > 0) void options.progress.write(job.id, 0, null)
+      else options.progress.notify(job.id)
       const ctx: TaskContext = {
         jobId: job.id,
         sessionId: job.data.sessionId,
