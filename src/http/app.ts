@@ -18,6 +18,8 @@ import { rejectUnstorableUrl } from './validate.ts'
 
 export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders }
 
+const STATUS_POLL = /^\/api\/tasks\/status\/[^/]+$/
+
 export function errorBody(error: string, details: unknown = null) {
   return { error, details }
 }
@@ -28,11 +30,17 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
 
   app.use('*', httpMetrics(queue.metrics))
+  // A status poll answered 2xx is logged at debug: clients poll every ~2 s per job, and a JSON line
+  // each was ~10% of the API's CPU per poll (bench/RESULTS.md, scenario d). Everything else, and
+  // every poll that fails, stays at info.
+  const debugEnabled = log.isLevelEnabled('debug')
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
+    const poll = c.req.method === 'GET' && c.res.status < 400 && STATUS_POLL.test(c.req.path)
+    if (poll && !debugEnabled) return
     const route = c.req.routePath
-    log.info(
+    log[poll ? 'debug' : 'info'](
       { method: c.req.method, route, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10 },
       'request',
     )
