@@ -1,7 +1,6 @@
 import { z } from 'zod'
 import { AppError } from '../../errors.ts'
 import { emptyProperty, PropertySchema, type Property } from '../parse/property.ts'
-import { parseCianSerp } from './serp-cian.ts'
 import { buildCianSearchUrl } from './search-url.ts'
 import { findAnalogs, STRATEGIES, type AnalogSource } from './strategy.ts'
 import type { AnalogQuery } from './query.ts'
@@ -37,6 +36,8 @@ export function createLiveSource(services: TaskServices): AnalogSource {
       for (let page = 1; page <= MAX_LIVE_PAGES && found.length < query.limit; page++) {
         const url = buildCianSearchUrl({ ...query, page })
         const fetched = await services.fetcher.fetchPage(url, { signal })
+        // Loaded on first use: the HTML parser is most of an idle worker's task code (see parse/index.ts).
+        const { parseCianSerp } = await import('./serp-cian.ts')
         const outcome = parseCianSerp(fetched.body, fetched.url)
         if (outcome.blocked) throw new AppError('SiteBlocked', `Blocked by ${outcome.site}: ${outcome.reason}. Try again later`)
         await services.listings.upsert(outcome.cards)

@@ -3,7 +3,6 @@ import { AppError } from '../../errors.ts'
 import { checkListingUrl } from '../../fetch/index.ts'
 import type { TaskServices } from '../services.ts'
 import { defineTask } from '../types.ts'
-import { parsePage } from './parse-page.ts'
 import type { Property } from './property.ts'
 
 export const ParsePayloadSchema = z.object({
@@ -36,6 +35,9 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
     await ctx.progress(20, 'Загрузка страницы...')
     const page = await fetcher.fetchPage(payload.url, { signal: ctx.signal })
     await ctx.progress(40, 'Извлечение данных...')
+    // Loaded on the first parse, not at start: cheerio, parse5, htmlparser2 and undici (cheerio's
+    // fromURL) are ~16 MB of an idle worker's RSS (bench/RESULTS.md, scenario f).
+    const { parsePage } = await import('./parse-page.ts')
     const outcome = parsePage(page.body, page.url)
     if (outcome.blocked) {
       throw new AppError('SiteBlocked', `Blocked by ${outcome.site}: ${outcome.reason}. Try again later`, {
