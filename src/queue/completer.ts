@@ -62,7 +62,8 @@ export function createCompleter(options: { boss: PgBoss; db: SqlAdapter; schema?
     async complete(kind: string, job: { id: string; retryCount: number }, output: object): Promise<boolean> {
       let group = groups.get(kind)
       if (!group) {
-        group = createGroupCommit<Completion, Outcome>({ write: (items) => writeGroup(kind, items), maxBatch: 200 })
+        // Handlers of one fetched batch end in one turn: their completions wait for its end together.
+        group = createGroupCommit<Completion, Outcome>({ write: (items) => writeGroup(kind, items), maxBatch: 200, window: 'turn' })
         groups.set(kind, group)
       }
       const outcome = await group.add({ id: job.id, retryCount: job.retryCount, output })

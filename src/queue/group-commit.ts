@@ -1,9 +1,10 @@
 /**
  * Group commit for single enqueues. A pg-boss `send` costs ≈0.7 ms of database CPU plus a commit,
- * so requests that arrive in the same event-loop turn, or while a group is being written, share one
- * transaction (one multi-row insert per table, one commit). An idle batcher writes at the end of
- * the current turn rather than waiting for company: under load the groups form on their own while a
- * write is in flight, and a lone request (the idle worker's pickup path) pays no window. Each request
+ * so requests made in the same synchronous run of code, or while a group is being written, share one
+ * transaction (one multi-row insert per table, one commit). An idle batcher writes as soon as the
+ * current code yields (a microtask) rather than waiting for company: under load the groups form on
+ * their own while a write is in flight, and a lone request (the idle worker's pickup path) pays no
+ * window, not even the rest of the event-loop turn. Each request
  * keeps its own job id; callers validate before joining, so a bad payload fails alone. If the group's
  * transaction fails, every request in it gets that error and none of its rows exist (the transaction
  * is all or nothing).
@@ -11,11 +12,14 @@
 export function createGroupCommit<Request, Result>(options: {
   /** Writes one group in one transaction; returns one result per request, in order. */
   write(requests: Request[]): Promise<Result[]>
-  /** How long an idle batcher waits for company before writing; 0 (default): the end of this event-loop turn. */
-  windowMs?: number
+  /**
+   * How long an idle batcher waits for company before writing: 'yield' (default) until the current
+   * code yields, 'turn' until the end of this event-loop turn, or a number of milliseconds.
+   */
+  window?: 'yield' | 'turn' | number
   maxBatch?: number
 }) {
-  const windowMs = options.windowMs ?? 0
+  const window = options.window ?? 'yield'
   const maxBatch = options.maxBatch ?? 500
   type Entry = { request: Request; resolve: (result: Result) => void; reject: (error: unknown) => void }
   let waiting: Entry[] = []
@@ -48,8 +52,9 @@ export function createGroupCommit<Request, Result>(options: {
       const done = new Promise<Result>((resolve, reject) => waiting.push({ request, resolve, reject }))
       if (!writing && !scheduled) {
         scheduled = true
-        if (windowMs > 0) setTimeout(() => void flush(), windowMs)
-        else setImmediate(() => void flush())
+        if (window === 'yield') queueMicrotask(() => void flush())
+        else if (window === 'turn') setImmediate(() => void flush())
+        else setTimeout(() => void flush(), window)
       }
       return done
     },
