@@ -126,7 +126,7 @@ export async function createQueue(options: QueueOptions) {
         return outcome
       }),
     enqueueMany: (requests: EnqueueRequest[]) =>
-      enqueueMany({ db: db.db, boss, tasks }, requests).then((ids) => countEnqueued(requests.map((r) => r.kind), ids)),
+      enqueueMany({ db: db.db, boss, tasks, pool: db.pool }, requests).then((ids) => countEnqueued(requests.map((r) => r.kind), ids)),
     enqueueFlow: (steps: FlowStep[]) =>
       enqueueFlow({ db: db.db, boss, tasks }, steps).then((ids) => countEnqueued(steps.map((step) => step.kind), ids)),
     /** Validates a payload and runs the kind's admission checks; throws AppError (4xx) to refuse. */
