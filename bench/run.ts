@@ -7,6 +7,7 @@ import pg from 'pg'
 import { loadConfig } from '../src/config.ts'
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/index.ts'
 import { createSilentLogger } from '../src/log.ts'
+import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN } from '../src/webhooks/index.ts'
 import { BENCH_DIR, createDatabase, dropDatabase, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, waitFor, type Child } from './lib.ts'
 import { openOurs, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
 import { hooks, wallMs } from './tasks.ts'
@@ -417,7 +418,10 @@ async function seedRetained(url: string, count: number) {
     }
     await pool.query('VACUUM ANALYZE pgboss.job')
     await pool.query('VACUUM ANALYZE housler._tasks')
-    const plan = await pool.query(`EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM housler.jobs WHERE id = pg_temp.seed_uuid(4242)`)
+    // The status read as the API runs it (src/queue/lifecycle.ts findJobStatus): the view plus the webhook state.
+    const plan = await pool.query(
+      `EXPLAIN (ANALYZE, BUFFERS) SELECT j.*, ${WEBHOOK_STATE_COLUMNS} FROM housler.jobs j ${WEBHOOK_STATE_JOIN} WHERE j.id = pg_temp.seed_uuid(4242)`,
+    )
     extras.statusPlan = plan.rows.map((row) => row['QUERY PLAN'])
   } finally {
     await pool.end()
