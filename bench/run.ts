@@ -56,13 +56,19 @@ const admin = new pg.Pool({ connectionString: adminUrl, max: 2 })
 const pgVersion = (await admin.query('SHOW server_version')).rows[0].server_version as string
 const pgSettings = (await admin.query(`SELECT name, setting FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers','max_connections')`)).rows
 const hasRedis = await redisAvailable()
+// pg_stat_statements only counts when the server preloads it (a restart): then every bench database
+// gets the extension and the service's own measurements record where the database time went.
+const hasPgss = (
+  await admin.query(`SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'`)
+).rows[0]?.setting?.includes('pg_stat_statements') as boolean
 const notes: string[] = []
-notes.push(
+const note = (line: string) => void (notes.includes(line) || notes.push(line))
+note(
   hasRedis
     ? `BullMQ 6.7 runs twice: on Redis (127.0.0.1:6379, its native backend via ioredis) and on its PostgreSQL backend (createPostgresBackend), each constructor given its own backend factory.`
     : `BullMQ on Redis skipped: Redis is not reachable at 127.0.0.1:6379. The BullMQ (Postgres) column is its PostgreSQL backend.`,
 )
-notes.push(`Scenario e seeds ${N.retained.toLocaleString('en')} finished jobs with raw INSERT … SELECT generate_series into pgboss.job and housler._tasks (a bench fixture only).`)
+note(`Scenario e seeds ${N.retained.toLocaleString('en')} finished jobs with raw INSERT … SELECT generate_series into pgboss.job and housler._tasks (a bench fixture only).`)
 
 const PEERS: SystemName[] = ['pgboss', 'graphile', ...(hasRedis ? (['bullmq'] as const) : []), 'bullmq-pg']
 const LABEL: Record<SystemName, string> = {
@@ -80,6 +86,7 @@ const runTag = Date.now().toString(36)
 async function freshDb<T>(label: string, fn: (url: string) => Promise<T>): Promise<T> {
   const name = `bench_${runTag}_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${dbCounter++}`
   const url = await createDatabase(adminUrl, name)
+  if (hasPgss) await queryOnce(url, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
   try {
     return await fn(url)
   } finally {
@@ -132,6 +139,7 @@ async function scenarioEnqueue() {
         total: N.httpWarmup,
         request: (i) => ({ method: 'POST', path: '/api/tasks/noop', body: JSON.stringify({ seq: -1 - i }) }),
       })
+      if (hasPgss) await queryOnce(url, 'SELECT pg_stat_statements_reset()')
       const ids = new Set<string>()
       const result = await httpLoad({
         port,
@@ -142,7 +150,8 @@ async function scenarioEnqueue() {
       })
       record('enqueue-50', { scenario: 'a', metric: 'enqueue, single sends, 50 in flight', unit: 'jobs/s', better: 'higher' }, 'ours (HTTP)', result.rps)
       record('enqueue-http-p99', { scenario: 'a', metric: 'HTTP enqueue p99 latency, 50 conns', unit: 'ms', better: 'lower' }, 'ours (HTTP)', result.p99)
-      if (ids.size !== N.http) notes.push(`HTTP enqueue: ${ids.size} distinct job ids for ${N.http} requests (statuses ${JSON.stringify(result.statuses)})`)
+      await captureStatements(url, 'HTTP enqueue', result.requests)
+      if (ids.size !== N.http) note(`HTTP enqueue: ${ids.size} distinct job ids for ${N.http} requests (statuses ${JSON.stringify(result.statuses)})`)
     } finally {
       api.send({ type: 'rss' })
       const memory = await api.next<{ rss: number; rssPeak: number }>('rss', 5000).catch(() => ({ rssPeak: NaN }))
@@ -177,6 +186,7 @@ async function drain(system: SystemName, variant: string, processes: number, key
       }
       for (let i = 0; i < processes; i++) children.push(spawnChild(['drain', system, variant, url]))
       await Promise.all(children.map((child) => child.next('ready')))
+      if (system === 'ours' && hasPgss) await queryOnce(url, 'SELECT pg_stat_statements_reset()')
       const counts = children.map(() => 0)
       children.forEach((child, i) => child.on('count', (m: { n: number }) => (counts[i] = m.n)))
       const started = performance.now()
@@ -191,9 +201,10 @@ async function drain(system: SystemName, variant: string, processes: number, key
         elapsed = (performance.now() - started) / 1000
         done = N.drain
       } else {
-        notes.push(`${label} ${variant} × ${processes}: stopped at the ${N.drainCapMs / 1000} s cap after ${done} of ${N.drain} jobs; rate = jobs done / cap.`)
+        note(`${label} ${variant} × ${processes}: stopped at the ${N.drainCapMs / 1000} s cap after ${done} of ${N.drain} jobs; rate = jobs done / cap.`)
       }
       record(key, row, label, done / elapsed)
+      if (system === 'ours') await captureStatements(url, `drain ${variant} × ${processes}`, done)
       const peaks = await Promise.all(children.map((child) => child.stop()))
       if (system === 'ours' && processes === 1 && variant === 'noop') {
         record('mem-worker', { scenario: 'f', metric: 'RSS of a worker under load (peak)', unit: 'MB', better: 'lower' }, 'ours', peaks[0].rssPeak / 2 ** 20)
@@ -245,7 +256,9 @@ async function scenarioIdleWorker() {
       const smaps = await readFile(`/proc/${child.pid}/smaps_rollup`, 'utf8').catch(() => '')
       const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(smaps)?.[1] ?? NaN)
       record('mem-idle', { scenario: 'f', metric: 'RSS of an idle worker (node worker/main.ts)', unit: 'MB', better: 'lower' }, 'ours', rssKb / 1024)
-      record('mem-idle-private', { scenario: 'f', metric: 'idle worker: private memory (RSS minus shared file pages)', unit: 'MB', better: 'lower' }, 'ours', (field('Private_Clean') + field('Private_Dirty')) / 1024)
+      // RSS = the node binary's and modules' file-backed pages (shared with other node processes, or
+      // not, depending on what else runs) + anonymous memory (V8 heap, malloc, stacks): the process's own.
+      record('mem-idle-anon', { scenario: 'f', metric: 'idle worker: anonymous memory (RSS minus file-backed pages)', unit: 'MB', better: 'lower' }, 'ours', field('Anonymous') / 1024)
     } finally {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -302,7 +315,7 @@ async function scenarioPickup() {
     for (const name of names) await dropDatabase(adminUrl, name).catch(() => {})
   }
   interleaved.forEach(([, , label], k) => {
-    if (latencies[k].length < N.pickup) notes.push(`pickup ${label}: ${latencies[k].length} of ${N.pickup} jobs started within 5 s of the last send`)
+    if (latencies[k].length < N.pickup) note(`pickup ${label}: ${latencies[k].length} of ${N.pickup} jobs started within 5 s of the last send`)
     for (const p of [50, 95, 99]) record(`pickup-p${p}`, row(p), label, percentile(latencies[k], p))
   })
 
@@ -362,13 +375,13 @@ async function scenarioStatus() {
           request: () => ({ method: 'GET', path: `/api/tasks/status/${ids[(n++ * 7919) % ids.length]}` }),
           keepLatencies: true,
         })
-        if ((result.statuses[200] ?? 0) !== result.requests) notes.push(`status ${mode}: statuses ${JSON.stringify(result.statuses)}`)
+        if ((result.statuses[200] ?? 0) !== result.requests) note(`status ${mode}: statuses ${JSON.stringify(result.statuses)}`)
         totals[mode].requests += result.requests
         totals[mode].seconds += result.seconds
         totals[mode].latencies.push(...result.latencies!)
       }
       const remaining = Number((await queryOnce(url, `SELECT count(*) FROM pgboss.job WHERE state < 'completed'`)).rows[0].count)
-      if (remaining === 0) notes.push(`status: the drain ended before the measurement did (backlog ${N.statusBacklog})`)
+      if (remaining === 0) note(`status: the drain ended before the measurement did (backlog ${N.statusBacklog})`)
       for (const mode of ['ours', 'bare'] as const) {
         const label = mode === 'ours' ? 'ours' : 'bare Hono + pg'
         record('status-rps', { scenario: 'd', metric: 'status GET while draining, 50 conns', unit: 'req/s', better: 'higher' }, label, totals[mode].requests / totals[mode].seconds)
@@ -381,6 +394,20 @@ async function scenarioStatus() {
       await Promise.all([api.stop(), worker.stop()])
     }
   })
+}
+
+/** The top statements of one database since the last reset, per call and per unit of work (jobs or requests). */
+async function captureStatements(url: string, label: string, units: number) {
+  if (!hasPgss || units <= 0) return
+  const { rows: top } = await queryOnce(
+    url,
+    `SELECT calls::int, round((total_plan_time / calls)::numeric, 3)::float AS plan_ms, round((total_exec_time / calls)::numeric, 3)::float AS exec_ms,
+       round(((total_plan_time + total_exec_time) / ${units})::numeric, 4)::float AS ms_per_unit, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query
+     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls > 0
+     ORDER BY total_plan_time + total_exec_time DESC LIMIT 6`,
+  )
+  const statements = (extras.statements ??= {}) as Record<string, unknown>
+  statements[label] ??= { units, top }
 }
 
 async function queryOnce(url: string, text: string) {
@@ -450,7 +477,7 @@ async function scenarioRetained() {
           total: N.statusRequests,
           request: (i) => ({ method: 'GET', path: `/api/tasks/status/${seedId(1 + ((i * 104729) % N.retained))}` }),
         })
-        if ((status.statuses[200] ?? 0) !== status.requests) notes.push(`retained status: statuses ${JSON.stringify(status.statuses)}`)
+        if ((status.statuses[200] ?? 0) !== status.requests) note(`retained status: statuses ${JSON.stringify(status.statuses)}`)
         const statusRow = (p: number): Row => ({ scenario: 'e', metric: `status GET at ${N.retained.toLocaleString('en')} retained jobs, p${p}`, unit: 'ms', better: 'lower' })
         record('retained-status-p50', statusRow(50), 'ours', status.p50)
         record('retained-status-p99', statusRow(99), 'ours', status.p99)
@@ -528,6 +555,15 @@ const header = [
   `postgres: ${pgVersion} via ${pgSource}; ${pgSettings.map((s) => `${s.name}=${s.setting}`).join(', ')}; redis: ${hasRedis ? '127.0.0.1:6379' : 'absent'}`,
 ]
 console.log(['', ...header, '', ...lines, '', ...targetLines, '', ...notes.map((note) => `- ${note}`)].join('\n'))
+if (extras.statements) {
+  console.log('\npg_stat_statements (first run; database time per job or request, top statements):')
+  for (const [label, { units, top }] of Object.entries(extras.statements as Record<string, { units: number; top: Array<Record<string, unknown>> }>)) {
+    console.log(`  ${label} (${units.toLocaleString('en')}):`)
+    for (const t of top) console.log(`    ${String(t.calls).padStart(6)} calls  plan ${t.plan_ms} ms  exec ${t.exec_ms} ms  → ${t.ms_per_unit} ms/unit  ${t.query}`)
+  }
+} else if (!hasPgss) {
+  console.log('\npg_stat_statements: not preloaded on this server (shared_preload_libraries); no per-statement figures.')
+}
 if (extras.statusPlan) console.log(`\nEXPLAIN ANALYZE status lookup:\n${(extras.statusPlan as string[]).map((l) => `    ${l}`).join('\n')}`)
 
 const out = path.join(BENCH_DIR, 'results', 'latest.json')
@@ -541,7 +577,7 @@ await writeFile(
       runs: RUNS,
       n: N,
       machine,
-      postgres: { version: pgVersion, source: pgSource, settings: pgSettings },
+      postgres: { version: pgVersion, source: pgSource, settings: pgSettings, pgStatStatements: hasPgss },
       redis: hasRedis,
       rows: [...rows.entries()].map(([key, row]) => ({ key, ...row, values: Object.fromEntries(row.values), medians: Object.fromEntries([...row.values].map(([s, v]) => [s, median(v)])) })),
       targets: targetResults,
