@@ -1,8 +1,8 @@
-import { createServer } from 'node:net'
 import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
+import { freePort } from '../helpers/processes.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 import { echoTask } from '../helpers/tasks.ts'
 
@@ -13,14 +13,6 @@ let database: EmbeddedServer
 let withFallback: TestService
 let without: TestService
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 async function post(service: TestService, body: object) {
   return fetch(`${service.baseUrl}/api/tasks/echo`, {

@@ -7,6 +7,7 @@ import { createSilentLogger } from '../../src/log.ts'
 import { createQueue, type Queue } from '../../src/queue/index.ts'
 import { effectTask } from '../helpers/test-worker-tasks.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
+import { until } from '../helpers/processes.ts'
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>
 let db: Db
@@ -36,15 +37,6 @@ function startWorker(): Promise<ChildProcess> {
   })
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const value = await probe()
-    if (value !== undefined) return value
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 beforeAll(async () => {
   database = await createTestDatabase()

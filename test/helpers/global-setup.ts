@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import pg from 'pg'
 import { PgBoss } from 'pg-boss'
 import type { TestProject } from 'vitest/node'
 import { createDb, migrateToLatest, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
+import { freePort } from './processes.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,16 +20,6 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString()
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * One Postgres for the whole run: DATABASE_URL when given (CI may use the local server), else an
