@@ -71,7 +71,8 @@ describe('operator views over a known mix of jobs, workers and failures', () => 
     expect([...live.kinds].sort()).toEqual(['echo', 'fail', 'gate'])
     const counted = await until(
       async () => (await sql<Record<string, any>>`SELECT finished_count, failed_count FROM housler.workers WHERE host <> 'ghost'`.execute(service.db.db)).rows[0],
-      (row) => row.finished_count === 2,
+      // Counts reach the registry with the next heartbeat, each when its job has settled.
+      (row) => row.finished_count === 2 && row.failed_count === 1,
     )
     expect(counted).toEqual({ finished_count: 2, failed_count: 1 })
   })
