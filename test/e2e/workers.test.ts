@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.ts'
 import { createDb, type Db } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
 import { createQueue, type Queue } from '../../src/queue/index.ts'
-import { effectTask } from '../helpers/test-worker-tasks.ts'
+import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
 import { until } from '../helpers/processes.ts'
 
@@ -42,8 +42,7 @@ beforeAll(async () => {
   database = await createTestDatabase()
   client = new pg.Client({ connectionString: database.url })
   await client.connect()
-  await client.query('CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL)')
-  await client.query('CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL)')
+  await client.query(EFFECT_TABLES_SQL)
   const config = loadConfig({ DATABASE_URL: database.url, ...WORKER_ENV })
   db = createDb({ url: database.url, poolSize: 4 })
   queue = await createQueue({ config, db, url: database.url, tasks: [effectTask], deps: {}, log: createSilentLogger(), supervise: false })

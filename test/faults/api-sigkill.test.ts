@@ -2,6 +2,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase } from '../helpers/postgres.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
+import { EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 
 // The API process is SIGKILLed while clients are mid-burst: whatever it answered 202 to must exist
 // and finish, and each task row must have its pg-boss job (they are written in one transaction).
@@ -48,8 +49,7 @@ beforeAll(async () => {
   database = await createTestDatabase()
   client = new pg.Client({ connectionString: database.url })
   await client.connect()
-  await client.query('CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL)')
-  await client.query('CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL)')
+  await client.query(EFFECT_TABLES_SQL)
   processes.push(
     ...(await Promise.all([0, 1].map(() => spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: database.url, ...ENV })))),
   )

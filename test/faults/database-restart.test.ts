@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
 import { freePort, killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
+import { EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 
 // This file owns a Postgres of its own (like test/e2e/fallback.test.ts), so it can stop and start it.
 // The API and two workers are real processes; SYNC_FALLBACK=false, so the API must answer 503.
@@ -41,8 +42,7 @@ beforeAll(async () => {
   database = await startEmbeddedPostgres({ dir, port, log: createSilentLogger() })
   pool = new pg.Pool({ connectionString: database.url, max: 2 })
   pool.on('error', () => {})
-  await pool.query('CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL)')
-  await pool.query('CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL)')
+  await pool.query(EFFECT_TABLES_SQL)
   // The API migrates the fresh database (pg-boss, then ours) before the workers join it.
   api = await spawnTestProcess('test/helpers/test-api.ts', { DATABASE_URL: database.url, PORT: '0', ...ENV })
   baseUrl = `http://127.0.0.1:${(api.ready as { port: number }).port}`

@@ -6,7 +6,7 @@ import { createSilentLogger } from '../../src/log.ts'
 import { createQueue, type Queue } from '../../src/queue/index.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
-import { effectTask } from '../helpers/test-worker-tasks.ts'
+import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 
 // 2,000 jobs, 3 worker processes, a random one SIGKILLed and replaced while the fleet drains.
 // A killed worker's jobs come back only when pg-boss sees their heartbeat lapse (HEARTBEAT_SECONDS,
@@ -44,8 +44,7 @@ beforeAll(async () => {
   database = await createTestDatabase()
   client = new pg.Client({ connectionString: database.url })
   await client.connect()
-  await client.query('CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL)')
-  await client.query('CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL)')
+  await client.query(EFFECT_TABLES_SQL)
   const config = loadConfig({ DATABASE_URL: database.url, ...WORKER_ENV })
   db = createDb({ url: database.url, poolSize: 2 })
   queue = await createQueue({ config, db, url: database.url, tasks: [effectTask], deps: {}, log: createSilentLogger(), supervise: false })

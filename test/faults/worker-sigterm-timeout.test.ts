@@ -6,7 +6,7 @@ import { createSilentLogger } from '../../src/log.ts'
 import { createQueue, type Queue } from '../../src/queue/index.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
-import { TEST_PROCESS_TASKS } from '../helpers/test-worker-tasks.ts'
+import { TEST_PROCESS_TASKS, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 
 // Process-level variants of two guarantees the in-process tests prove too: a worker SIGTERMed during
 // long jobs (test/e2e/workers.test.ts drains short ones), and a hung handler past its timeout
@@ -45,8 +45,7 @@ beforeAll(async () => {
   database = await createTestDatabase()
   client = new pg.Client({ connectionString: database.url })
   await client.connect()
-  await client.query('CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL)')
-  await client.query('CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL)')
+  await client.query(EFFECT_TABLES_SQL)
   const config = loadConfig({ DATABASE_URL: database.url, ...ENV })
   db = createDb({ url: database.url, poolSize: 2 })
   queue = await createQueue({ config, db, url: database.url, tasks: TEST_PROCESS_TASKS, deps: {}, log: createSilentLogger(), supervise: false })

@@ -14,6 +14,11 @@ function db(): pg.Pool {
 }
 export const closeEffectPool = async () => pool?.end()
 
+/** The tables the effect task writes: its effect under a unique constraint, and every start. */
+export const EFFECT_TABLES_SQL = `
+  CREATE TABLE test_effects (job_id uuid PRIMARY KEY, pid int NOT NULL, attempt int NOT NULL);
+  CREATE TABLE test_starts (job_id uuid NOT NULL, pid int NOT NULL, attempt int NOT NULL);`
+
 export const effectTask = defineTask<{ ms: number }, { pid: number }, unknown>({
   kind: 'effect',
   payload: z.object({ ms: z.number().int().min(0).max(60_000) }),
