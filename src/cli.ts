@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from './config.ts'
+import { loadConfig } from './config.ts'
 import { createDb } from './db/index.ts'
 import { coerceError } from './errors.ts'
 import { checkListingUrl, createFetcher } from './fetch/index.ts'
@@ -8,6 +8,7 @@ import { parsePage } from './tasks/parse/parse-page.ts'
 import type { ParseOutcome } from './tasks/parse/property.ts'
 import { readSchemaState, STATUSES, type QueueStatRow, type WorkerRow } from './queue/index.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
+import { explainStartupFailure } from './startup.ts'
 
 const USAGE = `usage: npm run --silent cli -- <command>
 
@@ -209,7 +210,9 @@ try {
     console.error(`${error.message}\n\n${USAGE}`)
     exitCode = 2
   } else {
-    console.error(error instanceof ConfigError ? error.message : `error: ${error.message}`)
+    const { line, expected } = explainStartupFailure(error)
+    console.error(`error: ${line}`)
+    if (!expected) console.error(error.stack)
     exitCode = 1
   }
 }

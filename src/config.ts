@@ -40,7 +40,7 @@ const originMap = z
 const EnvSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
-  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(10),
@@ -89,7 +89,8 @@ const EnvSchema = z.object({
 export type Config = Readonly<{
   databaseUrl: string | undefined
   embeddedPgDir: string
-  embeddedPgPort: number
+  /** Unset: 54329, or the next free port when another program holds it. */
+  embeddedPgPort: number | undefined
   port: number
   host: string
   dbPoolSize: number

@@ -87,3 +87,11 @@ export function isDatabaseUnreachable(value: unknown): boolean {
   if (UNREACHABLE_MESSAGES.some((pattern) => pattern.test(error.message))) return true
   return error.cause !== undefined && error.cause !== value && isDatabaseUnreachable(error.cause)
 }
+
+/** A start-up failure the user can fix: its message is the one line printed, naming the cause and the fix. */
+export class StartupError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause })
+    this.name = 'StartupError'
+  }
+}

@@ -2,6 +2,7 @@ import { loadConfig, type Config } from './config.ts'
 import { createDb, startEmbeddedPostgres, type Db, type EmbeddedServer } from './db/index.ts'
 import { createLogger, type Logger } from './log.ts'
 import { createQueue, type Queue } from './queue/index.ts'
+import { toStartupError } from './startup.ts'
 import { TASKS } from './tasks/registry.ts'
 import type { TaskDefinition } from './tasks/types.ts'
 
@@ -17,6 +18,7 @@ export type Runtime = {
 /**
  * Shared start-up of the composition roots: config, database (the embedded one when DATABASE_URL
  * is unset), pg-boss and our migrations. Everything below receives these objects as arguments.
+ * A failure the user can fix rejects with a StartupError whose message names the cause and the fix.
  */
 export async function openRuntime(options: {
   name: string
@@ -34,7 +36,10 @@ export async function openRuntime(options: {
   if (!url) {
     embedded = await startEmbeddedPostgres({ dir: config.embeddedPgDir, port: config.embeddedPgPort, log })
     url = embedded.url
-    log.info({ database_url: url }, `embedded PostgreSQL running; join it from another terminal with DATABASE_URL=${url}`)
+    log.info(
+      { database_url: url, data_dir: embedded.dataDir },
+      `embedded PostgreSQL running (data in ${embedded.dataDir}); join it from another terminal with DATABASE_URL=${url}`,
+    )
   }
   const db = createDb({ url, poolSize: config.dbPoolSize, applicationName: `housler-${options.name}` })
   try {
@@ -62,6 +67,6 @@ export async function openRuntime(options: {
   } catch (e) {
     await db.destroy()
     await embedded?.stop()
-    throw e
+    throw toStartupError(e, config.databaseUrl ?? url)
   }
 }

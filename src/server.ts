@@ -1,25 +1,37 @@
-import { serve } from '@hono/node-server'
-import { ConfigError } from './config.ts'
-import { coerceError } from './errors.ts'
+import { lookup } from 'node:dns/promises'
 import { createApp } from './http/app.ts'
+import { listen } from './http/listen.ts'
 import { openRuntime } from './runtime.ts'
+import { exitOnStartupFailure } from './startup.ts'
 import { createStores } from './store/index.ts'
 import { createTaskServices } from './services.ts'
 
 const apiOnly = process.argv.includes('--api-only')
+const OFFLINE_PROBE_HOST = 'cian.ru'
 
 try {
   const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices })
   const { config, log, queue } = runtime
   const app = createApp({ config, queue, log, readers: createStores(runtime.db.db) })
+  let server: Awaited<ReturnType<typeof listen>>
+  try {
+    server = await listen({ fetch: app.fetch, port: config.port, host: config.host, portVariable: 'PORT' })
+  } catch (e) {
+    await runtime.close()
+    throw e
+  }
   const worker = apiOnly ? undefined : queue.startWorker({ kinds: config.workerKinds })
   queue.startCleanup()
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    log.info({ url: `http://${info.address}:${info.port}`, worker: Boolean(worker) }, 'housler task service listening')
-    if (config.apiKeys.length === 0 && config.host === '127.0.0.1') {
-      log.warn('API_KEYS is not set: listening on loopback only (set API_KEYS, or HOST explicitly, to accept remote clients)')
-    }
-  })
+  log.info({ url: `http://${config.host}:${config.port}`, worker: Boolean(worker) }, 'housler task service listening')
+  if (config.apiKeys.length === 0 && config.host === '127.0.0.1') {
+    log.warn('API_KEYS is not set: listening on loopback only (set API_KEYS, or HOST explicitly, to accept remote clients)')
+  }
+  // Listing sites are the first thing a new user pastes: say at once when this machine cannot reach them.
+  if (config.fetchRewrite.size === 0) {
+    lookup(OFFLINE_PROBE_HOST).catch(() =>
+      log.warn(`listing sites cannot be reached from this machine (${OFFLINE_PROBE_HOST} does not resolve): try the product on saved pages with \`npm run demo\` (README: Trying it offline)`),
+    )
+  }
 
   let shuttingDown = false
   const shutdown = async (signal: string) => {
@@ -34,7 +46,5 @@ try {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
 } catch (e) {
-  const error = coerceError(e)
-  console.error(error instanceof ConfigError ? error.message : `housler failed to start: ${error.message}`)
-  process.exit(1)
+  exitOnStartupFailure('housler', e)
 }

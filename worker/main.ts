@@ -1,8 +1,7 @@
-import { serve } from '@hono/node-server'
-import { ConfigError } from '../src/config.ts'
-import { coerceError } from '../src/errors.ts'
+import { listen } from '../src/http/listen.ts'
 import { createMetricsApp } from '../src/http/metrics-routes.ts'
 import { openRuntime } from '../src/runtime.ts'
+import { exitOnStartupFailure } from '../src/startup.ts'
 import { createTaskServices } from '../src/services.ts'
 
 // A worker-only process: one per container or systemd instance; add or kill them at any time.
@@ -13,10 +12,14 @@ try {
   queue.startCleanup()
   log.info({ worker_id: worker.id, kinds: queue.kinds, concurrency: config.workerConcurrency }, 'worker started')
   const metricsServer = config.metricsPort
-    ? serve({ fetch: createMetricsApp(queue.metrics).fetch, port: config.metricsPort, hostname: config.host }, (info) =>
-        log.info({ url: `http://${info.address}:${info.port}/metrics` }, 'worker metrics listening'),
+    ? await listen({ fetch: createMetricsApp(queue.metrics).fetch, port: config.metricsPort, host: config.host, portVariable: 'METRICS_PORT' }).catch(
+        async (e) => {
+          await runtime.close()
+          throw e
+        },
       )
     : undefined
+  if (metricsServer) log.info({ url: `http://${config.host}:${config.metricsPort}/metrics` }, 'worker metrics listening')
 
   let shuttingDown = false
   const shutdown = async (signal: string) => {
@@ -31,7 +34,5 @@ try {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
 } catch (e) {
-  const error = coerceError(e)
-  console.error(error instanceof ConfigError ? error.message : `housler worker failed to start: ${error.message}`)
-  process.exit(1)
+  exitOnStartupFailure('housler worker', e)
 }

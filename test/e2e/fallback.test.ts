@@ -33,7 +33,7 @@ afterAll(async () => {
   await withFallback?.close().catch(() => {})
   await without?.close().catch(() => {})
   await database?.stop().catch(() => {})
-  await rm(dir, { recursive: true, force: true })
+  await rm(database?.dataDir ?? dir, { recursive: true, force: true })
 })
 
 describe('with the database stopped', () => {

@@ -55,7 +55,7 @@ afterAll(async () => {
   await killAll([api, ...workers].filter(Boolean))
   await pool?.end().catch(() => {})
   await database?.stop().catch(() => {})
-  await rm(dir, { recursive: true, force: true })
+  await rm(database?.dataDir ?? dir, { recursive: true, force: true })
 })
 
 async function call(what: Answer['what'], path: string, init: RequestInit = {}): Promise<Answer> {

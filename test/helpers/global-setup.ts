@@ -56,7 +56,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     if (embedded) {
       await embedded.stop()
-      await rm(embeddedDir, { recursive: true, force: true })
+      await rm(embedded.dataDir, { recursive: true, force: true })
       return
     }
     const cleanup = new pg.Client({ connectionString: adminUrl })
