@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises'
+import type { AddressInfo } from 'node:net'
 import { createApp } from './http/app.ts'
 import { listen } from './http/listen.ts'
 import { openRuntime } from './runtime.ts'
@@ -22,7 +23,9 @@ try {
   }
   const worker = apiOnly ? undefined : queue.startWorker({ kinds: config.workerKinds })
   queue.startCleanup()
-  log.info({ url: `http://${config.host}:${config.port}`, worker: Boolean(worker) }, 'housler task service listening')
+  const bound = server.address() as AddressInfo // PORT=0 binds an ephemeral port: log the real one
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
+  log.info({ url: `http://${host}:${bound.port}`, worker: Boolean(worker) }, 'housler task service listening')
   if (config.apiKeys.length === 0 && config.host === '127.0.0.1') {
     log.warn('API_KEYS is not set: listening on loopback only (set API_KEYS, or HOST explicitly, to accept remote clients)')
   }
