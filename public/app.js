@@ -29,6 +29,8 @@ const VERDICTS = {
 const blank = () => ({ sessionId: newId(), step: 1, url: '', target: null, overrides: {}, strategy: 'auto', comparables: null, search: null, excluded: [], report: null, job: null, previous: null })
 // Fewer analogs than this give no report: a median of one or two listings is not a market price.
 const MIN_ANALOGS = 3
+// Nothing stored means a first visit: the server has no session for a brand-new id either.
+const firstVisit = (() => { try { return localStorage.getItem(STORE_KEY) === null } catch { return true } })()
 let state = load()
 let activePoll = null
 let retryAction = null
@@ -781,7 +783,7 @@ function renderReport() {
         Array.isArray(interval) ? h('p', { id: 'fair-range' }, `${rent ? 'Такие квартиры сдаются' : 'Такие квартиры продаются'} за ${cash(interval[0])} – ${cash(interval[1])}`) : null,
       ),
       h('div', { class: `verdict verdict--${verdict?.tone || 'ok'}` },
-        h('p', { class: 'verdict__text', id: 'verdict' }, v.verdict_ru || verdict?.text || 'Вердикт не определён'),
+        h('p', { class: 'verdict__text', id: 'verdict' }, v.verdict_ru || (rent && verdict ? verdict.text.replace(/^Цена/, 'Ставка') : verdict?.text) || 'Вердикт не определён'),
         dev !== null ? h('p', {}, `${rent ? 'Ставка' : 'Цена'} в объявлении ${dev > 0 ? 'выше' : 'ниже'} справедливой на ${nf1.format(Math.abs(dev))}%`) : null,
         confScore !== null ? h('p', { class: 'muted', id: 'confidence' }, `Надёжность оценки: ${nf.format(confScore)} из 100 — ${confScore >= 75 ? 'высокая' : confScore >= 50 ? 'средняя' : 'низкая'}`) : null,
       ),
@@ -824,7 +826,7 @@ async function resume() {
     if (action) return action()
   }
   // A first visit has no session on the server yet: asking would only earn a 404.
-  if (!state.url && !state.target) return
+  if (firstVisit && !state.url && !state.target) return
   try {
     const s = await api(`/api/sessions/${encodeURIComponent(state.sessionId)}`)
     let changed = false

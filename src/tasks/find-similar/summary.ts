@@ -40,7 +40,7 @@ export type SearchSummary = {
     /** Russian genitive phrases of the facts a listing lacked to tell its region (empty when known). */
     missing_facts: string[]
   }
-  /** Steps that ran (not skipped). */
+  /** Steps that ran (not skipped). `found` and the rejections leave out the target itself found again. */
   searched: number
   found: number
   kept: number
@@ -65,10 +65,13 @@ export function summarizeSearch(
 ): SearchSummary {
   const code = resolveRegion(target)
   const location = code === null ? null : cianLocationFor(target)
+  // The target found again (the store holds it once parsed) is not a listing the search found.
+  const itself = rejected.filter((r) => r.reason === 'target_itself').length
+  const others = rejected.filter((r) => r.reason !== 'target_itself')
   const byReason: Partial<Record<RejectReason, number>> = {}
   const dealTypes: Partial<Record<'sale' | 'rent', number>> = {}
   const cities: Record<string, number> = {}
-  for (const r of rejected) {
+  for (const r of others) {
     byReason[r.reason] = (byReason[r.reason] ?? 0) + 1
     if (r.deal_type) dealTypes[r.deal_type] = (dealTypes[r.deal_type] ?? 0) + 1
     if (r.city) cities[r.city] = (cities[r.city] ?? 0) + 1
@@ -83,9 +86,9 @@ export function summarizeSearch(
       missing_facts: missingRegionFacts(target),
     },
     searched: ran.length,
-    found: ran.reduce((n, s) => n + s.found, 0),
+    found: ran.reduce((n, s) => n + s.found, 0) - itself,
     kept: ran.reduce((n, s) => n + s.kept, 0),
-    rejected: rejected.length,
+    rejected: others.length,
     rejected_by_reason: byReason,
     rejected_deal_types: dealTypes,
     rejected_cities: cities,

@@ -25,6 +25,12 @@ const VERDICT_RU: Record<Verdict, string> = {
   underpriced: 'Цена занижена',
   fair: 'Цена соответствует рынку',
 }
+const VERDICT_RENT_RU: Record<Verdict, string> = {
+  overpriced: 'Ставка завышена',
+  underpriced: 'Ставка ниже рынка',
+  fair: 'Ставка соответствует рынку',
+}
+const verdictText = (v: Valuation) => (v.verdict ? (v.deal_type === 'rent' ? VERDICT_RENT_RU : VERDICT_RU)[v.verdict] : 'Цена объявления неизвестна')
 
 const EXCLUSION_RU: Record<ExclusionReason, string> = {
   missing_price: 'нет цены',
@@ -117,10 +123,10 @@ const STYLE = `
   .verdict.fair { background: #def7ec; color: #03543f; } .verdict.none { background: #f3f4f6; }
   .advice { background: #f0f5ff; border-radius: 8px; padding: .75rem 1rem; }
   .scroll { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
-  table { border-collapse: collapse; width: 100%; font-size: .9rem; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
+  table { border-collapse: collapse; width: 100%; font-size: .9rem; overflow-wrap: normal; } th { white-space: nowrap; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
   td.num { text-align: right; white-space: nowrap; } tr.excluded { color: #7b8794; }
-  .analogs td:first-child { min-width: 12rem; }
-  svg { display: block; width: 100%; max-width: 640px; height: auto; } a { color: #1a56db; }
+  .analogs { min-width: 34rem; } .analogs td:first-child { min-width: 14rem; }
+  svg { display: block; width: 100%; max-width: 560px; height: auto; } a { color: #1a56db; }
   details { margin-top: 2rem; border: 1px solid #e4e7eb; border-radius: 8px; padding: .5rem 1rem; } summary { cursor: pointer; font-weight: 600; }
   @media (max-width: 480px) { body { margin: 1rem auto; padding: 0 .75rem; font-size: 15px; } h1 { font-size: 1.2rem; } table { font-size: .85rem; } }
 `
@@ -164,10 +170,9 @@ function summarySection(v: Valuation): string {
   const money = moneyFor(v)
   const rent = v.deal_type === 'rent'
   const verdictClass = v.verdict ?? 'none'
-  const verdictText = v.verdict ? VERDICT_RU[v.verdict] : 'Цена объявления неизвестна'
   const [low, high] = v.interval_95.total
   const diff = v.difference === null ? '' : ` <span class="muted">${v.difference > 0 ? 'в объявлении выше справедливой на' : v.difference < 0 ? 'в объявлении ниже справедливой на' : 'в объявлении равна справедливой'}${v.difference === 0 ? '' : ` ${pct(v.difference, false)}`} (${pct(v.difference)})</span>`
-  return `<p><span class="verdict ${verdictClass}" data-verdict="${verdictClass}">${escapeHtml(verdictText)}</span>${diff}</p>
+  return `<p><span class="verdict ${verdictClass}" data-verdict="${verdictClass}">${escapeHtml(verdictText(v))}</span>${diff}</p>
 <div class="cards">
   <div class="card">${rent ? 'Справедливая ставка аренды' : 'Справедливая цена'}<b data-field="fair-price">${escapeHtml(money(v.fair_price))}</b><span class="muted">${nf0.format(v.price_per_sqm.fair)} ₽ за м²${rent ? ' в месяц' : ''}</span></div>
   <div class="card">${rent ? 'Ставка в объявлении' : 'Цена в объявлении'}<b data-field="asking-price">${v.asking_price === null ? '—' : escapeHtml(money(v.asking_price))}</b><span class="muted">${v.price_per_sqm.asking === null ? '' : `${nf0.format(v.price_per_sqm.asking)} ₽ за м²`}</span></div>
@@ -248,9 +253,10 @@ function plural(n: number, one: string, few: string, many: string): string {
  * at its asking price per m², and the fair price per m² as a green line.
  */
 export function renderChartSvg(v: Valuation, comparables: readonly ReportComparable[]): string {
-  const W = 640
+  // A narrow drawing with large type: on a phone it is shown at ~330 px and its labels stay legible.
+  const W = 480
   const H = 300
-  const M = { left: 44, right: 16, top: 44, bottom: 52 }
+  const M = { left: 20, right: 20, top: 52, bottom: 56 }
   const used = new Set(v.used_urls)
   const points = comparables.map((c) => ({ c, x: ppsmOf(c) })).filter((p): p is { c: ReportComparable; x: number } => p.x !== null)
   const marks = [v.price_per_sqm.fair, ...(v.price_per_sqm.asking === null ? [] : [v.price_per_sqm.asking])]
@@ -273,7 +279,7 @@ export function renderChartSvg(v: Valuation, comparables: readonly ReportCompara
   const barH = (n: number) => (n / maxCount) * (plotH - 24)
   const base = M.top + plotH
   const bars = counts
-    .map((n, i) => (n === 0 ? '' : `<rect class="bin" x="${(sx(lo + i * width) + 1).toFixed(1)}" y="${(base - barH(n)).toFixed(1)}" width="${Math.max(1, plotW / bins - 2).toFixed(1)}" height="${barH(n).toFixed(1)}" fill="#c3d5fb"><title>${n} ${plural(n, 'аналог', 'аналога', 'аналогов')}: ${nf0.format(lo + i * width)}–${nf0.format(lo + (i + 1) * width)} ₽/м²</title></rect><text x="${(sx(lo + (i + 0.5) * width)).toFixed(1)}" y="${(base - barH(n) - 4).toFixed(1)}" text-anchor="middle" font-size="13" fill="#1e429f">${n}</text>`))
+    .map((n, i) => (n === 0 ? '' : `<rect class="bin" x="${(sx(lo + i * width) + 1).toFixed(1)}" y="${(base - barH(n)).toFixed(1)}" width="${Math.max(1, plotW / bins - 2).toFixed(1)}" height="${barH(n).toFixed(1)}" fill="#c3d5fb"><title>${n} ${plural(n, 'аналог', 'аналога', 'аналогов')}: ${nf0.format(lo + i * width)}–${nf0.format(lo + (i + 1) * width)} ₽/м²</title></rect><text x="${(sx(lo + (i + 0.5) * width)).toFixed(1)}" y="${(base - barH(n) - 4).toFixed(1)}" text-anchor="middle" font-size="16" fill="#1e429f">${n}</text>`))
     .join('')
   const dots = points
     .map(({ c, x }, i) => {
@@ -283,23 +289,33 @@ export function renderChartSvg(v: Valuation, comparables: readonly ReportCompara
     .join('')
   const ticks = Array.from({ length: 4 }, (_, i) => lo + ((hi - lo) * i) / 3)
   const axis = ticks
-    .map((t, i) => `<line x1="${sx(t).toFixed(1)}" x2="${sx(t).toFixed(1)}" y1="${base}" y2="${base + 5}" stroke="#9aa5b1"/><text x="${sx(t).toFixed(1)}" y="${base + 20}" text-anchor="${i === 0 ? 'start' : i === 3 ? 'end' : 'middle'}" font-size="13" fill="#52606d">${shortRub(t)}</text>`)
+    .map((t, i) => `<line x1="${sx(t).toFixed(1)}" x2="${sx(t).toFixed(1)}" y1="${base}" y2="${base + 5}" stroke="#9aa5b1"/><text x="${sx(t).toFixed(1)}" y="${base + 20}" text-anchor="${i === 0 ? 'start' : i === 3 ? 'end' : 'middle'}" font-size="16" fill="#52606d">${shortRub(t)}</text>`)
     .join('')
   const vline = (x: number, color: string, label: string, cls: string, dash: string, y: number, anchor: string) =>
-    `<line class="${cls}" x1="${sx(x).toFixed(1)}" x2="${sx(x).toFixed(1)}" y1="${M.top - 8}" y2="${base}" stroke="${color}" stroke-width="2.5" stroke-dasharray="${dash}"/><text x="${sx(x).toFixed(1)}" y="${y}" text-anchor="${anchor}" font-size="14" font-weight="600" fill="${color}">${label}</text>`
+    `<line class="${cls}" x1="${sx(x).toFixed(1)}" x2="${sx(x).toFixed(1)}" y1="${M.top - 8}" y2="${base}" stroke="${color}" stroke-width="2.5" stroke-dasharray="${dash}"/><text x="${(anchor === 'middle' ? W / 2 : sx(x)).toFixed(1)}" y="${y}" text-anchor="${anchor}" font-size="17" font-weight="600" fill="${color}">${label}</text>`
   const fairX = sx(v.price_per_sqm.fair)
   const asking = v.price_per_sqm.asking
   const askingLeft = asking !== null && sx(asking) < fairX
-  const anchorFor = (x: number, left: boolean) => (x < M.left + 90 ? 'start' : x > W - M.right - 90 ? 'end' : left ? 'end' : 'start')
+  // A label goes to its preferred side of its line when it fits there, else to the side where it fits.
+  const anchorFor = (x: number, left: boolean, label: string) => {
+    const width = label.length * 17 * 0.62
+    const fitsRight = x + width <= W - 4
+    const fitsLeft = x - width >= 4
+    if (left ? fitsLeft : !fitsRight && fitsLeft) return 'end'
+    if (fitsRight) return 'start'
+    return 'middle'
+  }
+  const fairLabel = `Справедливая: ${nf0.format(v.price_per_sqm.fair)} ₽/м²`
+  const askingLabel = asking === null ? '' : `Ваша квартира: ${nf0.format(asking)} ₽/м²`
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Распределение цены за м² аналогов, цена за м² вашей квартиры и справедливая цена">
 <rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>
 <line x1="${M.left}" x2="${W - M.right}" y1="${base}" y2="${base}" stroke="#9aa5b1"/>
 ${bars}
 ${dots}
 ${axis}
-${vline(v.price_per_sqm.fair, '#057a55', `Справедливая: ${nf0.format(v.price_per_sqm.fair)} ₽/м²`, 'fair-line', '0', M.top - 14, anchorFor(fairX, !askingLeft))}
-${asking === null ? '' : vline(asking, '#c81e1e', `Ваша квартира: ${nf0.format(asking)} ₽/м²`, 'asking-line', '6 4', M.top - 30, anchorFor(sx(asking), askingLeft))}
-<text x="${M.left + plotW / 2}" y="${H - 6}" text-anchor="middle" font-size="13" fill="#52606d">Цена за м², ₽ (точки — аналоги)</text>
+${vline(v.price_per_sqm.fair, '#057a55', fairLabel, 'fair-line', '0', M.top - 14, anchorFor(fairX, !askingLeft, fairLabel))}
+${asking === null ? '' : vline(asking, '#c81e1e', askingLabel, 'asking-line', '6 4', M.top - 34, anchorFor(sx(asking), askingLeft, askingLabel))}
+<text x="${M.left + plotW / 2}" y="${H - 8}" text-anchor="middle" font-size="16" fill="#52606d">Цена за м², ₽ (точки — аналоги)</text>
 </svg>`
 }
 
@@ -336,7 +352,7 @@ export function renderReportMarkdown(
   const lines: string[] = []
   lines.push(`# ${rent ? 'Оценка аренды' : 'Оценка квартиры'}: ${m(describe(target) || target.address || 'объект')}`, '')
   if (target.address) lines.push(`${m([target.market ? MARKET_RU[target.market] : null, target.address].filter(Boolean).join(' · '))}`, '')
-  lines.push(`**${v.verdict ? VERDICT_RU[v.verdict] : 'Цена объявления неизвестна'}**${v.difference === null ? '' : ` (цена объявления ${pct(v.difference)} к справедливой)`}`, '')
+  lines.push(`**${verdictText(v)}**${v.difference === null ? '' : ` (цена объявления ${pct(v.difference)} к справедливой)`}`, '')
   lines.push(`- ${rent ? 'Справедливая ставка аренды' : 'Справедливая цена'}: **${money(v.fair_price)}** (${nf0.format(v.price_per_sqm.fair)} ₽/м²)`)
   lines.push(`- ${rent ? 'Ставка в объявлении' : 'Цена объявления'}: ${v.asking_price === null ? '—' : money(v.asking_price)}`)
   lines.push(`- ${rent ? 'Такие квартиры сдаются' : 'Такие квартиры продаются'} за ${money(v.interval_95.total[0])} – ${money(v.interval_95.total[1])}`)
