@@ -498,12 +498,15 @@ function renderOverrideFields() {
   const box = $('override-fields')
   box.replaceChildren()
   const fieldLabel = (id, text, known) => h('label', { for: id, class: 'label' }, text, ' ', known ? null : h('span', { class: 'badge' }, UNKNOWN))
-  const repairSelect = h('select', { id: 'ov-repair', name: 'repair' },
-    h('option', { value: '' }, p.repair ? `Как в объявлении: ${p.repair}` : '— выберите —'),
-    REPAIR_OPTIONS.map((r) => h('option', { value: r, selected: o.repair === r }, r)),
+  // The listing's repair is the selected value (short enough to read in the box), not a long first option.
+  const known = p.repair ? REPAIR_OPTIONS.find((r) => r.toLowerCase() === p.repair.toLowerCase()) ?? null : null
+  const chosen = o.repair ?? known
+  const repairSelect = h('select', { id: 'ov-repair', name: 'repair', 'data-known': known },
+    known ? null : h('option', { value: '' }, p.repair ? `${p.repair} (как в объявлении)` : '— выберите —'),
+    REPAIR_OPTIONS.map((r) => h('option', { value: r, selected: chosen === r }, r)),
   )
   box.append(
-    h('div', { class: 'field' }, fieldLabel('ov-repair', 'Ремонт', p.repair), repairSelect),
+    h('div', { class: 'field' }, fieldLabel('ov-repair', 'Ремонт', p.repair), repairSelect, p.repair ? h('p', { class: 'help' }, chosen && chosen !== known ? `В объявлении: ${p.repair}` : 'Из объявления') : null),
     numberField('ov-ceiling', 'ceiling_height', 'Высота потолков, м', p.ceiling_height, o.ceiling_height, { min: 2, max: 6, step: 0.05 }, fieldLabel),
     numberField('ov-year', 'year_built', 'Год постройки', p.year_built, o.year_built, { min: 1800, max: 2100, step: 1 }, fieldLabel),
     numberField('ov-living', 'living_area', 'Жилая площадь, м²', p.living_area, o.living_area, { min: 1, max: 2000, step: 0.1 }, fieldLabel),
@@ -525,7 +528,7 @@ function readOverrides() {
   const form = $('overrides-form')
   const out = {}
   const repair = form.elements.repair.value
-  if (repair) out.repair = repair
+  if (repair && repair !== form.elements.repair.dataset.known) out.repair = repair
   for (const name of ['ceiling_height', 'year_built', 'living_area', 'floors_total']) {
     const el = form.elements[name]
     if (el.value === '') continue
