@@ -81,6 +81,8 @@ const nf1 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 1 })
 const rub = (n) => (n === null || n === undefined || !Number.isFinite(Number(n)) ? null : `${nf.format(Number(n))} ₽`)
 const sqm = (n) => (n === null || n === undefined ? null : `${nf1.format(Number(n))} м²`)
 const UNKNOWN = 'не указано'
+/** A range for people: millions to 10 000 ₽, tens of thousands to 100 ₽ (the exact interval is in the report). */
+const roundForPeople = (n) => { const step = n >= 1e6 ? 10000 : n >= 1e4 ? 100 : 1; return Math.round(n / step) * step }
 /** Rent is always per month: «28 000 ₽/мес». */
 const money = (n, deal = state?.target?.deal_type) => (rub(n) === null ? null : `${rub(n)}${deal === 'rent' ? '/мес' : ''}`)
 
@@ -783,7 +785,7 @@ function renderReport() {
         h('p', { class: 'muted' }, rent ? 'Справедливая ставка аренды' : 'Справедливая цена'),
         h('p', { class: 'big', id: 'fair-price' }, cash(v.fair_price) ?? '—'),
         h('p', { class: 'muted' }, fairPsm ? `${rub(fairPsm)} за м²${rent ? ' в месяц' : ''}` : ''),
-        Array.isArray(interval) ? h('p', { id: 'fair-range' }, `${rent ? 'Такие квартиры сдаются' : 'Такие квартиры продаются'} за ${cash(interval[0])} – ${cash(interval[1])}`) : null,
+        Array.isArray(interval) ? h('p', { id: 'fair-range' }, `${rent ? 'Такие квартиры сдаются' : 'Такие квартиры продаются'} за ${cash(roundForPeople(interval[0]))} – ${cash(roundForPeople(interval[1]))}`) : null,
       ),
       h('div', { class: `verdict verdict--${verdict?.tone || 'ok'}` },
         h('p', { class: 'verdict__text', id: 'verdict' }, v.verdict_ru || (rent && verdict ? verdict.text.replace(/^Цена/, 'Ставка') : verdict?.text) || 'Вердикт не определён'),

@@ -124,7 +124,7 @@ const STYLE = `
   .advice { background: #f0f5ff; border-radius: 8px; padding: .75rem 1rem; }
   .scroll { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
   table { border-collapse: collapse; width: 100%; font-size: .9rem; overflow-wrap: normal; } th { white-space: nowrap; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
-  td.num { text-align: right; white-space: nowrap; } tr.excluded { color: #7b8794; }
+  td.num, td.status { text-align: right; white-space: nowrap; } td.status { text-align: left; } tr.excluded { color: #7b8794; }
   .analogs { min-width: 34rem; } .analogs td:first-child { min-width: 14rem; }
   svg { display: block; width: 100%; max-width: 560px; height: auto; } a { color: #1a56db; }
   details { margin-top: 2rem; border: 1px solid #e4e7eb; border-radius: 8px; padding: .5rem 1rem; } summary { cursor: pointer; font-weight: 600; }
@@ -178,7 +178,7 @@ function summarySection(v: Valuation): string {
   <div class="card">${rent ? 'Ставка в объявлении' : 'Цена в объявлении'}<b data-field="asking-price">${v.asking_price === null ? '—' : escapeHtml(money(v.asking_price))}</b><span class="muted">${v.price_per_sqm.asking === null ? '' : `${nf0.format(v.price_per_sqm.asking)} ₽ за м²`}</span></div>
   <div class="card">Надёжность оценки<b data-field="confidence">${v.confidence.score} из 100 — ${confidenceLevel(v.confidence.score)}</b><span class="muted">по ${v.analogs_used} ${plural(v.analogs_used, 'аналогу', 'аналогам', 'аналогам')} из ${v.analogs_total}</span></div>
 </div>
-<p data-field="range">${rent ? 'Такие квартиры сейчас сдаются' : 'Такие квартиры сейчас продаются'} за <b>${escapeHtml(money(low))} – ${escapeHtml(money(high))}</b>.</p>`
+<p data-field="range">${rent ? 'Такие квартиры сейчас сдаются' : 'Такие квартиры сейчас продаются'} за <b>${escapeHtml(money(roundForPeople(low)))} – ${escapeHtml(money(roundForPeople(high)))}</b>.</p>`
 }
 
 function adviceSection(v: Valuation): string {
@@ -207,7 +207,7 @@ function analogsSection(v: Valuation, comparables: readonly ReportComparable[]):
       const reason = excludedBy.get(c.url)
       const status = used.has(c.url) ? 'в расчёте' : reason ? `исключён: ${EXCLUSION_RU[reason]}` : 'не в расчёте'
       const name = analogName(c)
-      return `<tr class="${used.has(c.url) ? '' : 'excluded'}" data-analog="${i + 1}"><td><a href="${safeHref(c.url)}" rel="noopener noreferrer">${escapeHtml(name)}</a>${c.market ? ` <span class="muted">${MARKET_RU[c.market]}</span>` : ''}</td><td class="num">${c.price === null ? '—' : escapeHtml(money(c.price))}</td><td class="num">${ppsm === null ? '—' : nf0.format(ppsm)}</td><td class="num">${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`}</td><td>${escapeHtml(status)}</td></tr>`
+      return `<tr class="${used.has(c.url) ? '' : 'excluded'}" data-analog="${i + 1}"><td><a href="${safeHref(c.url)}" rel="noopener noreferrer">${escapeHtml(name)}</a>${c.market ? ` <span class="muted">${MARKET_RU[c.market]}</span>` : ''}</td><td class="num">${c.price === null ? '—' : escapeHtml(money(c.price))}</td><td class="num">${ppsm === null ? '—' : nf0.format(ppsm)}</td><td class="num">${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`}</td><td class="status">${escapeHtml(status)}</td></tr>`
     })
     .join('')
   return `<h2>Аналоги</h2>
@@ -237,6 +237,12 @@ ${v.data_quality.warnings.length ? `<h3>Предупреждения</h3><ul>${v
 <ul>${v.confidence.reasons.map((x) => `<li>${e(x)}</li>`).join('')}</ul>
 <p class="muted">Метод: медиана цены за м² после фильтра IQR, независимые поправки по параметрам, вердикт при отклонении больше ±5 %. Рекомендуемая цена — справедливая +5 % (+3 %, если объявление немного выше рынка; без наценки, если выше больше чем на 5 %); минимально приемлемая — рекомендуемая −5 %.</p>
 </details>`
+}
+
+/** A range for people, not for a spreadsheet: millions to 10 000 ₽, tens of thousands to 100 ₽. */
+function roundForPeople(n: number): number {
+  const step = n >= 1_000_000 ? 10_000 : n >= 10_000 ? 100 : 1
+  return Math.round(n / step) * step
 }
 
 function plural(n: number, one: string, few: string, many: string): string {
@@ -355,7 +361,7 @@ export function renderReportMarkdown(
   lines.push(`**${verdictText(v)}**${v.difference === null ? '' : ` (цена объявления ${pct(v.difference)} к справедливой)`}`, '')
   lines.push(`- ${rent ? 'Справедливая ставка аренды' : 'Справедливая цена'}: **${money(v.fair_price)}** (${nf0.format(v.price_per_sqm.fair)} ₽/м²)`)
   lines.push(`- ${rent ? 'Ставка в объявлении' : 'Цена объявления'}: ${v.asking_price === null ? '—' : money(v.asking_price)}`)
-  lines.push(`- ${rent ? 'Такие квартиры сдаются' : 'Такие квартиры продаются'} за ${money(v.interval_95.total[0])} – ${money(v.interval_95.total[1])}`)
+  lines.push(`- ${rent ? 'Такие квартиры сдаются' : 'Такие квартиры продаются'} за ${money(roundForPeople(v.interval_95.total[0]))} – ${money(roundForPeople(v.interval_95.total[1]))}`)
   lines.push(`- Надёжность оценки: ${v.confidence.score} из 100 — ${confidenceLevel(v.confidence.score)}; аналогов в расчёте ${v.analogs_used} из ${v.analogs_total}`, '')
   lines.push(`## ${rent ? 'Какую ставку назначить' : 'За сколько выставлять'}`, '', '| | |', '|---|---:|')
   lines.push(`| ${rent ? 'Рекомендуемая ставка в объявлении' : 'Рекомендуемая цена в объявлении'} | ${money(r.recommended_listing)} |`)
