@@ -633,7 +633,8 @@ function explainSearch(sum, target, kept) {
   }
   const where = (sum.steps || []).filter((s) => !s.skipped).map((s) => s.label)
   if (sum.found === 0) {
-    lines.push(where.length ? `Искали ${where.join(', ')} — похожих объявлений не нашлось.` : 'Для поиска не хватило данных об объекте.')
+    if (where.length) lines.push(`Искали ${where.join(', ')} — похожих объявлений не нашлось.`)
+    for (const step of (sum.steps || []).filter((s) => s.skipped)) lines.push(`Поиск ${step.label} не запускали: ${step.skipped}.`)
   } else if (kept < MIN_ANALOGS) {
     const n = sum.found
     const deals = Object.entries(sum.rejected_deal_types || {})

@@ -75,9 +75,11 @@ async function submit(page: Page, url: string) {
   await page.getByRole('button', { name: 'Оценить' }).click()
 }
 
-async function findAnalogs(page: Page, strategy: string) {
-  await page.getByRole('button', { name: 'Далее: аналоги' }).click()
-  await page.waitForSelector('#step-3:not([hidden])')
+async function findAnalogs(page: Page, strategy: string, fromObject = true) {
+  if (fromObject) {
+    await page.getByRole('button', { name: 'Далее: аналоги' }).click()
+    await page.waitForSelector('#step-3:not([hidden])')
+  }
   await page.getByLabel('Где искать похожие квартиры').selectOption(strategy)
   await page.getByRole('button', { name: 'Найти аналоги' }).click()
   await page.waitForFunction(() => (globalThis as any).housler.state.comparables !== null && !(globalThis as any).housler.state.job, null, { timeout: STEP_TIMEOUT })
@@ -167,7 +169,14 @@ describe('the owner in chromium', () => {
     await submit(page, TARGET_URL)
     await page.waitForSelector('#step-2:not([hidden])', { timeout: STEP_TIMEOUT })
     expect(text(await page.locator('#property').textContent())).toContain('новостройка')
-    await findAnalogs(page, 'citywide')
+    // A narrow search that finds nothing offers the next wider one.
+    await findAnalogs(page, 'same_building')
+    expect(text(await page.locator('#search-wider').textContent())).toBe('Искать шире: рядом')
+    expect(text(await page.locator('#search-reasons').textContent())).toMatch(/^Поиск в том же доме не запускали: .+\.$/)
+    await shot(page, 'spb-same-building-1280')
+    await findAnalogs(page, 'citywide', false)
+    // The earlier result is on screen until the new one replaces it: wait for the citywide answer.
+    await page.waitForSelector('#no-wider', { timeout: STEP_TIMEOUT })
     const reasons = text(await page.locator('#search-reasons').textContent())
     expect(reasons).toMatch(/Нашли \d+ объявлени[а-я]*, но все — аренда в Москве\./)
     expect(await page.locator('#to-report').isVisible()).toBe(false)
