@@ -26,7 +26,11 @@ const VERDICTS = {
 
 // ------------------------------------------------------------------ state
 
-const blank = () => ({ sessionId: newId(), step: 1, url: '', target: null, overrides: {}, strategy: 'auto', comparables: null, excluded: [], report: null, job: null })
+const blank = () => ({ sessionId: newId(), step: 1, url: '', target: null, overrides: {}, strategy: 'auto', comparables: null, search: null, excluded: [], report: null, job: null, previous: null })
+// Fewer analogs than this give no report: a median of one or two listings is not a market price.
+const MIN_ANALOGS = 3
+// Nothing stored means a first visit: the server has no session for a brand-new id either.
+const firstVisit = (() => { try { return localStorage.getItem(STORE_KEY) === null } catch { return true } })()
 let state = load()
 let activePoll = null
 let retryAction = null
@@ -77,6 +81,20 @@ const nf1 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 1 })
 const rub = (n) => (n === null || n === undefined || !Number.isFinite(Number(n)) ? null : `${nf.format(Number(n))} ₽`)
 const sqm = (n) => (n === null || n === undefined ? null : `${nf1.format(Number(n))} м²`)
 const UNKNOWN = 'не указано'
+/** A range for people: millions to 10 000 ₽, tens of thousands to 100 ₽ (the exact interval is in the report). */
+const roundForPeople = (n) => { const step = n >= 1e6 ? 10000 : n >= 1e4 ? 100 : 1; return Math.round(n / step) * step }
+/** Rent is always per month: «28 000 ₽/мес». */
+const money = (n, deal = state?.target?.deal_type) => (rub(n) === null ? null : `${rub(n)}${deal === 'rent' ? '/мес' : ''}`)
+
+/** «2-комн., 45 м², 5/9 эт., адрес»: what the listing is, never its ad slogan. */
+function analogName(c) {
+  const parts = []
+  if (c.rooms !== null && c.rooms !== undefined) parts.push(c.rooms === 0 ? 'студия' : `${c.rooms}-комн.`)
+  if (c.total_area) parts.push(sqm(c.total_area))
+  if (c.floor !== null && c.floor !== undefined) parts.push(c.floors_total ? `${c.floor}/${c.floors_total} эт.` : `${c.floor} эт.`)
+  if (c.address) parts.push(c.address)
+  return parts.join(', ') || c.title || 'Объявление'
+}
 
 function unknown() {
   return h('span', { class: 'unknown' }, UNKNOWN)
@@ -94,11 +112,12 @@ function safeHref(url) {
 // ------------------------------------------------------------------ API
 
 class ApiError extends Error {
-  constructor(message, { status = 0, details = null, kind = 'task' } = {}) {
+  constructor(message, { status = 0, details = null, kind = 'task', code = null } = {}) {
     super(message)
     this.status = status
     this.details = details
     this.kind = kind
+    this.code = code || details?.code || details?.error_code || null
   }
 }
 
@@ -113,7 +132,7 @@ async function api(path, body) {
   try {
     json = await response.json()
   } catch {}
-  if (!response.ok) throw new ApiError(json?.error || `HTTP ${response.status}`, { status: response.status, details: json?.details ?? null, kind: 'http' })
+  if (!response.ok) throw new ApiError(json?.error || `HTTP ${response.status}`, { status: response.status, details: json?.details ?? null, kind: 'http', code: json?.code ?? null })
   return json
 }
 
@@ -159,6 +178,11 @@ function poll(jobId) {
         if ((e.kind === 'network' || e.status >= 500) && ++misses < 4) return schedule()
         return reject(e)
       }
+      if (status.status === 'scheduled' && status.next_attempt_at) {
+        // The server retries by itself (a captcha, a busy site): say when, and keep polling.
+        showProgress(null, retryNote(status))
+        return schedule()
+      }
       if (typeof status.progress === 'number') showProgress(status.progress, status.message || 'Обработка...')
       else if (status.message) showProgress(null, status.message)
       if (status.status === 'finished') {
@@ -167,19 +191,13 @@ function poll(jobId) {
         hideProgress(true)
         return resolve(result)
       }
-      // The site answered with a captcha and the server will retry later: tell the person now.
-      if ((status.status === 'scheduled' || status.status === 'deferred') && /blocked|captcha/i.test(status.error || '')) {
-        const e = new ApiError(status.error, { details: status })
-        e.keepJob = true
-        return reject(e)
-      }
-      if (status.status === 'failed' || status.status === 'canceled') return reject(new ApiError(status.error || (status.status === 'canceled' ? 'canceled' : 'failed'), { details: status }))
+      if (status.status === 'failed' || status.status === 'canceled') return reject(new ApiError(status.error || (status.status === 'canceled' ? 'canceled' : 'failed'), { details: status, code: status.code ?? status.error_code ?? null }))
       schedule()
     }
     const schedule = () => {
       timer = setTimeout(tick, POLL_MS)
     }
-    activePoll = { cancel: () => { clearTimeout(timer); reject(new ApiError('aborted', { kind: 'aborted' })) } }
+    activePoll = { jobId, cancel: () => { clearTimeout(timer); reject(new ApiError('aborted', { kind: 'aborted' })) } }
     // First look soon, so a quick job does not wait two seconds; then the guide's interval.
     timer = setTimeout(tick, 300)
   })
@@ -195,29 +213,62 @@ function stopPolling() {
 
 // ------------------------------------------------------------------ errors in plain words
 
+const hhmm = new Intl.DateTimeFormat('ru-RU', { hour: '2-digit', minute: '2-digit' })
+
+/** «Сайт попросил проверку… Повторим автоматически в 10:51»: a retry the server has scheduled. */
+function retryNote(status) {
+  const at = new Date(status.next_attempt_at)
+  const when = Number.isNaN(at.getTime()) ? 'чуть позже' : `в ${hhmm.format(at)}`
+  const blocked = /blocked|captcha|капч|робот/i.test(status.error || '') || status.code === 'SiteBlocked'
+  const why = blocked ? 'Сайт объявлений попросил проверку «я не робот».' : 'Сайт объявлений не ответил.'
+  return `${why} Повторим автоматически ${when}${status.attempt && status.max_attempts ? ` (попытка ${status.attempt + 1} из ${status.max_attempts})` : ''}.`
+}
+
+// Russian text per error code; a retry is offered only where one can help.
+const ERRORS = {
+  network: { title: 'Нет связи с сервисом', text: 'Проверьте подключение к интернету и попробуйте ещё раз.', retry: true },
+  QueueUnavailable: { title: 'Сервис временно недоступен', text: 'Мы уже знаем о проблеме. Попробуйте через минуту.', retry: true },
+  SiteBlocked: { title: 'Сайт объявлений временно ограничил доступ', text: 'Сайт попросил пройти проверку «я не робот». Попробуйте позже — обычно это проходит через несколько минут.', retry: true },
+  FetchFailed: { title: 'Сайт объявлений не ответил', text: 'Страница объявления не загрузилась. Попробуйте ещё раз.', retry: true },
+  JobTimeout: { title: 'Сайт слишком долго не отвечал', text: 'Страница не загрузилась вовремя. Попробуйте ещё раз.', retry: true },
+  RateLimited: { title: 'Слишком много запросов', text: 'Подождите минуту и попробуйте снова.', retry: true },
+  ListingNotFound: { title: 'Объявление не найдено', text: 'Похоже, объявление снято с публикации или удалено. Проверьте ссылку или выберите другое объявление.', retry: false },
+  NotAListing: { title: 'Это не страница объявления', text: 'По ссылке нет объявления о квартире. Откройте само объявление и скопируйте его адрес.', retry: false },
+  UrlRejected: { title: 'Ссылка не подходит', text: 'Мы оцениваем объявления с ЦИАН, Авито, ДомКлик и Яндекс Недвижимости. Вставьте ссылку на объявление с одного из этих сайтов.', retry: false },
+  ValidationFailed: { title: 'Не хватает данных', text: 'Для этого шага не хватает данных об объекте. Проверьте ссылку или уточните параметры квартиры.', retry: false },
+  PermanentTaskFailure: { title: 'Этот шаг не получится выполнить', text: 'Повтор не поможет: для оценки не хватает данных. Попробуйте другие аналоги или другое объявление.', retry: false },
+  JobCanceled: { title: 'Отменено', text: 'Шаг отменён. Его можно запустить снова.', retry: true },
+  JobExpired: { title: 'Результат устарел', text: 'Сервис больше не хранит этот шаг. Запустите его снова.', retry: true },
+  JobNotFound: { title: 'Результат устарел', text: 'Сервис больше не хранит этот шаг. Запустите его снова.', retry: true },
+}
+const GENERIC_ERROR = { title: 'Что-то пошло не так', text: 'Не удалось выполнить шаг. Попробуйте ещё раз.', retry: true }
+
+/** Plain Russian for an error, decided by its code; English server text never reaches the page. */
 function humanize(e) {
   const msg = String(e?.message || '')
-  const code = e?.details?.code || e?.details?.error_code || ''
-  const reason = e?.details?.reason || ''
-  if (e?.kind === 'network') return { title: 'Нет связи с сервисом', text: 'Проверьте подключение к интернету и попробуйте ещё раз.' }
-  if (e?.status === 503 || /unreachable|unavailable/i.test(msg)) return { title: 'Сервис временно недоступен', text: 'Мы уже знаем о проблеме. Попробуйте через минуту.' }
-  if (code === 'SiteBlocked' || /blocked|captcha|капч/i.test(msg)) return { title: 'Сайт объявлений временно ограничил доступ', text: 'Сайт попросил пройти проверку «я не робот». Попробуйте позже — обычно это проходит через несколько минут.' }
-  if (code === 'ListingNotFound' || /not found|снято|removed|404/i.test(msg)) return { title: 'Объявление не найдено', text: 'Похоже, объявление снято с публикации или удалено. Проверьте ссылку или выберите другое объявление.' }
-  if (/timeout|timed out|тайм/i.test(msg)) return { title: 'Сайт слишком долго не отвечал', text: 'Страница объявления не загрузилась вовремя. Попробуйте ещё раз.' }
-  if (e?.status === 400 || reason) return { title: 'Ссылка не подходит', text: reason === 'host-not-allowed' ? 'Мы умеем оценивать объявления с ЦИАН, Авито, ДомКлик и Яндекс Недвижимости. Вставьте ссылку с одного из этих сайтов.' : 'Проверьте, что это полная ссылка на объявление, начинающаяся с https://.' }
-  if (e?.status === 429) return { title: 'Слишком много запросов', text: 'Подождите немного и попробуйте снова.' }
-  if (/no analogs|не найден|count.?0|insufficient|недостаточно/i.test(msg)) return { title: 'Не хватает аналогов', text: 'Похожих объявлений слишком мало для оценки. Попробуйте искать шире — в районе или по городу.' }
-  return { title: 'Что-то пошло не так', text: 'Не удалось выполнить шаг. Попробуйте ещё раз.' + (msg && msg !== 'failed' ? ` (${msg})` : '') }
+  if (e?.kind === 'network') return ERRORS.network
+  if (e?.code && ERRORS[e.code]) return ERRORS[e.code]
+  // Bodies without a code yet: the HTTP status, then the server's wording, only to choose the Russian text.
+  if (e?.status === 503) return ERRORS.QueueUnavailable
+  if (e?.status === 429) return ERRORS.RateLimited
+  if (e?.status === 400) return ERRORS.UrlRejected
+  if (/blocked|captcha/i.test(msg)) return ERRORS.SiteBlocked
+  if (/not found|removed|404/i.test(msg)) return ERRORS.ListingNotFound
+  if (/not a listing/i.test(msg)) return ERRORS.NotAListing
+  if (/timeout|timed out/i.test(msg)) return ERRORS.JobTimeout
+  if (/no comparables|valuation impossible|no target/i.test(msg)) return ERRORS.PermanentTaskFailure
+  if (e?.status >= 500) return GENERIC_ERROR
+  return GENERIC_ERROR
 }
 
 function showError(e, retry) {
   if (e?.kind === 'aborted') return
   hideProgress()
-  const { title, text } = humanize(e)
+  const { title, text, retry: canRetry } = humanize(e)
   $('alert-title').textContent = title
   $('alert-text').textContent = text
-  retryAction = retry
-  $('alert-retry').hidden = !retry
+  retryAction = canRetry ? retry : null
+  $('alert-retry').hidden = !retryAction
   $('alert').hidden = false
   $('alert').focus?.()
 }
@@ -229,8 +280,17 @@ function hideAlert() {
 
 // ------------------------------------------------------------------ progress
 
+let progressStarted = 0
+let elapsedTimer = null
+
 function showProgress(pct, message) {
   const bar = $('progress-bar')
+  if ($('progress').hidden) {
+    progressStarted = Date.now()
+    clearInterval(elapsedTimer)
+    elapsedTimer = setInterval(showElapsed, 1000)
+    showElapsed()
+  }
   $('progress').hidden = false
   if (pct !== null) {
     const v = Math.max(0, Math.min(100, Math.round(pct)))
@@ -242,8 +302,33 @@ function showProgress(pct, message) {
   setBusy(true)
 }
 
+function showElapsed() {
+  const seconds = Math.round((Date.now() - progressStarted) / 1000)
+  $('progress-elapsed').textContent = `Прошло ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`
+}
+
+/** Cancels the running job on the server and stops waiting for it. */
+async function cancelRunning() {
+  const jobId = activePoll?.jobId
+  stopPolling()
+  state.job = null
+  save()
+  hideProgress()
+  if (jobId) {
+    try {
+      await api(`/api/tasks/${encodeURIComponent(jobId)}/cancel`, {})
+    } catch {}
+  }
+  $('alert-title').textContent = 'Отменено'
+  $('alert-text').textContent = 'Шаг остановлен. Его можно запустить снова.'
+  retryAction = null
+  $('alert-retry').hidden = true
+  $('alert').hidden = false
+}
+
 function hideProgress(done = false) {
   if (done) $('progress-fill').style.width = '100%'
+  clearInterval(elapsedTimer)
   $('progress').hidden = true
   setBusy(false)
 }
@@ -260,7 +345,8 @@ function setBusy(busy) {
 
 function maxStep() {
   if (state.report) return 4
-  if (state.comparables) return 4
+  if (state.comparables && state.comparables.length >= MIN_ANALOGS) return 4
+  if (state.comparables) return 3
   if (state.target) return 3
   return 1
 }
@@ -315,10 +401,9 @@ async function submitUrl() {
   }
   $('url-error').textContent = ''
   input.removeAttribute('aria-invalid')
-  // A new listing starts a new session: old analogs and reports belong to the old one.
-  if (state.url && state.url !== checked.url) {
-    const keep = state.url
-    state = { ...blank(), url: keep }
+  // A new listing starts a new session, but the old one stays until the new page is parsed.
+  if (state.url && state.url !== checked.url && !state.previous) {
+    state = { ...blank(), url: checked.url, previous: { ...state, job: null, previous: null } }
   }
   state.url = checked.url
   input.value = checked.url
@@ -327,11 +412,18 @@ async function submitUrl() {
     const result = await runTask('parse', '/api/tasks/parse', { url: checked.url, session_id: state.sessionId }, 'Загрузка страницы...')
     state.target = result?.data ?? null
     state.comparables = null
+    state.search = null
     state.report = null
     state.excluded = []
+    state.previous = null
     save()
     go(2)
   } catch (e) {
+    if (state.previous && e.kind !== 'aborted') {
+      // The new URL failed: the session the person had is theirs again, as it was.
+      state = { ...state.previous, previous: null }
+      save()
+    }
     if (e.status === 400) {
       $('url-error').textContent = humanize(e).text
       input.setAttribute('aria-invalid', 'true')
@@ -343,7 +435,7 @@ async function submitUrl() {
 // ------------------------------------------------------------------ step 2: property
 
 const DEAL = { sale: 'Продажа', rent: 'Аренда' }
-const MARKET = { secondary: 'вторичка', primary: 'новостройка', new: 'новостройка' }
+const MARKET = { secondary: 'вторичка', new_building: 'новостройка' }
 
 function roomsText(r) {
   if (r === null || r === undefined) return null
@@ -375,7 +467,7 @@ function renderProperty() {
           h('p', { class: 'muted' }, p.address || UNKNOWN),
         ),
         h('div', { class: 'card__price' },
-          h('p', { class: 'price' }, rub(p.price) ?? unknown()),
+          h('p', { class: 'price' }, money(p.price, p.deal_type) ?? unknown()),
           h('p', { class: 'muted' }, ppsqm ? `${rub(ppsqm)} за м²` : ''),
         ),
       ),
@@ -408,12 +500,15 @@ function renderOverrideFields() {
   const box = $('override-fields')
   box.replaceChildren()
   const fieldLabel = (id, text, known) => h('label', { for: id, class: 'label' }, text, ' ', known ? null : h('span', { class: 'badge' }, UNKNOWN))
-  const repairSelect = h('select', { id: 'ov-repair', name: 'repair' },
-    h('option', { value: '' }, p.repair ? `Как в объявлении: ${p.repair}` : '— выберите —'),
-    REPAIR_OPTIONS.map((r) => h('option', { value: r, selected: o.repair === r }, r)),
+  // The listing's repair is the selected value (short enough to read in the box), not a long first option.
+  const known = p.repair ? REPAIR_OPTIONS.find((r) => r.toLowerCase() === p.repair.toLowerCase()) ?? null : null
+  const chosen = o.repair ?? known
+  const repairSelect = h('select', { id: 'ov-repair', name: 'repair', 'data-known': known },
+    known ? null : h('option', { value: '' }, p.repair ? `${p.repair} (как в объявлении)` : '— выберите —'),
+    REPAIR_OPTIONS.map((r) => h('option', { value: r, selected: chosen === r }, r)),
   )
   box.append(
-    h('div', { class: 'field' }, fieldLabel('ov-repair', 'Ремонт', p.repair), repairSelect),
+    h('div', { class: 'field' }, fieldLabel('ov-repair', 'Ремонт', p.repair), repairSelect, p.repair ? h('p', { class: 'help' }, chosen && chosen !== known ? `В объявлении: ${p.repair}` : 'Из объявления') : null),
     numberField('ov-ceiling', 'ceiling_height', 'Высота потолков, м', p.ceiling_height, o.ceiling_height, { min: 2, max: 6, step: 0.05 }, fieldLabel),
     numberField('ov-year', 'year_built', 'Год постройки', p.year_built, o.year_built, { min: 1800, max: 2100, step: 1 }, fieldLabel),
     numberField('ov-living', 'living_area', 'Жилая площадь, м²', p.living_area, o.living_area, { min: 1, max: 2000, step: 0.1 }, fieldLabel),
@@ -422,9 +517,12 @@ function renderOverrideFields() {
 }
 
 function numberField(id, name, text, known, value, limits, fieldLabel) {
+  const has = known !== null && known !== undefined
+  // What the listing says is shown as a value (editable), not as a grey hint that looks empty.
   return h('div', { class: 'field' },
-    fieldLabel(id, text, known !== null && known !== undefined),
-    h('input', { id, name, type: 'number', inputmode: 'decimal', ...limits, value: value ?? '', placeholder: known !== null && known !== undefined ? String(known) : '' }),
+    fieldLabel(id, text, has),
+    h('input', { id, name, type: 'number', inputmode: 'decimal', ...limits, value: value ?? (has ? known : ''), 'data-known': has ? String(known) : null }),
+    has ? h('p', { class: 'help' }, value !== undefined && value !== null && Number(value) !== Number(known) ? `В объявлении: ${known}` : 'Из объявления') : null,
   )
 }
 
@@ -432,11 +530,13 @@ function readOverrides() {
   const form = $('overrides-form')
   const out = {}
   const repair = form.elements.repair.value
-  if (repair) out.repair = repair
+  if (repair && repair !== form.elements.repair.dataset.known) out.repair = repair
   for (const name of ['ceiling_height', 'year_built', 'living_area', 'floors_total']) {
     const el = form.elements[name]
     if (el.value === '') continue
     const n = Number(el.value)
+    // The listing's own value is not an override.
+    if (el.dataset.known !== undefined && Number(el.dataset.known) === n) continue
     if (!Number.isFinite(n) || (el.min && n < Number(el.min)) || (el.max && n > Number(el.max))) {
       el.setAttribute('aria-invalid', 'true')
       el.focus()
@@ -462,6 +562,7 @@ async function runSimilar() {
       ...(SOURCE ? { source: SOURCE } : {}),
     }, 'Ищем похожие объявления...')
     state.comparables = result?.comparables ?? []
+    state.search = result?.summary ?? null
     state.excluded = []
     state.report = null
     save()
@@ -488,17 +589,97 @@ function ppsqmOf(c) {
   return c.price_per_sqm ?? (c.price && c.total_area ? c.price / c.total_area : null)
 }
 
+const REJECT_RU = {
+  target_itself: 'это само объявление',
+  duplicate_url: 'повторы',
+  duplicate_listing: 'повторы',
+  other_region: 'в другом городе',
+  unknown_region: 'город не указан',
+  other_deal_type: null,
+  other_property_type: 'не квартира',
+  missing_price: 'без цены',
+  missing_area: 'без площади',
+  price_ratio: 'цена слишком отличается',
+  area_ratio: 'площадь слишком отличается',
+  price_per_sqm_deviation: 'цена за м² слишком отличается',
+}
+const STRATEGY_RU = { same_building: 'в том же доме', same_complex: 'в том же ЖК', nearby: 'рядом', district: 'в том же районе', citywide: 'по всему городу' }
+
+function plural(n, one, few, many) {
+  const m10 = n % 10
+  const m100 = n % 100
+  if (m10 === 1 && m100 !== 11) return one
+  if (m10 >= 2 && m10 <= 4 && (m100 < 12 || m100 > 14)) return few
+  return many
+}
+
+/** «в Москве», «в Тюмени», «в Новосибирске»: good enough for city names in a sentence. */
+function inCity(name) {
+  const inflect = (w) => (/[ая]$/.test(w) ? w.slice(0, -1) + 'е' : /ь$/.test(w) ? w.slice(0, -1) + 'и' : /[бвгдзклмнпрстфхцчшщ]$/.test(w) ? w + 'е' : w)
+  const parts = name.split('-')
+  const i = /-на-/.test(name) ? 0 : parts.length - 1
+  parts[i] = inflect(parts[i])
+  return `в ${parts.join('-')}`
+}
+
+const DEAL_WORD = { sale: 'продажа', rent: 'аренда' }
+
+/** The server's reasons in plain Russian: what was searched, what was found and why it was left out. */
+function explainSearch(sum, target, kept) {
+  const lines = []
+  if (sum.region && sum.region.code === null) {
+    lines.push(`Не удалось определить город объекта: нет ${sum.region.missing_facts.join(', ')}. Без города искать аналоги негде.`)
+    return lines
+  }
+  const where = (sum.steps || []).filter((s) => !s.skipped).map((s) => s.label)
+  if (sum.found === 0) {
+    if (where.length) lines.push(`Искали ${where.join(', ')} — похожих объявлений не нашлось.`)
+    for (const step of (sum.steps || []).filter((s) => s.skipped)) lines.push(`Поиск ${step.label} не запускали: ${step.skipped}.`)
+  } else if (kept < MIN_ANALOGS) {
+    const n = sum.found
+    const deals = Object.entries(sum.rejected_deal_types || {})
+    const cities = Object.entries(sum.rejected_cities || {})
+    const otherDeal = deals.length === 1 && deals[0][1] === sum.rejected && deals[0][0] !== target?.deal_type ? DEAL_WORD[deals[0][0]] : null
+    const otherCity = cities.length === 1 && cities[0][1] === sum.rejected && (sum.rejected_by_reason?.other_region ?? 0) > 0 ? inCity(cities[0][0]) : null
+    const head = `Нашли ${n} ${plural(n, 'объявление', 'объявления', 'объявлений')}`
+    if (kept === 0 && (otherDeal || otherCity)) {
+      lines.push(`${head}, но все — ${[otherDeal, otherCity].filter(Boolean).join(' ')}.`)
+    } else {
+      const counts = new Map()
+      for (const [reason, count] of Object.entries(sum.rejected_by_reason || {})) {
+        const word = reason === 'other_deal_type' ? (otherDeal || (target?.deal_type === 'rent' ? 'продажа' : 'аренда')) : REJECT_RU[reason] || 'не подходят по параметрам'
+        counts.set(word, (counts.get(word) || 0) + count)
+      }
+      const why = [...counts].map(([word, count]) => `${count} — ${word}`).join(', ')
+      lines.push(`${head}, подошли ${kept}${why ? `; не подошли: ${why}` : ''}.`)
+    }
+  }
+  for (const note of sum.notices || []) lines.push(note)
+  return lines
+}
+
 function renderAnalogs() {
   $('strategy').value = state.strategy || 'auto'
   $('strategy-help').textContent = STRATEGY_HELP[$('strategy').value]
   const root = $('analogs')
   root.replaceChildren()
   const list = state.comparables
-  $('analogs-actions').hidden = !list || list.length === 0
+  $('analogs-actions').hidden = !list || list.length < MIN_ANALOGS
   if (!list) return
-  if (list.length === 0) {
-    root.append(h('p', { class: 'empty', id: 'analogs-title', tabindex: '-1' }, 'Похожих объявлений не нашлось. Попробуйте искать шире — в районе или по всему городу.'))
-    return
+  if (list.length < MIN_ANALOGS) {
+    const sum = state.search
+    const lines = sum ? explainSearch(sum, state.target, list.length) : []
+    const wider = sum?.wider_strategy
+    root.append(
+      h('div', { class: 'empty', id: list.length === 0 ? 'analogs-title' : 'search-explain', tabindex: '-1' },
+        h('p', { class: 'summary' }, list.length === 0 ? 'Похожих объявлений для оценки не нашлось.' : `Для оценки нужно хотя бы ${MIN_ANALOGS} аналога, а нашлось ${list.length}.`),
+        h('ul', { id: 'search-reasons' }, lines.map((line) => h('li', {}, line))),
+        wider
+          ? h('button', { type: 'button', class: 'btn', id: 'search-wider', onclick: () => { state.strategy = wider; $('strategy').value = wider; save(); runSimilar() } }, `Искать шире: ${STRATEGY_RU[wider] || wider}`)
+          : sum && sum.region?.code !== null ? h('p', { class: 'muted', id: 'no-wider' }, 'Шире искать некуда: поиск уже шёл по всему городу.') : null,
+      ),
+    )
+    if (list.length === 0) return
   }
   const excluded = new Set(state.excluded)
   const val = (c, key) => (key === 'price_per_sqm' ? ppsqmOf(c) : key === 'address' ? c.address || c.title || '' : c[key])
@@ -526,13 +707,13 @@ function renderAnalogs() {
           const href = safeHref(c.url)
           const off = excluded.has(c.url)
           const id = `inc-${i}`
-          const name = c.address || c.title || 'Объявление'
+          const name = analogName(c)
           return h('tr', { class: off ? 'is-off' : '' },
             h('td', { 'data-label': 'В расчёте' }, h('input', { type: 'checkbox', id, checked: !off, 'aria-label': `Учитывать в расчёте: ${name}`, onchange: (ev) => toggleExclude(c.url, !ev.target.checked) })),
             h('td', { 'data-label': 'Объявление' }, h('div', {}, href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, name) : name,
-              h('div', { class: 'muted small' }, [c.rooms !== null && c.rooms !== undefined ? roomsText(c.rooms) : null, c.residential_complex].filter(Boolean).join(' · ')),
+              h('div', { class: 'muted small' }, [MARKET[c.market], c.residential_complex].filter(Boolean).join(' · ')),
               (c.reasons || []).length ? h('ul', { class: 'reasons', 'aria-label': 'Почему выбран' }, c.reasons.map((r) => h('li', {}, r))) : null)),
-            h('td', { class: 'num', 'data-label': 'Цена' }, rub(c.price) ?? '—'),
+            h('td', { class: 'num', 'data-label': 'Цена' }, money(c.price, c.deal_type) ?? '—'),
             h('td', { class: 'num', 'data-label': '₽ за м²' }, rub(ppsqmOf(c)) ?? '—'),
             h('td', { class: 'num', 'data-label': 'Площадь' }, sqm(c.total_area) ?? '—'),
             h('td', { class: 'num', 'data-label': 'Комнат' }, c.rooms ?? '—'),
@@ -588,33 +769,36 @@ function renderReport() {
     return
   }
   const v = r.valuation || {}
+  const rent = (v.deal_type ?? state.target?.deal_type) === 'rent'
+  const cash = (n) => money(n, rent ? 'rent' : 'sale')
   const verdict = VERDICTS[v.verdict] || null
   const range = v.price_range || {}
   const dev = typeof v.deviation_pct === 'number' ? v.deviation_pct : typeof v.difference === 'number' ? v.difference * 100 : null
   const conf = typeof v.confidence === 'object' && v.confidence ? v.confidence.score : v.confidence
+  const confScore = conf === null || conf === undefined ? null : conf <= 1 ? conf * 100 : conf
   const fairPsm = v.fair_price_per_sqm ?? v.price_per_sqm?.fair
+  const interval = v.interval_95?.total
   const reportHref = r.report_url && r.report_url.startsWith('/') ? r.report_url : null
   const mdHref = r.markdown_url && r.markdown_url.startsWith('/') ? r.markdown_url : null
   root.append(
     h('div', { class: 'result' },
       h('div', { class: 'result__main' },
-        h('p', { class: 'muted' }, 'Справедливая цена'),
-        h('p', { class: 'big', id: 'fair-price' }, rub(v.fair_price) ?? '—'),
-        h('p', { class: 'muted' }, fairPsm ? `${rub(fairPsm)} за м²` : ''),
+        h('p', { class: 'muted' }, rent ? 'Справедливая ставка аренды' : 'Справедливая цена'),
+        h('p', { class: 'big', id: 'fair-price' }, cash(v.fair_price) ?? '—'),
+        h('p', { class: 'muted' }, fairPsm ? `${rub(fairPsm)} за м²${rent ? ' в месяц' : ''}` : ''),
+        Array.isArray(interval) ? h('p', { id: 'fair-range' }, `${rent ? 'Такие квартиры сдаются' : 'Такие квартиры продаются'} за ${cash(roundForPeople(interval[0]))} – ${cash(roundForPeople(interval[1]))}`) : null,
       ),
       h('div', { class: `verdict verdict--${verdict?.tone || 'ok'}` },
-        h('p', { class: 'verdict__text', id: 'verdict' }, v.verdict_ru || verdict?.text || 'Вердикт не определён'),
-        dev !== null ? h('p', {}, `Цена в объявлении ${dev > 0 ? 'выше' : 'ниже'} справедливой на ${nf1.format(Math.abs(dev))}%`) : null,
-        conf !== null && conf !== undefined ? h('p', { class: 'muted' }, `Уверенность оценки: ${nf.format(conf <= 1 ? conf * 100 : conf)}%`) : null,
+        h('p', { class: 'verdict__text', id: 'verdict' }, v.verdict_ru || (rent && verdict ? verdict.text.replace(/^Цена/, 'Ставка') : verdict?.text) || 'Вердикт не определён'),
+        dev !== null ? h('p', {}, `${rent ? 'Ставка' : 'Цена'} в объявлении ${dev > 0 ? 'выше' : 'ниже'} справедливой на ${nf1.format(Math.abs(dev))}%`) : null,
+        confScore !== null ? h('p', { class: 'muted', id: 'confidence' }, `Надёжность оценки: ${nf.format(confScore)} из 100 — ${confScore >= 75 ? 'высокая' : confScore >= 50 ? 'средняя' : 'низкая'}`) : null,
       ),
     ),
     Object.keys(range).length
       ? h('dl', { class: 'range' },
-          range.quick_sale_min ? fact('Быстрая продажа', rub(range.quick_sale_min)) : null,
-          range.lower_bound ? fact('Нижняя граница', rub(range.lower_bound)) : null,
-          range.fair ? fact('Справедливо', rub(range.fair)) : null,
-          range.recommended_listing ? fact('Рекомендуемая цена объявления', rub(range.recommended_listing)) : null,
-          range.upper_bound_max ? fact('Верхняя граница', rub(range.upper_bound_max)) : null,
+          range.recommended_listing ? fact(rent ? 'Рекомендуемая ставка в объявлении' : 'Рекомендуемая цена в объявлении', cash(range.recommended_listing)) : null,
+          range.minimum_acceptable ? fact('Не ниже при торге', cash(range.minimum_acceptable)) : null,
+          !rent && range.quick_sale_min ? fact('Быстрая продажа', cash(range.quick_sale_min)) : null,
         )
       : null,
     h('div', { class: 'downloads' },
@@ -647,6 +831,8 @@ async function resume() {
     if (pending.kind === 'similar') go(3, false)
     if (action) return action()
   }
+  // A first visit has no session on the server yet: asking would only earn a 404.
+  if (firstVisit && !state.url && !state.target) return
   try {
     const s = await api(`/api/sessions/${encodeURIComponent(state.sessionId)}`)
     let changed = false
@@ -694,6 +880,7 @@ function init() {
   $('to-report').addEventListener('click', () => { state.report = null; save(); go(4); runReport() })
   $('report-rerun').addEventListener('click', runReport)
   $('alert-retry').addEventListener('click', () => { const a = retryAction; hideAlert(); a?.() })
+  $('progress-cancel').addEventListener('click', cancelRunning)
   $('steps').addEventListener('click', (e) => {
     const b = e.target.closest('button[data-goto]')
     if (b && !b.disabled) { hideAlert(); go(Number(b.dataset.goto)) }

@@ -44,10 +44,30 @@ export function dashboardGuard(config: AppDeps['config']): MiddlewareHandler {
 }
 
 const iso = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString().replace('.000Z', 'Z') : '—')
+/** A time the page's script shows in the browser's local time with its zone; UTC until it runs. */
+const when = (value: Date | string | null | undefined): Html =>
+  value ? html`<time datetime="${iso(value)}">${iso(value).replace('T', ' ').replace('Z', ' UTC')}</time>` : html`—`
+const ENDED = new Set(['failed', 'canceled', 'finished', 'expired'])
+
+/** The target a job worked on (a parse's listing URL), when its payload names one. */
+function jobTarget(row: JobRow): string | null {
+  const url = (row.payload as { url?: unknown } | null | undefined)?.url
+  return typeof url === 'string' ? url : null
+}
+
+/** What kind of failure: a permanent one (settled before its retry budget ran out), a timeout, or retries used up. */
+function errorKind(row: JobRow): string {
+  if (row.status !== 'failed') return ''
+  const name = /^(\w+):/.exec(row.stack ?? '')?.[1]
+  const kind = /timed out|timeout/i.test(row.error ?? '') ? 'timeout' : row.attempts < row.max_attempts ? 'permanent' : 'retries exhausted'
+  return name && name !== 'Error' ? `${kind} (${name})` : kind
+}
 const clamp = (value: number) => Math.max(0, Math.min(100, Math.round(Number(value) || 0)))
 const json = (value: unknown) => JSON.stringify(value ?? null, null, 2)
 
 function progressBar(row: Pick<JobRow, 'progress' | 'status'>): Html {
+  // A failed or canceled job's last progress is history, not a bar still filling.
+  if (row.status === 'failed' || row.status === 'canceled') return html`<span class="muted">—</span>`
   const pct = clamp(row.progress)
   return html`<div class="bar ${row.status}" role="progressbar" aria-valuenow="${pct}"><span style="width:${pct}%"></span><b>${pct}%</b></div>`
 }
@@ -55,6 +75,7 @@ function progressBar(row: Pick<JobRow, 'progress' | 'status'>): Html {
 function layout(title: string, body: Html, refresh?: string): Html {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title} · housler</title>
+<link rel="icon" href="${FAVICON}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:14px system-ui,sans-serif;margin:0 1.5rem 2rem;color:#222}
@@ -85,6 +106,13 @@ ${raw(CLIENT_SCRIPT)}
 // Polls the page's JSON endpoint and swaps the server-rendered (already escaped) fragments in;
 // buttons with data-action POST and then reload the page.
 const CLIENT_SCRIPT = `
+function localTimes() {
+  for (const t of document.querySelectorAll('time[datetime]')) {
+    const d = new Date(t.getAttribute('datetime'))
+    if (!Number.isNaN(d.getTime())) t.textContent = d.toLocaleString(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' })
+  }
+}
+localTimes()
 const refresh = document.body.dataset.refresh
 async function poll() {
   if (!refresh) return
@@ -96,6 +124,7 @@ async function poll() {
         const element = document.getElementById(id)
         if (element && element.innerHTML !== fragment) element.innerHTML = fragment
       }
+      localTimes()
     }
   } catch {}
   setTimeout(poll, 1000)
@@ -123,49 +152,70 @@ function queuesTable(stats: QueueStatRow[], kinds: readonly string[]): Html {
   return html`<table><thead><tr><th>kind</th>${LIST_STATUSES.map((s) => html`<th>${s}</th>`)}<th>actions</th></tr></thead><tbody>
 ${kinds.map(
   (kind) => html`<tr data-kind="${kind}"><td><a href="/dashboard/jobs?kind=${encodeURIComponent(kind)}">${kind}</a></td>${LIST_STATUSES.map((s) => cell(kind, s))}
-<td><button data-action="/dashboard/api/queues/${encodeURIComponent(kind)}/requeue-failed">requeue failed</button>
+<td><button data-action="/dashboard/api/queues/${encodeURIComponent(kind)}/requeue-failed" data-confirm="Run every failed ${kind} job again?">requeue failed</button>
 <button data-action="/dashboard/api/queues/${encodeURIComponent(kind)}/empty" data-confirm="Delete every waiting ${kind} job?">empty</button></td></tr>`,
 )}</tbody></table>`
 }
 
 function workersTable(workers: WorkerRow[]): Html {
   if (workers.length === 0) return html`<p class="muted">No worker processes registered.</p>`
-  return html`<table><thead><tr><th>host</th><th>pid</th><th>state</th><th>kinds</th><th>current jobs</th><th>last heartbeat</th><th>finished</th><th>failed</th><th>version</th></tr></thead><tbody>
+  return html`<table><thead><tr><th>host</th><th>pid</th><th>state</th><th>kinds</th><th>current jobs</th><th>last heartbeat</th><th>finished (this process)</th><th>failed (this process)</th><th>version</th></tr></thead><tbody>
 ${workers.map(
   (w) => html`<tr data-worker="${w.id}"><td>${w.host}</td><td class="n">${w.pid}</td><td class="${w.state}">${w.state}</td><td>${w.kinds.join(', ')}</td>
 <td>${w.current_jobs.map((id) => html`<a href="/dashboard/jobs/${id}">${id.slice(0, 8)}</a> `)}</td>
-<td>${iso(w.last_heartbeat_at)} <span class="muted">(${Math.round(w.heartbeat_age_seconds)} s ago)</span></td>
+<td>${when(w.last_heartbeat_at)} <span class="muted">(${Math.round(w.heartbeat_age_seconds)} s ago)</span></td>
 <td class="n">${w.finished_count}</td><td class="n">${w.failed_count}</td><td>${w.version}</td></tr>`,
-)}</tbody></table>`
+)}</tbody></table>
+<p class="muted" id="failed-counts-note">A worker's finished and failed columns count what that process ran since it started, each failure once;
+the queue's failed column counts jobs that are failed now — a requeued job leaves it, a job past RQ_FAILURE_TTL expires out of it, and a job
+failed by a worker that has since stopped stays in it.</p>`
 }
 
 function throughputChart(rows: ThroughputRow[]): Html {
-  const width = 600
-  const height = 120
+  const width = 640
+  const height = 160
+  const M = { left: 36, right: 8, top: 22, bottom: 22 }
+  const plotW = width - M.left - M.right
+  const plotH = height - M.top - M.bottom
   const max = Math.max(1, ...rows.map((row) => row.finished + row.failed))
-  const step = width / Math.max(1, rows.length)
+  const step = plotW / Math.max(1, rows.length)
+  const y = (n: number) => M.top + plotH - (n / max) * plotH
   const bars = rows.map((row, i) => {
-    const finished = (row.finished / max) * (height - 14)
-    const failed = (row.failed / max) * (height - 14)
-    const x = (i * step).toFixed(1)
+    const x = (M.left + i * step).toFixed(1)
     const w = Math.max(1, step - 2).toFixed(1)
     return html`<g><title>${iso(row.minute)}: ${row.finished} finished, ${row.failed} failed</title>
-<rect x="${x}" y="${(height - finished).toFixed(1)}" width="${w}" height="${finished.toFixed(1)}" fill="#4a8"></rect>
-<rect x="${x}" y="${(height - finished - failed).toFixed(1)}" width="${w}" height="${failed.toFixed(1)}" fill="#c44"></rect></g>`
+<rect x="${x}" y="${y(row.finished).toFixed(1)}" width="${w}" height="${(plotH - (y(row.finished) - M.top)).toFixed(1)}" fill="#4a8"></rect>
+<rect x="${x}" y="${y(row.finished + row.failed).toFixed(1)}" width="${w}" height="${((row.failed / max) * plotH).toFixed(1)}" fill="#c44"></rect></g>`
   })
   const total = rows.reduce((sum, row) => sum + row.finished, 0)
   const failed = rows.reduce((sum, row) => sum + row.failed, 0)
-  return html`<svg width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="jobs per minute"><text x="0" y="10" font-size="10" fill="#888">max ${max}/min</text>${bars}</svg>
-<p class="muted">last ${rows.length} min: ${total} finished, ${failed} failed</p>`
+  const first = rows[0]?.minute
+  const last = rows.at(-1)?.minute
+  return html`<svg width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="jobs finished and failed per minute">
+<g class="legend" font-size="11"><rect x="${M.left}" y="4" width="10" height="10" fill="#4a8"></rect><text x="${M.left + 14}" y="13">finished</text>
+<rect x="${M.left + 74}" y="4" width="10" height="10" fill="#c44"></rect><text x="${M.left + 88}" y="13">failed</text>
+<text x="${width - M.right}" y="13" text-anchor="end" fill="#888">jobs per minute</text></g>
+<line class="axis" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${M.top + plotH}" stroke="#999"></line>
+<line class="axis" x1="${M.left}" x2="${width - M.right}" y1="${M.top + plotH}" y2="${M.top + plotH}" stroke="#999"></line>
+<text x="${M.left - 4}" y="${M.top + 4}" font-size="10" text-anchor="end" fill="#555">${max}</text>
+<text x="${M.left - 4}" y="${M.top + plotH / 2 + 4}" font-size="10" text-anchor="end" fill="#555">${Math.round(max / 2)}</text>
+<text x="${M.left - 4}" y="${M.top + plotH}" font-size="10" text-anchor="end" fill="#555">0</text>
+${bars}
+<text x="${M.left}" y="${height - 6}" font-size="10" fill="#555">${first ? `${rows.length} min ago` : ''}</text>
+<text x="${width - M.right}" y="${height - 6}" font-size="10" text-anchor="end" fill="#555">${last ? 'now' : ''}</text></svg>
+<p class="muted">last ${rows.length} min${first ? html` (from ${when(first)})` : ''}: ${total} finished, ${failed} failed</p>`
 }
 
 function jobsTable(rows: JobRow[]): Html {
   if (rows.length === 0) return html`<p class="muted">No jobs.</p>`
-  return html`<table><thead><tr><th>id</th><th>kind</th><th>status</th><th>progress</th><th>message</th><th>session</th><th>created</th><th>error</th></tr></thead><tbody>
-${rows.map(
-  (row) => html`<tr data-job="${row.id}"><td><a href="/dashboard/jobs/${row.id}">${row.id}</a></td><td>${row.kind}</td><td>${row.status}</td>
-<td>${progressBar(row)}</td><td>${row.message ?? ''}</td><td>${row.session_id ?? ''}</td><td>${iso(row.created_at)}</td><td>${row.error ?? ''}</td></tr>`,
-)}</tbody></table>`
+  return html`<table><thead><tr><th>id</th><th>kind</th><th>status</th><th>progress</th><th>target</th><th>attempts</th><th>message</th><th>session</th><th>created</th><th>error</th></tr></thead><tbody>
+${rows.map((row) => {
+  const target = jobTarget(row)
+  return html`<tr data-job="${row.id}"><td><a href="/dashboard/jobs/${row.id}">${row.id}</a></td><td>${row.kind}</td><td>${row.status}</td>
+<td>${progressBar(row)}</td><td class="target">${target ?? '—'}</td><td class="n attempts">${row.attempts} of ${row.max_attempts}</td>
+<td>${ENDED.has(row.status) && row.status !== 'finished' ? '' : (row.message ?? '')}</td><td>${row.session_id ?? ''}</td><td>${when(row.created_at)}</td>
+<td>${row.error ? html`<b class="error-kind">${errorKind(row)}</b> ${row.error}` : ''}</td></tr>`
+})}</tbody></table>`
 }
 
 function jobDetail(row: JobRow): Html {
@@ -177,18 +227,23 @@ function jobDetail(row: JobRow): Html {
 <tr><th>status</th><td id="job-status">${row.status}</td></tr>
 <tr><th>progress</th><td>${progressBar(row)} <span id="job-message">${row.message ?? ''}</span></td></tr>
 <tr><th>priority</th><td>${row.priority}</td></tr><tr><th>session</th><td>${row.session_id ? html`<a href="/dashboard/jobs?session_id=${encodeURIComponent(row.session_id)}">${row.session_id}</a>` : '—'}</td></tr>
-<tr><th>created</th><td>${iso(row.created_at)}</td></tr><tr><th>started</th><td>${iso(row.started_at)}</td></tr><tr><th>ended</th><td>${iso(row.ended_at)}</td></tr>
-<tr><th>attempts</th><td>${row.attempts} of ${row.max_attempts}</td></tr>
+<tr><th>target</th><td>${jobTarget(row) ?? '—'}</td></tr>
+<tr><th>created</th><td>${when(row.created_at)}</td></tr><tr><th>started</th><td>${when(row.started_at)}</td></tr><tr><th>ended</th><td>${when(row.ended_at)}</td></tr>
+<tr><th>attempts</th><td id="job-attempts">${row.attempts} of ${row.max_attempts}</td></tr>
+${row.status === 'failed' ? html`<tr><th>error kind</th><td id="job-error-kind">${errorKind(row)}</td></tr>` : ''}
 <tr><th>depends on</th><td>${(row.depends_on ?? []).length ? row.depends_on.map((id) => html`<a href="/dashboard/jobs/${id}">${id}</a> `) : '—'}</td></tr>
 </table>
 <p>${canRequeue ? html`<button id="requeue" data-action="/dashboard/api/jobs/${row.id}/requeue">Requeue</button> ` : ''}
-${canCancel ? html`<button id="cancel" data-action="/dashboard/api/jobs/${row.id}/cancel">Cancel</button> ` : ''}
+${canCancel ? html`<button id="cancel" data-action="/dashboard/api/jobs/${row.id}/cancel" data-confirm="Cancel this job?">Cancel</button> ` : ''}
 ${canDelete ? html`<button id="delete" data-action="/dashboard/api/jobs/${row.id}/delete" data-confirm="Delete this job?">Delete</button>` : ''}</p>
 ${row.error ? html`<h3>Error</h3><pre id="job-error">${row.error}</pre>` : ''}
 ${row.stack ? html`<h3>Stack</h3><pre>${row.stack}</pre>` : ''}
 ${row.result != null ? html`<h3>Result</h3><pre>${json(row.result)}</pre>` : ''}
 <h3>Payload</h3><pre>${json(row.payload)}</pre>`
 }
+
+// A data: icon (the CSP allows data: images): a first visit asks the server for no /favicon.ico.
+const FAVICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#27a"/><text x="8" y="12" font-size="11" text-anchor="middle" fill="#fff" font-family="sans-serif">H</text></svg>')}`
 
 // The one inline script, allowed by its hash: an injected <script> would not run even if escaping failed.
 const DASHBOARD_CSP = [

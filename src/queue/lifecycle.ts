@@ -136,7 +136,9 @@ export async function requeueJob(deps: LifecycleDeps, jobId: string): Promise<Jo
         cancel_reason: null,
         progress: 0,
         message: null,
-        max_attempts: row.attempts + maxAttempts,
+        // pg-boss numbers attempts retry_count + 1, a permanent failure's settling claim included: the
+        // limit shown is the one pg-boss enforces, so attempts never exceed it.
+        max_attempts: job.retryCount + maxAttempts + 1,
         updated_at: new Date(),
       })
       .where('job_id', '=', jobId)

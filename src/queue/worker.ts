@@ -1,6 +1,6 @@
 import os from 'node:os'
 import { sql, type Kysely } from 'kysely'
-import { fromKysely, type Job, type PgBoss } from 'pg-boss'
+import { fromKysely, type Job, type JobWithMetadata, type PgBoss } from 'pg-boss'
 import { AppError, coerceError, isPermanentFailure } from '../errors.ts'
 import type { Database } from '../db/index.ts'
 import type { Logger } from '../log.ts'
@@ -271,7 +271,8 @@ export function createWorker(options: WorkerOptions): Worker {
       reportStart()
       const error = coerceError(e)
       const outcome = await settleFailure(job, task, active, error, jobLog())
-      options.events?.onJobEnd?.({ ...active, outcome, runMs: performance.now() - startedMs })
+      // A permanent failure's settling claim ran nothing: metrics counted the failure when it happened.
+      if ((error as { settled?: boolean }).settled !== true) options.events?.onJobEnd?.({ ...active, outcome, runMs: performance.now() - startedMs })
       options.progress.notify(job.id)
       if (outcome !== 'retry') {
         if (job.data.hasDependents) await options.settleDependents(job.id, 'ended')
@@ -297,9 +298,11 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     const serialized = serializeError(error)
     const permanent = isPermanentFailure(error)
-    const lastAttempt = active.attempt >= task.retry.maxAttempts
+    const settled = (error as { settled?: boolean }).settled === true
+    // pg-boss's own limit, not the kind's: a requeue raises it, and the attempt after a requeue is not the last.
+    const lastAttempt = job.retryCount >= ((job as Partial<JobWithMetadata<JobData>>).retryLimit ?? task.retry.maxAttempts - 1)
     try {
-      if (permanent && !lastAttempt && !(error as { settled?: boolean }).settled) {
+      if (permanent && !lastAttempt && !settled) {
         await failPermanently(job, { ...serialized, attempt: active.attempt })
       } else {
         await boss.fail(job.name, attemptRef, serialized)
@@ -308,6 +311,8 @@ export function createWorker(options: WorkerOptions): Worker {
       jobLog.error({ err: coerceError(e).message }, 'could not record the failure; pg-boss expiry will retry the job')
     }
     const terminal = permanent || lastAttempt
+    // The settling claim of a permanent failure ran nothing: the failure was counted and logged when it happened.
+    if (settled) return 'failed'
     if (terminal) counts.failed++
     jobLog[terminal ? 'error' : 'warn'](
       { err: serialized.message, code: serialized.code, permanent, will_retry: !terminal },

@@ -229,14 +229,16 @@ describe('the wizard in chromium', () => {
   it('tells the person the site blocked us and offers a retry', async () => {
     const { page, context } = await open(1280)
     await submitTarget(page, BLOCKED_URL)
+    // While the server retries by itself the page says when; once its attempts are used up, the alert.
+    await page.waitForFunction(() => /Повторим автоматически в \d\d:\d\d/.test(document.getElementById('progress-msg')?.textContent ?? ''), null, { timeout: STEP_TIMEOUT })
     const alert = page.getByRole('alert')
-    await alert.waitFor({ timeout: STEP_TIMEOUT })
+    await alert.waitFor({ timeout: 120_000 })
     await expect(alert.textContent()).resolves.toContain('временно ограничил доступ')
     await expect(alert.textContent()).resolves.toContain('Попробуйте позже')
     expect(await page.getByRole('button', { name: 'Повторить' }).isVisible()).toBe(true)
     await shot(page, 'error-blocked-1280')
     await context.close()
-  })
+  }, 180_000)
 
   it('resumes after a reload: mid-job from the stored job id, and from the server session alone', async () => {
     const { page, context } = await open(1280)

@@ -30,7 +30,14 @@ export type RejectReason =
   /** |ppsm(candidate) / ppsm(target) − 1| beyond the limit. */
   | 'price_per_sqm_deviation'
 
-export type Rejection = { url: string; offer_id: string | null; reason: RejectReason }
+/** A left-out candidate; its deal type and city let the wizard say what the search found instead. */
+export type Rejection = {
+  url: string
+  offer_id: string | null
+  reason: RejectReason
+  deal_type: Property['deal_type']
+  city: string | null
+}
 
 export type GuardLimits = {
   maxPriceRatio: number
@@ -141,7 +148,8 @@ export function applyGuards(
   const kept: Property[] = []
   const rejected: Rejection[] = []
   let refound = 0
-  const reject = (p: Property, reason: RejectReason) => rejected.push({ url: p.url, offer_id: p.offer_id, reason })
+  const reject = (p: Property, reason: RejectReason) =>
+    rejected.push({ url: p.url, offer_id: p.offer_id, reason, deal_type: p.deal_type, city: p.city })
   for (const c of candidates) {
     const u = urlKey(c.url)
     if (seenUrls.has(u)) {

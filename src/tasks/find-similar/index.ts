@@ -2,7 +2,9 @@ import { z } from 'zod'
 import { AppError } from '../../errors.ts'
 import { emptyProperty, PropertySchema, type Property } from '../parse/property.ts'
 import { buildCianSearchUrl } from './search-url.ts'
-import { findAnalogs, STRATEGIES, type AnalogSource } from './strategy.ts'
+import { cianRegionId } from './regions.ts'
+import { findAnalogs, STRATEGIES, STRATEGY_STEPS, type AnalogSource } from './strategy.ts'
+import { STEP_LABELS, summarizeSearch, type SearchSummary } from './summary.ts'
 import type { AnalogQuery } from './query.ts'
 import type { RankedAnalog } from './rank.ts'
 import type { TaskServices } from '../services.ts'
@@ -24,15 +26,31 @@ export const FindSimilarPayloadSchema = z.object({
   source: z.enum(['store', 'live', 'both']).default('both'),
 })
 export type FindSimilarPayload = z.infer<typeof FindSimilarPayloadSchema>
-export type FindSimilarResult = { success: true; count: number; comparables: RankedAnalog[]; session_id: string; steps: unknown[] }
+export type FindSimilarResult = {
+  success: true
+  count: number
+  comparables: RankedAnalog[]
+  session_id: string
+  steps: unknown[]
+  /** Why the search found what it found (summary.ts). */
+  summary: SearchSummary
+}
 
 const MAX_LIVE_PAGES = 2
 
 /** Live analogs: cian search pages fetched safely (FETCH_REWRITE may serve them from a mirror), cards upserted. */
-export function createLiveSource(services: TaskServices): AnalogSource {
+export function createLiveSource(services: TaskServices, notices: Set<string> = new Set()): AnalogSource {
   return {
     async search(query: AnalogQuery, signal?: AbortSignal): Promise<Property[]> {
       const found: Property[] = []
+      const location = query.cian_location
+      if (location === null && cianRegionId(query.region) === undefined) {
+        notices.add('Этот город пока не охвачен поиском на ЦИАН: искали только среди объявлений, которые сервис уже видел.')
+        return found
+      }
+      if (location?.level === 'oblast') {
+        notices.add(`У ЦИАН нет отдельного кода этого города: искали по региону «${location.name ?? 'область объекта'}» и оставили только объявления того же города.`)
+      }
       for (let page = 1; page <= MAX_LIVE_PAGES && found.length < query.limit; page++) {
         const url = buildCianSearchUrl({ ...query, page })
         const fetched = await services.fetcher.fetchPage(url, { signal })
@@ -49,10 +67,10 @@ export function createLiveSource(services: TaskServices): AnalogSource {
   }
 }
 
-function combinedSource(services: TaskServices, mode: FindSimilarPayload['source']): AnalogSource {
+function combinedSource(services: TaskServices, mode: FindSimilarPayload['source'], notices: Set<string>): AnalogSource {
   const store: AnalogSource = { search: (query) => services.listings.search(query) }
   if (mode === 'store') return store
-  const live = createLiveSource(services)
+  const live = createLiveSource(services, notices)
   if (mode === 'live') return live
   return {
     async search(query, signal) {
@@ -62,7 +80,10 @@ function combinedSource(services: TaskServices, mode: FindSimilarPayload['source
         return [...stored, ...(await live.search(query, signal))]
       } catch (error) {
         // The store answered: a site that blocks or fails must not lose what we already have.
-        if (stored.length > 0 && error instanceof AppError && error.code !== 'JobCanceled') return stored
+        if (stored.length > 0 && error instanceof AppError && error.code !== 'JobCanceled') {
+          notices.add('Сайт объявлений не ответил или попросил проверку «я не робот»: показаны объявления, которые сервис уже видел.')
+          return stored
+        }
         throw error
       }
     },
@@ -84,10 +105,20 @@ export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult,
     if (target.price === null && target.total_area === null) {
       throw new AppError('ValidationFailed', 'No target property: parse a listing for this session or pass target_property')
     }
-    await ctx.progress(20, `Поиск аналогов (${payload.search_strategy})...`)
-    const result = await findAnalogs(target, payload.search_strategy, combinedSource(ctx.deps, payload.source), {
+    await ctx.progress(20, 'Поиск аналогов...')
+    const notices = new Set<string>()
+    const ladder = STRATEGY_STEPS[payload.search_strategy]
+    const started = Date.now()
+    const result = await findAnalogs(target, payload.search_strategy, combinedSource(ctx.deps, payload.source, notices), {
       limit: payload.limit,
       signal: ctx.signal,
+      // One progress line per step, in Russian: which step, how far along, what it found so far.
+      onStep: async (step) => {
+        const n = Math.max(1, ladder.indexOf(step.name === 'main_relaxed' ? 'main' : step.name) + 1)
+        const seconds = Math.round((Date.now() - started) / 1000)
+        const what = step.skipped ?? `найдено ${step.found}, подходят ${step.kept}`
+        await ctx.progress(20 + Math.round((50 * n) / ladder.length), `Шаг ${n} из ${ladder.length}: ${STEP_LABELS[step.name]} — ${what} (${seconds} с)`)
+      },
     })
     await ctx.progress(70, `Найдено ${result.analogs.length} объектов...`)
     await sessions.saveComparables(payload.session_id, result.analogs)
@@ -98,6 +129,7 @@ export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult,
       comparables: result.analogs,
       session_id: payload.session_id,
       steps: result.steps.map(({ name, skipped, found, kept, rejected }) => ({ name, skipped, found, kept, rejected })),
+      summary: summarizeSearch(target, payload.search_strategy, result.steps, result.rejected, [...notices]),
     }
   },
 })

@@ -5,7 +5,7 @@
  * `matchesQuery` is the reference meaning of each field; other sources must agree with it.
  */
 import type { Property } from '../parse/property.ts'
-import { resolveRegion } from './regions.ts'
+import { cianLocationFor, resolveRegion, type CianLocation } from './regions.ts'
 
 /** Inclusive room-count range; studio = 0. `{ min: 2, max: 2 }` is "exactly 2". */
 export type RoomsRange = { min: number; max: number }
@@ -16,6 +16,8 @@ export type FloorRule = 'not_first_not_last' | 'first' | 'last'
 export type AnalogQuery = {
   /** Region code (`msk`, `spb`, …, see regions.ts). */
   region: string
+  /** Where the live cian search looks (regions.ts); null when cian has no id for the region. */
+  cian_location: CianLocation | null
   deal_type: 'sale' | 'rent'
   property_type: Property['property_type']
   /** null = both markets. */
@@ -43,6 +45,7 @@ export type AnalogQuery = {
 export function baseQuery(region: string, deal_type: 'sale' | 'rent'): AnalogQuery {
   return {
     region,
+    cian_location: null,
     deal_type,
     property_type: null,
     market: null,
@@ -109,6 +112,7 @@ export function mainQueryFor(target: Property, currentYear: number): AnalogQuery
   const region = resolveRegion(target)
   if (region === null) return null
   const q = baseQuery(region, target.deal_type ?? 'sale')
+  q.cian_location = cianLocationFor(target)
   const tol = segmentTolerance(target.deal_type === 'rent' ? null : target.price)
   q.property_type = target.property_type ?? 'flat'
   q.market = target.deal_type === 'rent' ? null : isNewBuilding(target, currentYear) ? 'new_building' : 'secondary'

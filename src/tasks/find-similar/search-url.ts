@@ -3,7 +3,7 @@
  *
  * Parameters used (as cian's own filter URLs spell them):
  * - `deal_type=sale|rent`, `offer_type=flat`, `engine_version=2`; rent adds `type=4` (long-term);
- * - `region=<id>` from regions.ts (msk=1, spb=2, mo=4593, lo=4588, …);
+ * - `region=<id>`: cian's location id of the city (or oblast) from regions.ts (msk=1, spb=2, tyumen=5024, …);
  * - rooms: `room1`…`room5`, `room6` = 6 and more, `room9` = studio (cian's studio flag);
  * - `minprice`/`maxprice` (RUB), `mintarea`/`maxtarea` (m² of total area);
  * - `object_type[0]=1` secondary, `object_type[0]=2` new building;
@@ -32,9 +32,9 @@ export function cianRoomParams(min: number, max: number): string[] {
 
 /** The cat.php URL for a query; throws `ValidationFailed` for a region or type cian cannot take. */
 export function buildCianSearchUrl(q: AnalogQuery): string {
-  const region = cianRegionId(q.region)
+  const region = q.cian_location?.id ?? cianRegionId(q.region)
   if (region === undefined) {
-    throw new AppError('ValidationFailed', `no cian region id for region "${q.region}"`)
+    throw new AppError('ValidationFailed', `no cian location id for region "${q.region}"`)
   }
   if (q.property_type !== null && q.property_type !== 'flat') {
     throw new AppError('ValidationFailed', `cian search for "${q.property_type}" is not supported`)

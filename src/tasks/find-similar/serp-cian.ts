@@ -17,7 +17,7 @@ import type { BlockedPage, MetroDetail, Property } from '../parse/property.ts'
 import { emptyProperty } from '../parse/property.ts'
 import { loadHtml } from '../parse/sites/dom.ts'
 import { sanitizeProperty } from '../parse/sites/merge.ts'
-import { regionFromCianId } from './regions.ts'
+import { findRegion, regionFromCianId, resolveRegion } from './regions.ts'
 
 export type SerpPage = {
   blocked: false
@@ -180,8 +180,10 @@ function offerToProperty(o: Json, pageUrl: string): Property {
   p.lat = num(coords.lat)
   p.lon = num(coords.lng) ?? num(coords.lon)
   const gaGeo = isObj(geo.jk) && isObj(geo.jk.gaGeo) ? geo.jk.gaGeo : null
+  const locationId = location ? int(location.id) : null
   p.region =
-    regionFromCianId(location ? int(location.id) : null) ??
+    regionFromCianId(locationId) ??
+    (p.city ? resolveRegion({ region: null, city: p.city, address: null }) : null) ??
     regionFromCianId(gaGeo ? int(gaGeo.oblId) : null) ??
     regionFromUrl(pageUrl)
 
@@ -213,6 +215,7 @@ function offerToProperty(o: Json, pageUrl: string): Property {
 
   const ch: Record<string, string> = {}
   if (typeof o.isApartments === 'boolean') ch.is_apartments = String(o.isApartments)
+  if (locationId !== null && locationId > 0) ch.cian_city_id = String(locationId)
   if (okrug) ch.okrug = str(okrug.name) ?? ''
   if (street) ch.street = str(street.title) ?? str(street.name) ?? ''
   if (house) ch.house = str(house.name) ?? ''
@@ -364,10 +367,7 @@ function regionFromUrl(url: string): string | null {
 }
 
 function regionFromCity(city: string | undefined): string | null {
-  if (!city) return null
-  if (/^москва$/i.test(city)) return 'msk'
-  if (/^санкт-петербург$/i.test(city)) return 'spb'
-  return null
+  return city ? (findRegion(city)?.code ?? null) : null
 }
 
 function sameName(a: string, b: string): boolean {

@@ -23,7 +23,7 @@ import { applyGuards, COMPLEX_LIMITS, type GuardLimits, type Rejection, STRICT_L
 import { neighbouringStations } from './metro.ts'
 import { type AnalogQuery, baseQuery, mainQueryFor, neighbouringHouseNumbers, relaxedRooms, streetAndHouse } from './query.ts'
 import { rankAnalogs, type RankedAnalog } from './rank.ts'
-import { resolveRegion } from './regions.ts'
+import { missingRegionFacts, resolveRegion } from './regions.ts'
 
 export const STRATEGIES = ['same_building', 'same_complex', 'nearby', 'district', 'citywide', 'auto'] as const
 export type Strategy = (typeof STRATEGIES)[number]
@@ -78,7 +78,8 @@ export const NEARBY_RADIUS_KM = 1.5
 /** Enough analogs after a same-ЖК / same-building step (the original's level-0 minimum). */
 export const MIN_SAME_COMPLEX = 5
 
-const LADDERS: Record<Strategy, readonly StepName[]> = {
+/** The steps each strategy runs, in order. */
+export const STRATEGY_STEPS: Record<Strategy, readonly StepName[]> = {
   same_building: ['same_building'],
   same_complex: ['same_complex'],
   nearby: ['nearby', 'same_street'],
@@ -98,6 +99,7 @@ export function buildStepQuery(target: Property, step: StepName, perStep: number
   const { street, house } = streetAndHouse(target)
   const anyRooms: AnalogQuery = {
     ...baseQuery(main.region, main.deal_type),
+    cian_location: main.cian_location,
     property_type: main.property_type,
     market: main.market,
     limit: perStep,
@@ -157,9 +159,10 @@ export async function findAnalogs(
   const kept: Property[] = []
   const rejected: Rejection[] = []
   const steps: SearchStep[] = []
-  const ladder = [...LADDERS[strategy]]
+  const ladder = [...STRATEGY_STEPS[strategy]]
   if (resolveRegion(target) === null) {
-    const step: SearchStep = { name: ladder[0], query: null, skipped: 'регион объекта не определён', found: 0, kept: 0, rejected: 0, total_kept: 0 }
+    const skipped = `регион объекта не определён: нет ${missingRegionFacts(target).join(', ')}`
+    const step: SearchStep = { name: ladder[0], query: null, skipped, found: 0, kept: 0, rejected: 0, total_kept: 0 }
     steps.push(step)
     await onStep?.(step)
     return { analogs: [], rejected, steps }

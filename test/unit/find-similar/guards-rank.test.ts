@@ -91,8 +91,8 @@ describe('scoreAnalog / selectAnalogs', () => {
     expect(analogs.map((a) => a.url)).toEqual([close.url, far.url])
     expect(analogs[1].distance_km).toBeGreaterThan(9)
     expect(rejected).toEqual([
-      { url: bad.url, offer_id: bad.offer_id, reason: 'price_ratio' },
-      { url: target.url, offer_id: target.offer_id, reason: 'target_itself' },
+      { url: bad.url, offer_id: bad.offer_id, reason: 'price_ratio', deal_type: bad.deal_type, city: bad.city },
+      { url: target.url, offer_id: target.offer_id, reason: 'target_itself', deal_type: target.deal_type, city: target.city },
     ])
   })
 })

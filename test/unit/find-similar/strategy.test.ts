@@ -73,7 +73,7 @@ describe('findAnalogs', () => {
     const { source } = createMemorySource(market)
     const r = await findAnalogs(target, 'same_building', source, { currentYear: 2025 })
     expect(urls(r.analogs)).toEqual(urls([inComplex[0]]))
-    expect(r.rejected).toEqual([{ url: target.url, offer_id: target.offer_id, reason: 'target_itself' }])
+    expect(r.rejected).toEqual([{ url: target.url, offer_id: target.offer_id, reason: 'target_itself', deal_type: target.deal_type, city: target.city }])
   })
 
   it('nearby searches the radius, exact rooms, and drops the same flat listed twice', async () => {
@@ -141,7 +141,7 @@ describe('findAnalogs', () => {
     expect(r.steps[0]).toMatchObject({ name: 'same_complex', skipped: 'ЖК объекта неизвестен' })
     const lost = await findAnalogs({ ...bare, region: null, city: null, address: null }, 'auto', source)
     expect(lost.analogs).toEqual([])
-    expect(lost.steps[0].skipped).toBe('регион объекта не определён')
+    expect(lost.steps[0].skipped).toBe('регион объекта не определён: нет города в объявлении, адреса, города в ссылке')
   })
 
   it('stops when the signal is aborted', async () => {

@@ -56,16 +56,30 @@ describe('renderReportHtml', () => {
     expect(text($('body').text())).toContain('+5,8 %')
   })
 
-  it('draws one mark per analog and the two reference lines', () => {
+  it('draws the price-per-m² distribution with the owner\'s flat marked and the fair line', () => {
     const svg = $('svg')
     expect(svg.length).toBe(1)
     expect(svg.find('circle.analog-mark').length).toBe(analogs.length)
-    // the IQR outlier is drawn hollow
+    // the IQR outlier is drawn hollow and left out of the histogram
     expect(svg.find('circle.analog-mark[fill=none]').length).toBe(1)
+    const binned = svg.find('rect.bin title').map((_, t) => Number(/^(\d+)/.exec($(t).text())?.[1])).get()
+    expect(binned.reduce((a, b) => a + b, 0)).toBe(valuation.analogs_used)
     expect(svg.find('line.fair-line').length).toBe(1)
     expect(svg.find('line.asking-line').length).toBe(1)
-    expect(svg.text()).toContain('₽ за м²')
+    expect(text(svg.text())).toContain('Ваша квартира: 220 000 ₽/м²')
     expect(text(svg.text())).toContain('Справедливая: 208 000 ₽/м²')
+    expect(svg.text()).not.toContain('номер в таблице')
+  })
+
+  it('speaks to an owner: one range, a recommended price with its reason, the method collapsed', () => {
+    expect(text($('[data-field=range]').text())).toMatch(/^Такие квартиры сейчас продаются за [\d  ]+ ₽ – [\d  ]+ ₽\.$/)
+    expect(text($('[data-field=confidence]').text())).toMatch(/^\d+ из 100 — (высокая|средняя|низкая)$/)
+    expect(text($('[data-field=recommended]').text())).toContain('запас на торг')
+    expect($('details#method').attr('open')).toBeUndefined()
+    const method = text($('details#method').text())
+    for (const word of ['Как считали', 'CV', 'IQR', 't-распределению']) expect(method).toContain(word)
+    expect(text($('body').text())).not.toMatch(/Достоверность|Уверенность/)
+    expect(text($('body').text())).toContain('1 июня 2025 г.')
   })
 
   it('escapes page strings everywhere and neutralises bad links', () => {
@@ -77,10 +91,32 @@ describe('renderReportHtml', () => {
     expect($('a[href^="javascript"]').length).toBe(0)
   })
 
-  it('lists every analog with its status', () => {
-    const rows = $('table').last().find('tbody tr')
+  it('lists every analog by rooms, area and address, with its status', () => {
+    const rows = $('table.analogs tbody tr')
     expect(rows.length).toBe(analogs.length)
+    expect(text(rows.eq(0).find('td').first().text())).toBe('2-комн., 50 м², 5/9 эт., Москва, улица Правды, 10')
     expect(text(rows.eq(6).text())).toContain('исключён: выброс по цене за м² (IQR)')
+    expect($('table.analogs').parent().hasClass('scroll')).toBe(true)
+  })
+})
+
+describe('a rental report', () => {
+  const rentals = [500, 520, 540, 560, 580, 600].map((p) => flat(p, { deal_type: 'rent', price: p * 50, url: `https://tyumen.cian.ru/rent/flat/${p}/` }))
+  const tenant = flat(560, { deal_type: 'rent', price: 28_000, url: 'https://tyumen.cian.ru/rent/flat/1/' })
+  const v = valuate(tenant, rentals, { currentYear: 2025 })
+  const $r = cheerio.load(renderReportHtml(v, tenant, rentals, meta))
+  const body = text($r('body').text())
+
+  it('says rent per month everywhere and never offers a quick sale', () => {
+    expect(text($r('[data-field=fair-price]').text())).toMatch(/^[\d  ]+ ₽\/мес$/)
+    expect(text($r('[data-field=asking-price]').text())).toBe('28 000 ₽/мес')
+    expect(body).toContain('Оценка аренды')
+    expect(body).toContain('Такие квартиры сейчас сдаются')
+    expect(body).toContain('Рекомендуем ставку в объявлении')
+    expect(body).not.toMatch(/Быстрая продажа|продать быстро|продаются/)
+    const md = renderReportMarkdown(v, tenant, rentals, meta)
+    expect(text(md)).toContain('28 000 ₽/мес')
+    expect(md).not.toContain('Быстрая продажа')
   })
 })
 
@@ -89,6 +125,7 @@ describe('renderReportMarkdown', () => {
 
   it('carries the fair price, verdict and one row per analog, escaped', () => {
     expect(text(md)).toContain('Справедливая цена: **10 400 000 ₽**')
+    expect(md).toContain('Быстрая продажа')
     expect(md).toContain('**Цена завышена**')
     expect(md.split('\n').filter((l) => /^\| \d+ \|/.test(l))).toHaveLength(analogs.length)
     expect(md).not.toContain('<script>')

@@ -86,7 +86,7 @@ function fromState(offerData: unknown): PropertyLayer {
   const terms = dig(offer, 'bargainTerms')
   const category = asString(dig(offer, 'category')) ?? ''
   const address = asArray(dig(offer, 'geo', 'address'))
-  const characteristics = stateCharacteristics(offerData)
+  const characteristics = { ...stateCharacteristics(offerData), ...cianLocationIds(address) }
   const raw: PropertyLayer = {
     offer_id: asString(dig(offer, 'cianId')) ?? asString(dig(offer, 'id')),
     deal_type: dealType(asString(dig(offer, 'dealType'))),
@@ -295,6 +295,19 @@ function domDistrict(parts: string[], offerData: unknown): string | null {
   if (raion) return raion.replace(/^(р-н|район)\s+|\s+район$/gi, '').trim()
   const okrug = addressPart(asArray(dig(offerData, 'offer', 'geo', 'address')), (p) => dig(p, 'type') === 'okrug')
   return okrug && parts.some((part) => sameName(part, okrug)) ? okrug : null
+}
+
+/** cian's own ids of the listing's city and oblast: the analog search asks cian for exactly these. */
+function cianLocationIds(parts: unknown[]): Pairs {
+  const ids: Pairs = {}
+  for (const part of parts) {
+    const id = asNumber(dig(part, 'id'))
+    if (dig(part, 'type') !== 'location' || id === null || !Number.isInteger(id) || id <= 0) continue
+    const level = dig(part, 'locationTypeId')
+    if (level === 1 && !ids.cian_city_id) ids.cian_city_id = String(id)
+    if (level === 2 && !ids.cian_region_id) ids.cian_region_id = String(id)
+  }
+  return ids
 }
 
 function addressPart(parts: unknown[], test: (part: unknown) => boolean): string | null {
