@@ -5,6 +5,7 @@ import { openRuntime } from './runtime.ts'
 import { exitOnStartupFailure } from './startup.ts'
 import { createStores } from './store/index.ts'
 import { createTaskServices } from './services.ts'
+import { startRqCompat } from './rq-compat/index.ts'
 
 const apiOnly = process.argv.includes('--api-only')
 const OFFLINE_PROBE_HOST = 'cian.ru'
@@ -33,12 +34,20 @@ try {
     )
   }
 
+  // The Redis-protocol adapter is a side door: if its port is taken the API still serves, and says why.
+  const rqCompat = await startRqCompat({ config, queue, log }).catch((e) => {
+    log.error({ err: coerceError(e).message, port: config.rqCompatPort }, 'Redis-protocol adapter (RQ_COMPAT_PORT) not started')
+    return undefined
+  })
+  if (rqCompat) log.info({ url: `redis://${rqCompat.host}:${rqCompat.port}/0` }, 'Redis-protocol adapter listening (redis-cli, RQ, rq-dashboard)')
+
   let shuttingDown = false
   const shutdown = async (signal: string) => {
     if (shuttingDown) return
     shuttingDown = true
     log.info({ signal }, 'shutting down: no new requests or jobs; finishing running jobs')
     server.close()
+    await rqCompat?.close()
     await runtime.close()
     log.info('stopped')
     process.exit(0)

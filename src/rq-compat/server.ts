@@ -1,0 +1,223 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import net from 'node:net'
+import RedisParser from 'redis-parser'
+import { coerceError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import type { RqBackend } from './backend.ts'
+import { executeCommand, type CommandContext, type Role, type Session } from './commands.ts'
+import { createNames } from './keyspace.ts'
+import { encodeReply, RespError } from './resp.ts'
+import { createPendingRemovals, createView } from './view.ts'
+
+export type RqCompatLimits = {
+  /** Connections open at once; more are answered with an error and closed. */
+  maxConnections: number
+  /** Bytes of one command not yet complete (a bulk string, a long array) before the connection is dropped. */
+  maxRequestBytes: number
+  /** Arguments in one command. */
+  maxArguments: number
+  /** Commands parsed and waiting for their replies before reading pauses. */
+  maxPipelined: number
+  /** A command must arrive whole within this long of its first byte (slowloris). */
+  requestTimeoutMs: number
+  /** An idle connection is closed after this long. */
+  idleTimeoutMs: number
+  /** How long a lone ZREM/LREM waits for the DEL or requeue that explains it (see createPendingRemovals). */
+  removalGraceMs: number
+}
+
+export const DEFAULT_LIMITS: RqCompatLimits = {
+  maxConnections: 256,
+  maxRequestBytes: 4 * 1024 * 1024,
+  maxArguments: 100_000,
+  maxPipelined: 1000,
+  requestTimeoutMs: 10_000,
+  idleTimeoutMs: 600_000,
+  removalGraceMs: 10_000,
+}
+
+export type RqCompatOptions = {
+  backend: RqBackend
+  log: Logger
+  port: number
+  host: string
+  /** Client keys may read; admin keys may also write. No keys: no AUTH, and the caller binds to loopback. */
+  clientKeys: readonly string[]
+  adminKeys: readonly string[]
+  /** Old dotted function paths → kind, so an old app's queue.enqueue('app.tasks.parse_property', …) still runs. */
+  functionAliases: ReadonlyMap<string, string>
+  limits?: Partial<RqCompatLimits>
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest()
+
+function matchesAny(hashes: readonly Buffer[], presented: string): boolean {
+  const digest = sha256(presented)
+  let found = false
+  for (const hash of hashes) found = timingSafeEqual(hash, digest) || found
+  return found
+}
+
+/**
+ * The Redis-protocol (RESP2) listener: RQ's key layout over the Postgres queue, so redis-cli, RQ's
+ * Python API, `rq info` and rq-dashboard work unchanged. No Redis is involved and no state is kept
+ * here: reads come from the queue's views, writes become queue operations.
+ */
+export async function startRqCompatServer(options: RqCompatOptions) {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits }
+  const { backend, log } = options
+  const names = createNames(backend.kinds, options.functionAliases)
+  const pending = createPendingRemovals({
+    graceMs: limits.removalGraceMs,
+    expire: (jobId) =>
+      void backend.remove(jobId).catch((e) => log.warn({ err: coerceError(e).message, job_id: jobId }, 'rq-compat: could not delete a job removed from its registry')),
+  })
+  const view = createView(backend, names, pending)
+  const adminHashes = options.adminKeys.map(sha256)
+  const clientHashes = [...options.clientKeys, ...options.adminKeys].map(sha256)
+  const authEnabled = clientHashes.length > 0
+  const sockets = new Set<net.Socket>()
+  let nextId = 1
+  let boundPort = options.port
+
+  const ctx: CommandContext = {
+    backend,
+    names,
+    view,
+    pending,
+    log,
+    port: () => boundPort,
+    connections: () => sockets.size,
+    startedAt: Date.now(),
+    authEnabled,
+    scripts: new Map(),
+    authenticate(key: string): Role | undefined {
+      if (matchesAny(adminHashes, key)) return 'admin'
+      return matchesAny(clientHashes, key) ? 'client' : undefined
+    },
+  }
+
+  const server = net.createServer((socket) => {
+    if (sockets.size >= limits.maxConnections) {
+      socket.end(encodeReply(new RespError('ERR max number of clients reached')))
+      socket.destroy()
+      return
+    }
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    serveConnection(socket, ctx, limits, nextId++, log)
+  })
+  server.maxConnections = limits.maxConnections * 2
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  boundPort = (server.address() as net.AddressInfo).port
+  server.on('error', (e) => log.error({ err: coerceError(e).message }, 'rq-compat listener error'))
+
+  return {
+    port: boundPort,
+    host: options.host,
+    connections: () => sockets.size,
+    async close(): Promise<void> {
+      pending.clear()
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      for (const socket of sockets) socket.destroy()
+      await closed
+    },
+  }
+}
+
+export type RqCompatServer = Awaited<ReturnType<typeof startRqCompatServer>>
+
+function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqCompatLimits, id: number, log: Logger) {
+  const session: Session = { id, name: null, role: ctx.authEnabled ? undefined : 'admin', multi: null, multiFailed: false, quit: false }
+  const queue: Buffer[][] = []
+  let partialBytes = 0
+  let requestTimer: NodeJS.Timeout | undefined
+  let working = false
+  let closed = false
+
+  const drop = (reason: string) => {
+    if (closed) return
+    closed = true
+    if (requestTimer) clearTimeout(requestTimer)
+    if (!socket.destroyed && socket.writable) socket.end(encodeReply(new RespError(`ERR ${reason}`)))
+    setTimeout(() => socket.destroy(), 1000).unref()
+  }
+
+  const parser = new RedisParser({
+    returnBuffers: true,
+    returnReply(reply: unknown) {
+      partialBytes = 0
+      if (requestTimer) clearTimeout(requestTimer)
+      requestTimer = undefined
+      if (!Array.isArray(reply) || reply.length === 0 || reply.length > limits.maxArguments || !reply.every((arg) => Buffer.isBuffer(arg))) {
+        queue.push([])
+      } else {
+        queue.push(reply as Buffer[])
+      }
+      if (queue.length >= limits.maxPipelined) socket.pause()
+      void work()
+    },
+    returnError() {
+      drop('Protocol error: a request is an array of bulk strings')
+    },
+    returnFatalError() {
+      drop('Protocol error: a request is an array of bulk strings')
+    },
+  })
+
+  async function work() {
+    if (working) return
+    working = true
+    try {
+      while (queue.length > 0 && !closed) {
+        const args = queue.shift()!
+        const reply =
+          args.length === 0 ? new RespError('ERR Protocol error: a command is a non-empty array of bulk strings') : await executeCommand(args, session, ctx)
+        if (closed || socket.destroyed) return
+        const flushed = socket.write(encodeReply(reply))
+        if (session.quit) {
+          closed = true
+          socket.end()
+          return
+        }
+        if (!flushed) await new Promise((resolve) => socket.once('drain', resolve))
+        if (queue.length < limits.maxPipelined / 2 && socket.isPaused()) socket.resume()
+      }
+    } catch (e) {
+      log.error({ err: coerceError(e).message, stack: coerceError(e).stack }, 'rq-compat command failed')
+      drop('internal error; see the service log')
+    } finally {
+      working = false
+    }
+  }
+
+  socket.setNoDelay(true)
+  socket.setTimeout(limits.idleTimeoutMs, () => drop('idle timeout'))
+  socket.on('error', () => socket.destroy())
+  socket.on('close', () => {
+    closed = true
+    if (requestTimer) clearTimeout(requestTimer)
+  })
+  socket.on('data', (chunk: Buffer) => {
+    if (closed) return
+    partialBytes += chunk.length
+    if (partialBytes > limits.maxRequestBytes) return drop(`Protocol error: request larger than ${limits.maxRequestBytes} bytes`)
+    requestTimer ??= setTimeout(() => drop('request not completed in time'), limits.requestTimeoutMs)
+    try {
+      parser.execute(chunk)
+    } catch {
+      drop('Protocol error')
+    }
+    if (partialBytes === 0 && requestTimer) {
+      clearTimeout(requestTimer)
+      requestTimer = undefined
+    }
+  })
+}
