@@ -263,9 +263,11 @@ function planExisting(deps: { backend: RqBackend; view: View; pending: PendingRe
   const { row, hash } = job
   const target = writes.fields.get('status')?.toString() ?? row.status
   const requeue = target === 'queued' && writes.pushes.length > 0 && (row.status === 'failed' || row.status === 'canceled')
+  // registry.requeue() removes the job, then saves it with its times cleared, then enqueues it.
+  const resetting = requeue || (pending.has(row.id) && target === row.status)
   for (const [field, value] of writes.fields) {
     if (field === 'status') continue
-    if (!fieldUnchanged(field, hash.get(field), value, requeue)) {
+    if (!fieldUnchanged(field, hash.get(field), value, resetting)) {
       throw refuse(`HSET rq:job:${row.id} ${field}: ${UNEXPRESSIBLE}`)
     }
   }
