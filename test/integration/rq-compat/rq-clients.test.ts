@@ -223,9 +223,14 @@ from rq import Queue
 q = Queue('housler-tasks', connection=Redis.from_url(os.environ['REDIS_URL']))
 print(q.enqueue('housler.find_similar', session_id='info', target_property={'price': 9000000, 'total_area': 40.0, 'rooms': 1}).id)
 `)
-    const stats = await (await fetch(`${service.baseUrl}/api/tasks/queue-stats`)).json()
     const { stdout } = await run('rq', ['info', '--url', url], { timeout: 60_000, env: { ...process.env, PYTHONWARNINGS: 'ignore' } })
-    expect(stats.queued_jobs).toBeGreaterThan(0)
+    const shown = Number(/^housler-tasks\s.*?(\d+)$/m.exec(stdout)?.[1])
+    expect(shown).toBeGreaterThan(0)
+    // GET /queue-stats answers a snapshot up to ~1 s old: wait for one taken after the enqueue.
+    const stats = await until('queue-stats to catch up', async () => {
+      const body = await (await fetch(`${service.baseUrl}/api/tasks/queue-stats`)).json()
+      return body.queued_jobs === shown ? body : undefined
+    })
     expect(stdout).toMatch(new RegExp(`^housler-tasks\\s.*\\b${stats.queued_jobs}$`, 'm'))
     expect(stdout).toMatch(new RegExp(`^find-similar\\s.*\\b${stats.by_kind['find-similar'].queued_jobs}$`, 'm'))
     expect(stdout).toMatch(new RegExp(`^parse\\s.*\\b${stats.by_kind.parse.queued_jobs}$`, 'm'))
