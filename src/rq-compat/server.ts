@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import net from 'node:net'
-import RedisParser from 'redis-parser'
 import { coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { RqBackend } from './backend.ts'
 import { executeCommand, type CommandContext, type Role, type Session } from './commands.ts'
 import { createNames } from './keyspace.ts'
 import { encodeReply, RespError } from './resp.ts'
+import { createRequestParser, ProtocolError } from './request-parser.ts'
 import { createPendingRemovals, createView } from './view.ts'
 
 export type RqCompatLimits = {
@@ -137,7 +137,6 @@ export type RqCompatServer = Awaited<ReturnType<typeof startRqCompatServer>>
 function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqCompatLimits, id: number, log: Logger) {
   const session: Session = { id, name: null, role: ctx.authEnabled ? undefined : 'admin', multi: null, multiFailed: false, quit: false }
   const queue: Buffer[][] = []
-  let partialBytes = 0
   let requestTimer: NodeJS.Timeout | undefined
   let working = false
   let closed = false
@@ -150,27 +149,14 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqComp
     setTimeout(() => socket.destroy(), 1000).unref()
   }
 
-  const parser = new RedisParser({
-    returnBuffers: true,
-    returnReply(reply: unknown) {
-      partialBytes = 0
-      if (requestTimer) clearTimeout(requestTimer)
-      requestTimer = undefined
-      if (!Array.isArray(reply) || reply.length === 0 || reply.length > limits.maxArguments || !reply.every((arg) => Buffer.isBuffer(arg))) {
-        queue.push([])
-      } else {
-        queue.push(reply as Buffer[])
-      }
-      if (queue.length >= limits.maxPipelined) socket.pause()
-      void work()
-    },
-    returnError() {
-      drop('Protocol error: a request is an array of bulk strings')
-    },
-    returnFatalError() {
-      drop('Protocol error: a request is an array of bulk strings')
-    },
-  })
+  const parser = createRequestParser({ maxArguments: limits.maxArguments, maxBulkBytes: limits.maxRequestBytes, maxRequestBytes: limits.maxRequestBytes })
+  const accept = (args: Buffer[]) => {
+    if (requestTimer) clearTimeout(requestTimer)
+    requestTimer = undefined
+    queue.push(args)
+    if (queue.length >= limits.maxPipelined) socket.pause()
+    void work()
+  }
 
   async function work() {
     if (working) return
@@ -178,8 +164,7 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqComp
     try {
       while (queue.length > 0 && !closed) {
         const args = queue.shift()!
-        const reply =
-          args.length === 0 ? new RespError('ERR Protocol error: a command is a non-empty array of bulk strings') : await executeCommand(args, session, ctx)
+        const reply = await executeCommand(args, session, ctx)
         if (closed || socket.destroyed) return
         const flushed = socket.write(encodeReply(reply))
         if (session.quit) {
@@ -207,17 +192,12 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqComp
   })
   socket.on('data', (chunk: Buffer) => {
     if (closed) return
-    partialBytes += chunk.length
-    if (partialBytes > limits.maxRequestBytes) return drop(`Protocol error: request larger than ${limits.maxRequestBytes} bytes`)
-    requestTimer ??= setTimeout(() => drop('request not completed in time'), limits.requestTimeoutMs)
     try {
-      parser.execute(chunk)
-    } catch {
-      drop('Protocol error')
+      parser.push(chunk, accept)
+    } catch (e) {
+      return drop(`Protocol error: ${e instanceof ProtocolError ? e.message : 'unreadable request'}`)
     }
-    if (partialBytes === 0 && requestTimer) {
-      clearTimeout(requestTimer)
-      requestTimer = undefined
-    }
+    // A request begun must arrive whole in time; one that trickles in (slowloris) is dropped.
+    if (parser.pendingBytes() > 0) requestTimer ??= setTimeout(() => drop('request not completed in time'), limits.requestTimeoutMs)
   })
 }
