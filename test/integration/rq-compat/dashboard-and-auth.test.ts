@@ -147,7 +147,8 @@ Queue('housler-tasks').empty()
 print(Queue('housler-tasks').count)
 `,
     )
-    expect(acted[0]).toBe('queued')
+    // The parse worker may already have picked the requeued job up (and failed it into a retry).
+    expect(['queued', 'started', 'scheduled']).toContain(acted[0])
     expect(acted[1]).toBe('False')
     expect(Number(acted[2])).toBeGreaterThanOrEqual(2)
     expect(acted[3]).toBe('0')
