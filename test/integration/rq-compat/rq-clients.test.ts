@@ -103,6 +103,11 @@ describe('redis-cli', () => {
     })
     child.stdin.write('ping\r')
     await until('PONG at the prompt', async () => (output.includes('PONG') ? true : undefined), 20_000)
+    // The guide's own command: RQ keeps no keys under housler-tasks:*, here as with Redis; RQ's are rq:*.
+    child.stdin.write('KEYS housler-tasks:*\r')
+    await until('the empty answer', async () => (output.includes('(empty array)') ? true : undefined), 20_000)
+    child.stdin.write('KEYS rq:*\r')
+    await until('the rq keys', async () => (output.includes('"rq:queues"') ? true : undefined), 20_000)
     child.stdin.write('quit\r')
     const code = await new Promise((resolve) => child.once('exit', resolve))
     expect(code).toBe(0)
@@ -143,12 +148,16 @@ print(job.description)
     await waitForStatus(service.baseUrl, failedId, ['failed'], 60_000)
     // The guide's Troubleshooting snippet, verbatim but for the URL.
     const out = await python(`
-from redis import Redis
+# Получить информацию о провалившейся задаче
 from rq import Queue
-import os
-queue = Queue('housler-tasks', connection=Redis.from_url(os.environ['REDIS_URL']))
-failed = queue.failed_job_registry
-for job_id in failed.get_job_ids():
+from redis import Redis
+
+redis_conn = Redis.from_url('${url}')
+queue = Queue('housler-tasks', connection=redis_conn)
+
+# Получить failed jobs
+failed_jobs = queue.failed_job_registry.get_job_ids()
+for job_id in failed_jobs:
     job = queue.fetch_job(job_id)
     print(f"Job {job_id}: {job.exc_info}")
 `)
