@@ -157,6 +157,32 @@ print(Queue('housler-tasks').count)
   })
 })
 
+describe('a lone removal from a registry', () => {
+  it('hides the job there at once and deletes it when no DEL or requeue follows', async () => {
+    const lone = await startRqCompatServer({
+      backend: createRqBackend(service.queue, service.config),
+      log: createSilentLogger(),
+      port: 0,
+      host: '127.0.0.1',
+      clientKeys: [],
+      adminKeys: [],
+      functionAliases: new Map(),
+      limits: { removalGraceMs: 500 },
+    })
+    try {
+      const failed = await post('/api/tasks/parse', { url: 'https://spb.cian.ru/sale/flat/2/', session_id: 'lone' })
+      await waitForStatus(service.baseUrl, failed, ['failed'], 60_000)
+      expect(await cli(lone.port, 'ZSCORE', 'rq:failed:housler-tasks', failed)).toMatch(/^\d+$/)
+      expect(await cli(lone.port, 'ZREM', 'rq:failed:housler-tasks', failed)).toBe('1')
+      expect(await cli(lone.port, 'ZSCORE', 'rq:failed:housler-tasks', failed)).toBe('')
+      await until('the removed job to be deleted', async () => ((await fetch(`${service.baseUrl}/api/tasks/status/${failed}`)).status === 404 ? true : undefined))
+      expect(await cli(lone.port, 'EXISTS', `rq:job:${failed}`)).toBe('0')
+    } finally {
+      await lone.close()
+    }
+  })
+})
+
 describe('with API keys', () => {
   it('answers nothing before AUTH, reads with a client key, and writes only with the admin key', async () => {
     expect(await cli(secured.port, 'PING')).toMatch(/^NOAUTH/)
