@@ -1,4 +1,6 @@
 import { lookup } from 'node:dns/promises'
+import type { AddressInfo } from 'node:net'
+import { coerceError } from './errors.ts'
 import { createApp } from './http/app.ts'
 import { listen } from './http/listen.ts'
 import { openRuntime } from './runtime.ts'
@@ -23,7 +25,8 @@ try {
   }
   const worker = apiOnly ? undefined : queue.startWorker({ kinds: config.workerKinds })
   queue.startCleanup()
-  log.info({ url: `http://${config.host}:${config.port}`, worker: Boolean(worker) }, 'housler task service listening')
+  const { port } = server.address() as AddressInfo
+  log.info({ url: `http://${config.host}:${port}`, worker: Boolean(worker) }, 'housler task service listening')
   if (config.apiKeys.length === 0 && config.host === '127.0.0.1') {
     log.warn('API_KEYS is not set: listening on loopback only (set API_KEYS, or HOST explicitly, to accept remote clients)')
   }
@@ -36,7 +39,9 @@ try {
 
   // The Redis-protocol adapter is a side door: if its port is taken the API still serves, and says why.
   const rqCompat = await startRqCompat({ config, queue, log }).catch((e) => {
-    log.error({ err: coerceError(e).message, port: config.rqCompatPort }, 'Redis-protocol adapter (RQ_COMPAT_PORT) not started')
+    const err = coerceError(e) as NodeJS.ErrnoException
+    const fix = err.code === 'EADDRINUSE' ? `port ${config.rqCompatPort} is in use — set RQ_COMPAT_PORT to a free port, or 0 to turn it off` : err.message
+    log.error({ err: err.message, port: config.rqCompatPort }, `Redis-protocol adapter not started: ${fix}`)
     return undefined
   })
   if (rqCompat) log.info({ url: `redis://${rqCompat.host}:${rqCompat.port}/0` }, 'Redis-protocol adapter listening (redis-cli, RQ, rq-dashboard)')
