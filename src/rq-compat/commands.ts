@@ -3,7 +3,7 @@ import { coerceError, AppError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { RqBackend } from './backend.ts'
 import { parseKey, type Names } from './keyspace.ts'
-import { globToRegExp, NULL_ARRAY, OK, RespError, Status, type Reply } from './resp.ts'
+import { globToRegExp, OK, RespError, Status, type Reply } from './resp.ts'
 import type { PendingRemovals, View, ZMember } from './view.ts'
 import { planWrites, type Effect } from './writes.ts'
 
@@ -556,5 +556,5 @@ async function exec(session: Session, ctx: CommandContext): Promise<Reply> {
     const error = toRespError(e)
     return err(`EXECABORT Transaction discarded: ${error.message}`)
   }
-  return replies.length === 0 && queued.length > 0 ? NULL_ARRAY : replies
+  return replies
 }

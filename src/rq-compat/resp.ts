@@ -9,10 +9,7 @@ export class Status {
 /** A RESP2 error reply; `text` starts with its code word (ERR, NOAUTH, NOPERM, …). */
 export class RespError extends Error {}
 
-/** A RESP2 null array (`*-1`), as EXEC answers when the transaction did not run. */
-export const NULL_ARRAY = Symbol('null array')
-
-export type Reply = Status | RespError | number | string | Buffer | null | typeof NULL_ARRAY | Reply[]
+export type Reply = Status | RespError | number | string | Buffer | null | Reply[]
 
 export const OK = new Status('OK')
 
@@ -23,7 +20,6 @@ export function encodeReply(reply: Reply): Buffer {
   const parts: Buffer[] = []
   const add = (reply: Reply) => {
     if (reply === null) return void parts.push(Buffer.from(`$-1${CRLF}`))
-    if (reply === NULL_ARRAY) return void parts.push(Buffer.from(`*-1${CRLF}`))
     if (reply instanceof Status) return void parts.push(Buffer.from(`+${oneLine(reply.text)}${CRLF}`))
     if (reply instanceof RespError) return void parts.push(Buffer.from(`-${oneLine(reply.message)}${CRLF}`))
     if (typeof reply === 'number') return void parts.push(Buffer.from(`:${Math.trunc(reply)}${CRLF}`))

@@ -141,10 +141,12 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqComp
   let working = false
   let closed = false
 
-  const drop = (reason: string) => {
+  /** Closes the connection; `reason` undefined closes silently, as Redis's idle timeout does (a pooled client reconnects). */
+  const drop = (reason: string | undefined) => {
     if (closed) return
     closed = true
     if (requestTimer) clearTimeout(requestTimer)
+    if (reason === undefined) return void socket.destroy()
     if (!socket.destroyed && socket.writable) socket.end(encodeReply(new RespError(`ERR ${reason}`)))
     setTimeout(() => socket.destroy(), 1000).unref()
   }
@@ -184,7 +186,7 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqComp
   }
 
   socket.setNoDelay(true)
-  socket.setTimeout(limits.idleTimeoutMs, () => drop('idle timeout'))
+  socket.setTimeout(limits.idleTimeoutMs, () => drop(undefined))
   socket.on('error', () => socket.destroy())
   socket.on('close', () => {
     closed = true

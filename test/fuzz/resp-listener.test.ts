@@ -35,7 +35,7 @@ beforeAll(async () => {
     clientKeys: [],
     adminKeys: [],
     functionAliases: new Map(),
-    limits: { maxRequestBytes: MAX_REQUEST_BYTES, maxConnections: MAX_CONNECTIONS, requestTimeoutMs: 300 },
+    limits: { maxRequestBytes: MAX_REQUEST_BYTES, maxConnections: MAX_CONNECTIONS, requestTimeoutMs: 300, idleTimeoutMs: 1500 },
   })
 }, 60_000)
 
@@ -123,6 +123,7 @@ describe('the RESP listener under malformed input', () => {
     )
     expect(sent).toBe(RUNS)
     expect(crashes).toEqual([])
+    console.log(`resp fuzz: ${RUNS} malformed requests, ${crashes.length} crashes, heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(1)} MB after`)
     // Every connection's buffer is capped at MAX_REQUEST_BYTES; nothing accumulates across connections.
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(100 * 1024 * 1024)
     expect(adapter.connections()).toBeLessThanOrEqual(1)
@@ -162,6 +163,15 @@ describe('the RESP listener under malformed input', () => {
     await new Promise<void>((resolve) => socket.once('close', () => resolve()))
     expect(Buffer.concat(chunks).toString()).toMatch(/request not completed in time/)
     expect(await ping()).toBe('+PONG\r\n')
+  })
+
+  it('closes an idle connection silently, as Redis does, so a pooled client simply reconnects', async () => {
+    const socket = await open()
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.write(command(['PING']))
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    expect(Buffer.concat(chunks).toString()).toBe('+PONG\r\n')
   })
 
   it(`refuses connections beyond ${MAX_CONNECTIONS} and serves again once they close`, async () => {
