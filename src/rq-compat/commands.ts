@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts'
 import type { RqBackend } from './backend.ts'
 import { parseKey, type Names } from './keyspace.ts'
 import { globToRegExp, OK, RespError, Status, type Reply } from './resp.ts'
-import type { PendingRemovals, View, ZMember } from './view.ts'
+import type { PendingRemovals, PendingSchedules, View, ZMember } from './view.ts'
 import { planWrites, type Effect } from './writes.ts'
 
 /** The version INFO reports: below 5, so RQ 1.13 keeps results and exc_info in the job hash (no streams). */
@@ -27,6 +27,7 @@ export type CommandContext = {
   names: Names
   view: View
   pending: PendingRemovals
+  schedules: PendingSchedules
   log: Logger
   port: () => number
   connections: () => number
@@ -193,11 +194,12 @@ function effectOf(name: string, args: Buffer[], ctx: CommandContext): Effect {
       while (i < args.length && ['NX', 'XX', 'GT', 'LT', 'CH', 'INCR'].includes(str(args[i]).toUpperCase())) i++
       if ((args.length - i) % 2 !== 0 || args.length === i) throw err('ERR syntax error')
       const ids: string[] = []
+      const scores: number[] = []
       for (; i < args.length; i += 2) {
-        scoreBound(args[i])
+        scores.push(scoreBound(args[i]).value)
         ids.push(str(args[i + 1]).toLowerCase())
       }
-      return { op: 'zadd', key, ids }
+      return { op: 'zadd', key, ids, scores }
     }
     case 'ZREMRANGEBYSCORE': {
       const min = scoreBound(args[2])

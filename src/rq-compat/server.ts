@@ -7,7 +7,7 @@ import { executeCommand, type CommandContext, type Role, type Session } from './
 import { createNames } from './keyspace.ts'
 import { encodeReply, RespError } from './resp.ts'
 import { createRequestParser, ProtocolError } from './request-parser.ts'
-import { createPendingRemovals, createView } from './view.ts'
+import { createPendingRemovals, createPendingSchedules, createView } from './view.ts'
 
 export type RqCompatLimits = {
   /** Connections open at once; more are answered with an error and closed. */
@@ -22,7 +22,7 @@ export type RqCompatLimits = {
   requestTimeoutMs: number
   /** An idle connection is closed after this long. */
   idleTimeoutMs: number
-  /** How long a lone ZREM/LREM waits for the DEL or requeue that explains it (see createPendingRemovals). */
+  /** How long a lone ZREM/LREM waits for the DEL or requeue that explains it, and a lone ZADD of enqueue_at for its job. */
   removalGraceMs: number
 }
 
@@ -72,6 +72,7 @@ export async function startRqCompatServer(options: RqCompatOptions) {
     expire: (jobId) =>
       void backend.remove(jobId).catch((e) => log.warn({ err: coerceError(e).message, job_id: jobId }, 'rq-compat: could not delete a job removed from its registry')),
   })
+  const schedules = createPendingSchedules({ graceMs: limits.removalGraceMs })
   const view = createView(backend, names, pending)
   const adminHashes = options.adminKeys.map(sha256)
   const clientHashes = [...options.clientKeys, ...options.adminKeys].map(sha256)
@@ -85,6 +86,7 @@ export async function startRqCompatServer(options: RqCompatOptions) {
     names,
     view,
     pending,
+    schedules,
     log,
     port: () => boundPort,
     connections: () => sockets.size,
@@ -125,6 +127,7 @@ export async function startRqCompatServer(options: RqCompatOptions) {
     connections: () => sockets.size,
     async close(): Promise<void> {
       pending.clear()
+      schedules.clear()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const socket of sockets) socket.destroy()
       await closed

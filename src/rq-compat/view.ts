@@ -39,6 +39,33 @@ export function createPendingRemovals(options: { graceMs: number; expire(jobId: 
 }
 export type PendingRemovals = ReturnType<typeof createPendingRemovals>
 
+/** RQ 1.13's enqueue_at sends `ZADD rq:scheduled:<q> <time> <id>` before the job exists; its run time waits here for the job. */
+export function createPendingSchedules(options: { graceMs: number }) {
+  const pending = new Map<string, { queue: string; runAt: Date; timer: NodeJS.Timeout }>()
+  const settle = (jobId: string) => {
+    const entry = pending.get(jobId)
+    if (entry) clearTimeout(entry.timer)
+    pending.delete(jobId)
+  }
+  return {
+    add(jobId: string, when: { queue: string; runAt: Date }) {
+      settle(jobId)
+      // Bounded like the connection count: a flood of lone ZADDs cannot grow this without end.
+      if (pending.size >= 10_000) return
+      const timer = setTimeout(() => pending.delete(jobId), options.graceMs)
+      timer.unref()
+      pending.set(jobId, { ...when, timer })
+    },
+    find: (jobId: string) => pending.get(jobId),
+    settle,
+    clear() {
+      for (const entry of pending.values()) clearTimeout(entry.timer)
+      pending.clear()
+    },
+  }
+}
+export type PendingSchedules = ReturnType<typeof createPendingSchedules>
+
 export type JobView = { row: JobRow; hash: Hash }
 
 /** Reads of RQ's key layout, each answered from the queue's views at the moment it is asked. */

@@ -4,14 +4,14 @@ import type { RqBackend } from './backend.ts'
 import { ALL_QUEUE, parseKey, REGISTRIES, type Names, type RegistryName } from './keyspace.ts'
 import { loadPickle, PickleRefused, type PlainValue } from './pickle.ts'
 import { RespError, type Reply } from './resp.ts'
-import type { JobView, PendingRemovals, View } from './view.ts'
+import type { JobView, PendingRemovals, PendingSchedules, View } from './view.ts'
 
 /** What one write command asks of the key layout, before it is turned into queue operations. */
 export type Effect =
   | { op: 'hset'; id: string; fields: Map<string, Buffer> }
   | { op: 'push'; queue: string; ids: string[] }
   | { op: 'remove'; key: string; ids: string[] }
-  | { op: 'zadd'; key: string; ids: string[] }
+  | { op: 'zadd'; key: string; ids: string[]; scores: number[] }
   | { op: 'zremrange'; key: string; min: number; max: number }
   | { op: 'sadd'; key: string; members: string[] }
   | { op: 'srem'; key: string; members: string[] }
@@ -70,7 +70,7 @@ function placedIn(view: View, job: JobView, key: string, pending: PendingRemoval
   return parsed.type === 'registry' && REGISTRIES[parsed.registry] === job.row.status
 }
 
-type JobWrites = { fields: Map<string, Buffer>; pushes: string[]; removals: string[]; zadds: string[]; deleted: boolean }
+type JobWrites = { fields: Map<string, Buffer>; pushes: string[]; removals: string[]; zadds: Array<{ key: string; score: number }>; deleted: boolean }
 
 function decodeCall(names: Names, data: Buffer): { kind: string; kwargs: Record<string, PlainValue> } {
   let call: PlainValue
@@ -96,7 +96,9 @@ const pyString = (value: unknown) => (typeof value === 'string' ? `'${value.slic
  * patterns read as what they mean. Validation is done for the whole batch before anything runs:
  * a write the model cannot express refuses the batch and changes nothing.
  */
-export async function planWrites(deps: { backend: RqBackend; names: Names; view: View; pending: PendingRemovals }, effects: Effect[]): Promise<Plan> {
+type PlanDeps = { backend: RqBackend; names: Names; view: View; pending: PendingRemovals; schedules: PendingSchedules }
+
+export async function planWrites(deps: PlanDeps, effects: Effect[]): Promise<Plan> {
   const { backend, names, view, pending } = deps
   const operations: Operation[] = []
   const byJob = new Map<string, JobWrites>()
@@ -147,7 +149,7 @@ export async function planWrites(deps: { backend: RqBackend; names: Names; view:
         const key = parseKey(effect.key)
         if (key.type !== 'registry' || view.kindOfQueue(key.queue) === null) throw refuse(`ZADD into ${effect.key}: ${UNEXPRESSIBLE}`)
         const count = effect.ids.length - (await memberCount(effect.key, effect.ids))
-        for (const id of effect.ids) jobWrites(id).zadds.push(effect.key)
+        effect.ids.forEach((id, i) => jobWrites(id).zadds.push({ key: effect.key, score: effect.scores[i] }))
         replyOf.push(async () => count)
         break
       }
@@ -225,31 +227,44 @@ export async function planWrites(deps: { backend: RqBackend; names: Names; view:
   }
 }
 
-function planNew(deps: { backend: RqBackend; names: Names }, id: string, writes: JobWrites): Operation[] {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function planNew(deps: PlanDeps, id: string, writes: JobWrites): Operation[] {
+  const scheduled = writes.zadds.map((zadd) => ({ ...zadd, key: parseKey(zadd.key) }))
+  if (scheduled.some((zadd) => zadd.key.type !== 'registry' || zadd.key.registry !== 'scheduled')) {
+    throw refuse(`ZADD of job ${id}, which does not exist: ${UNEXPRESSIBLE}`)
+  }
+  const when = scheduled.map((zadd) => ({ queue: (zadd.key as { queue: string }).queue, runAt: new Date(zadd.score * 1000) })).at(-1)
   if (writes.fields.size === 0 && writes.pushes.length === 0) {
-    if (writes.zadds.length > 0) throw refuse(`ZADD of job ${id}, which does not exist: ${UNEXPRESSIBLE}`)
-    return []
+    if (!when) return []
+    // RQ 1.13's enqueue_at/enqueue_in sends this ZADD before the pipeline that writes the job: keep it for that pipeline.
+    if (!UUID.test(id) || !Number.isFinite(when.runAt.getTime())) throw refuse(`ZADD of job ${id}, which does not exist: ${UNEXPRESSIBLE}`)
+    return [{ run: async () => deps.schedules.add(id, when) }]
   }
   const data = writes.fields.get('data')
   if (!data) throw refuse(`rq:job:${id} does not exist; a new job needs its data (RQ's Queue.enqueue writes it)`)
-  if (writes.pushes.length === 0) throw refuse(`job ${id} is written but not pushed onto a queue: enqueue with Queue('${ALL_QUEUE}').enqueue(...)`)
   const status = writes.fields.get('status')?.toString() ?? 'queued'
-  if (status !== 'queued') throw refuse(`a new job must be queued (got status "${status}"): enqueue_at, enqueue_in and depends_on are not accepted over the Redis protocol`)
+  const schedule = status === 'scheduled' ? (when ?? deps.schedules.find(id)) : undefined
+  if (status === 'scheduled' && !schedule) throw refuse(`job ${id} is scheduled but not in a scheduled registry: enqueue with queue.enqueue_at()/enqueue_in()`)
+  if (status !== 'queued' && status !== 'scheduled') throw refuse(`a new job must be queued or scheduled (got status "${status}"): depends_on is not accepted over the Redis protocol`)
+  if (status === 'queued' && writes.pushes.length === 0) throw refuse(`job ${id} is written but not pushed onto a queue: enqueue with Queue('${ALL_QUEUE}').enqueue(...)`)
   const dependencies = writes.fields.get('dependency_ids')?.toString()
-  if (dependencies && dependencies !== '[]') throw refuse('depends_on is not accepted over the Redis protocol: use POST /api/tasks/flow')
-  if (writes.removals.length > 0 || writes.zadds.length > 0 || writes.deleted) throw refuse(`job ${id} is enqueued and removed in one batch`)
+  if (dependencies && dependencies !== '[]') throw refuse('depends_on is not accepted over the Redis protocol: use POST /api/tasks/pipeline')
+  if (writes.removals.length > 0 || writes.deleted) throw refuse(`job ${id} is enqueued and removed in one batch`)
   const { kind, kwargs } = decodeCall(deps.names, data)
-  for (const queue of writes.pushes) {
+  for (const queue of [...writes.pushes, ...(schedule ? [schedule.queue] : [])]) {
+    if (deps.view.kindOfQueue(queue) === null) throw refuse(`unknown queue "${queue}": the queues are ${deps.view.queueNames().join(', ')}`)
     if (queue !== ALL_QUEUE && queue !== kind) throw refuse(`queue "${queue}" runs ${deps.names.functionOf(queue)}, not ${deps.names.functionOf(kind)}`)
   }
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+  if (!UUID.test(id)) {
     throw refuse(`job id "${id.slice(0, 80)}" is not a UUID: job ids here are UUIDs (RQ's default ids are), so pass no job_id or a UUID`)
   }
   const sessionId = typeof kwargs.session_id === 'string' ? kwargs.session_id : null
   return [
     {
       async run() {
-        const outcome = await deps.backend.enqueue({ kind, payload: kwargs, sessionId, jobId: id })
+        const outcome = await deps.backend.enqueue({ kind, payload: kwargs, sessionId, jobId: id, runAt: schedule?.runAt })
+        deps.schedules.settle(id)
         if (outcome.reused) {
           throw refuse(`job ${outcome.jobId} already does this (same ${kind} request, still unfinished); fetch that job instead`)
         }
@@ -258,7 +273,7 @@ function planNew(deps: { backend: RqBackend; names: Names }, id: string, writes:
   ]
 }
 
-function planExisting(deps: { backend: RqBackend; view: View; pending: PendingRemovals }, job: JobView, writes: JobWrites): Operation[] {
+function planExisting(deps: PlanDeps, job: JobView, writes: JobWrites): Operation[] {
   const { backend, view, pending } = deps
   const { row, hash } = job
   const target = writes.fields.get('status')?.toString() ?? row.status
@@ -271,7 +286,7 @@ function planExisting(deps: { backend: RqBackend; view: View; pending: PendingRe
       throw refuse(`HSET rq:job:${row.id} ${field}: ${UNEXPRESSIBLE}`)
     }
   }
-  for (const key of writes.zadds) {
+  for (const { key } of writes.zadds) {
     const parsed = parseKey(key)
     if (parsed.type !== 'registry' || REGISTRIES[parsed.registry as RegistryName] !== target) {
       throw refuse(`ZADD ${key} ${row.id}: the job is ${row.status}; ${UNEXPRESSIBLE}`)

@@ -145,6 +145,27 @@ print(job.description)
     expect(description).toBe(`housler.parse(url='${pageUrl}', session_id='py')`)
   })
 
+  it('enqueue_in schedules a job that runs when due', async () => {
+    const out = await python(`
+import os, time
+from datetime import timedelta
+from redis import Redis
+from rq import Queue
+q = Queue('housler-tasks', connection=Redis.from_url(os.environ['REDIS_URL']))
+job = q.enqueue_in(timedelta(seconds=2), 'housler.parse', url='https://spb.cian.ru/sale/flat/315831388/', session_id='later')
+print(job.id)
+print(job.get_status())
+print(q.scheduled_job_registry.get_job_ids())
+`)
+    const [jobId, scheduled, registry] = out.trim().split('\n')
+    expect(scheduled).toBe('scheduled')
+    expect(registry).toContain(jobId)
+    const body = await status(jobId)
+    expect(body).toMatchObject({ status: 'scheduled', session_id: 'later' })
+    expect(new Date(body.next_attempt_at).getTime()).toBeGreaterThan(new Date(body.created_at).getTime())
+    await waitForStatus(service.baseUrl, jobId, ['finished'], 60_000)
+  })
+
   it('prints each failed job with its error and stack through the guide\'s snippet', async () => {
     const failedId = await postParse('https://spb.cian.ru/sale/flat/2/', 'guide')
     await waitForStatus(service.baseUrl, failedId, ['failed'], 60_000)
