@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { coerceError, AppError } from '../errors.ts'
+import { coerceError, AppError, isDatabaseUnreachable } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { RqBackend } from './backend.ts'
 import { parseKey, type Names } from './keyspace.ts'
@@ -476,20 +476,24 @@ async function runWrites(commands: Array<{ name: string; args: Buffer[] }>, sess
     try {
       await operation.run()
     } catch (e) {
-      throw toRespError(e)
+      throw toRespError(e, ctx.log)
     }
   }
   return plan.replies()
 }
 
-function toRespError(e: unknown): RespError {
+/** AppErrors (validation, invalid state, not found) are the client's to read; anything else is logged, not shown. */
+function toRespError(e: unknown, log: Logger): RespError {
   if (e instanceof RespError) return e
   const error = coerceError(e)
+  // What redis-cli ping answers when Redis is down, said of the database that replaced it.
+  if (isDatabaseUnreachable(error)) return err('ERR the queue database (DATABASE_URL) is unreachable; see GET /readyz')
   if (error instanceof AppError) {
     const details = error.details === undefined ? '' : ` ${JSON.stringify(error.details).slice(0, 300)}`
     return err(`ERR ${error.message}${details}`)
   }
-  throw error
+  log.error({ err: error.message, stack: error.stack }, 'rq-compat command failed')
+  return err('ERR internal error; the service log has the details')
 }
 
 /** The reply to one command of a connection, MULTI/EXEC included. */
@@ -530,7 +534,7 @@ export async function executeCommand(args: Buffer[], session: Session, ctx: Comm
     if (kind === 'read') return await read(name, args, ctx)
     return (await runWrites([{ name, args }], session, ctx))[0]
   } catch (e) {
-    return toRespError(e)
+    return toRespError(e, ctx.log)
   }
 }
 
@@ -547,7 +551,7 @@ async function exec(session: Session, ctx: CommandContext): Promise<Reply> {
       const name = str(args[0]).toUpperCase()
       const kind = COMMANDS[name].kind
       if (kind === 'write') writes.push({ index, name, args })
-      else replies[index] = kind === 'read' ? await read(name, args, ctx).catch(toRespError) : connectionCommand(name, args, session, ctx)
+      else replies[index] = kind === 'read' ? await read(name, args, ctx).catch((e) => toRespError(e, ctx.log)) : connectionCommand(name, args, session, ctx)
     }
     if (writes.length > 0) {
       const written = await runWrites(writes, session, ctx)
@@ -555,7 +559,7 @@ async function exec(session: Session, ctx: CommandContext): Promise<Reply> {
     }
   } catch (e) {
     // One refused write discards the whole transaction: nothing in it has changed.
-    const error = toRespError(e)
+    const error = toRespError(e, ctx.log)
     return err(`EXECABORT Transaction discarded: ${error.message}`)
   }
   return replies
