@@ -7,6 +7,8 @@ import type { JobIndexRow, JobRow, Queue, WorkerRow } from '../queue/index.ts'
  */
 export type RqBackend = {
   kinds: readonly string[]
+  /** Throws when the queue's database cannot be reached. */
+  ping(): Promise<void>
   timeoutSeconds(kind: string): number
   resultTtlSeconds: number
   failureTtlSeconds: number
@@ -25,6 +27,7 @@ export type RqBackend = {
 export function createRqBackend(queue: Queue, config: Config): RqBackend {
   return {
     kinds: queue.kinds,
+    ping: () => queue.ping().then(() => undefined),
     timeoutSeconds: (kind) => queue.tasks.get(kind)?.timeoutSeconds ?? config.jobTimeoutSeconds,
     resultTtlSeconds: config.resultTtlSeconds,
     failureTtlSeconds: config.failureTtlSeconds,

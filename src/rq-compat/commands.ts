@@ -42,7 +42,7 @@ type Spec = { arity: number; kind: Kind }
 
 // Arity as Redis counts it (the name included); negative: at least that many.
 const COMMANDS: Record<string, Spec> = {
-  PING: { arity: -1, kind: 'connection' },
+  PING: { arity: -1, kind: 'read' },
   ECHO: { arity: 2, kind: 'connection' },
   SELECT: { arity: 2, kind: 'connection' },
   QUIT: { arity: -1, kind: 'connection' },
@@ -234,6 +234,10 @@ async function read(name: string, args: Buffer[], ctx: CommandContext): Promise<
   const key = args.length > 1 ? str(args[1]) : ''
   const parsed = parseKey(key)
   switch (name) {
+    case 'PING':
+      // The guide's "is the queue reachable" check: PONG only when the database answers.
+      await ctx.backend.ping()
+      return args.length > 1 ? args[1] : new Status('PONG')
     case 'INFO':
       return info(ctx, args.length > 1 ? str(args[1]).toLowerCase() : 'default')
     case 'DBSIZE':
@@ -389,8 +393,6 @@ function commandInfo(name: string): Reply {
 
 function connectionCommand(name: string, args: Buffer[], session: Session, ctx: CommandContext): Reply {
   switch (name) {
-    case 'PING':
-      return args.length > 1 ? args[1] : new Status('PONG')
     case 'ECHO':
       return args[1]
     case 'SELECT':
