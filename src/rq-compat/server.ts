@@ -99,7 +99,8 @@ export async function startRqCompatServer(options: RqCompatOptions) {
     },
   }
 
-  const server = net.createServer((socket) => {
+  // Half-open: a client that sends its commands and then shuts down its side still gets every answer.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     if (sockets.size >= limits.maxConnections) {
       socket.end(encodeReply(new RespError('ERR max number of clients reached')))
       socket.destroy()
@@ -143,6 +144,13 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqComp
   let requestTimer: NodeJS.Timeout | undefined
   let working = false
   let closed = false
+  let clientEnded = false
+  const endIfDone = () => {
+    if (clientEnded && !working && queue.length === 0 && !closed) {
+      closed = true
+      socket.end()
+    }
+  }
 
   /** Closes the connection; `reason` undefined closes silently, as Redis's idle timeout does (a pooled client reconnects). */
   const drop = (reason: string | undefined) => {
@@ -185,12 +193,17 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, limits: RqComp
       drop('internal error; see the service log')
     } finally {
       working = false
+      endIfDone()
     }
   }
 
   socket.setNoDelay(true)
   socket.setTimeout(limits.idleTimeoutMs, () => drop(undefined))
   socket.on('error', () => socket.destroy())
+  socket.on('end', () => {
+    clientEnded = true
+    endIfDone()
+  })
   socket.on('close', () => {
     closed = true
     if (requestTimer) clearTimeout(requestTimer)
