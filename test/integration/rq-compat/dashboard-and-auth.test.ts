@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRqBackend, startRqCompatServer, type RqCompatServer } from '../../../src/rq-compat/index.ts'
@@ -83,6 +83,36 @@ describe('the key layout through redis-cli', () => {
     expect(await cli(adapter.port, 'HGET', `rq:job:${finished}`, 'status')).toBe('finished')
     expect(await cli(adapter.port, 'FLUSHALL')).toMatch(/^ERR unknown command 'FLUSHALL'/)
     await service.queue.cancel(queued)
+  })
+})
+
+describe('the command set', () => {
+  it('answers every command RQ and its tools use, over one connection, never dropping it', async () => {
+    const job = await post('/api/tasks/find-similar', { session_id: 'commands', target_property: target })
+    const script = [
+      'PING', 'ECHO hi', 'SELECT 0', 'INFO server', 'COMMAND COUNT', 'COMMAND DOCS', 'COMMAND INFO hgetall', 'CLIENT SETNAME tool', 'CLIENT GETNAME', 'CLIENT ID',
+      'HELLO 2', 'HELLO 3', 'KEYS rq:queue:*', 'SCAN 0 MATCH rq:* COUNT 1000', 'EXISTS rq:queues rq:nothing', 'TYPE rq:queues', `TTL rq:job:${job}`,
+      `HGETALL rq:job:${job}`, `HGET rq:job:${job} origin`, `HMGET rq:job:${job} status origin nope`, `HEXISTS rq:job:${job} data`,
+      'SMEMBERS rq:queues', 'SCARD rq:queues', 'SISMEMBER rq:queues rq:queue:parse', 'SADD rq:queues rq:queue:housler-tasks', 'SREM rq:workers rq:worker:gone',
+      'LLEN rq:queue:housler-tasks', 'LRANGE rq:queue:housler-tasks 0 -1', 'LREM rq:queue:housler-tasks 1 00000000-0000-4000-8000-000000000000',
+      'ZRANGE rq:finished:housler-tasks 0 -1 WITHSCORES', 'ZRANGEBYSCORE rq:failed:housler-tasks -inf +inf', 'ZREVRANGE rq:wip:housler-tasks 0 -1', 'ZCARD rq:failed:parse',
+      'ZSCORE rq:failed:parse nobody', 'ZREM rq:failed:parse nobody', 'ZREMRANGEBYSCORE rq:finished:housler-tasks 0 1', 'DEL rq:job:00000000-0000-4000-8000-000000000000',
+      'MULTI', `HGET rq:job:${job} status`, 'EXEC', 'MULTI', 'DISCARD', 'WATCH rq:queues', 'UNWATCH', `XREVRANGE rq:results:${job} + - COUNT 1`, `XRANGE rq:results:${job} - +`,
+      'FLUSHDB', 'PING',
+    ]
+    // redis-cli reads commands from a non-terminal stdin, one a line, over one connection.
+    const child = spawn('redis-cli', ['-p', String(adapter.port)], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.stdin.end(script.join('\n') + '\n')
+    expect(await exited).toBe(0)
+    expect(out).not.toMatch(/unknown command '(?!FLUSHDB)/)
+    expect(out).toMatch(/unknown command 'FLUSHDB'/)
+    expect(out).toMatch(/NOPROTO/)
+    expect(out).toContain('housler-tasks')
+    expect(out.trim().split('\n').at(-1)).toBe('PONG')
+    await service.queue.cancel(job)
   })
 })
 
