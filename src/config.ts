@@ -16,6 +16,20 @@ const list = z
       .filter(Boolean),
   )
 
+/** `RQ_COMPAT_FUNCTION_ALIASES=app.tasks.parse_property=parse,...` → dotted function path → task kind. */
+const aliasMap = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const map = new Map<string, string>()
+    for (const pair of (value ?? '').split(',').map((item) => item.trim()).filter(Boolean)) {
+      const match = /^([A-Za-z_][\w.]*)=([a-z][a-z-]*)$/.exec(pair)
+      if (match) map.set(match[1], match[2])
+      else ctx.addIssue({ code: 'custom', message: `"${pair}" is not python.function.path=kind` })
+    }
+    return map
+  })
+
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback)
 
 /** `FETCH_REWRITE=https://spb.cian.ru=http://127.0.0.1:9000,...` → origin → origin. */
@@ -84,6 +98,9 @@ const EnvSchema = z.object({
   WORKER_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   METRICS_PUBLIC: bool(false),
+  RQ_COMPAT_PORT: z.coerce.number().int().min(0).max(65535).default(6380),
+  RQ_COMPAT_FUNCTION_ALIASES: aliasMap,
+  RQ_COMPAT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100_000).default(256),
 })
 
 export type Config = Readonly<{
@@ -131,6 +148,11 @@ export type Config = Readonly<{
   metricsPort: number | undefined
   /** Serve /metrics without an API key even when API_KEYS is set. */
   metricsPublic: boolean
+  /** Port of the Redis-protocol adapter (redis-cli, RQ, rq-dashboard); 0 turns it off. Binds like HOST. */
+  rqCompatPort: number
+  /** Old RQ function paths accepted as a kind (queue.enqueue('app.tasks.parse_property', …) runs `parse`). */
+  rqCompatFunctionAliases: ReadonlyMap<string, string>
+  rqCompatMaxConnections: number
 }>
 
 export class ConfigError extends Error {
@@ -194,5 +216,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerHeartbeatSeconds: e.WORKER_HEARTBEAT_SECONDS,
     metricsPort: e.METRICS_PORT,
     metricsPublic: e.METRICS_PUBLIC,
+    rqCompatPort: e.RQ_COMPAT_PORT,
+    rqCompatFunctionAliases: e.RQ_COMPAT_FUNCTION_ALIASES,
+    rqCompatMaxConnections: e.RQ_COMPAT_MAX_CONNECTIONS,
   })
 }

@@ -1,11 +1,13 @@
 import { lookup } from 'node:dns/promises'
 import type { AddressInfo } from 'node:net'
+import { coerceError } from './errors.ts'
 import { createApp } from './http/app.ts'
 import { listen } from './http/listen.ts'
 import { openRuntime } from './runtime.ts'
 import { exitOnStartupFailure } from './startup.ts'
 import { createStores } from './store/index.ts'
 import { createTaskServices } from './services.ts'
+import { startRqCompat } from './rq-compat/index.ts'
 
 const apiOnly = process.argv.includes('--api-only')
 const OFFLINE_PROBE_HOST = 'cian.ru'
@@ -36,12 +38,22 @@ try {
     )
   }
 
+  // The Redis-protocol adapter is a side door: if its port is taken the API still serves, and says why.
+  const rqCompat = await startRqCompat({ config, queue, log }).catch((e) => {
+    const err = coerceError(e) as NodeJS.ErrnoException
+    const fix = err.code === 'EADDRINUSE' ? `port ${config.rqCompatPort} is in use — set RQ_COMPAT_PORT to a free port, or 0 to turn it off` : err.message
+    log.error({ err: err.message, port: config.rqCompatPort }, `Redis-protocol adapter not started: ${fix}`)
+    return undefined
+  })
+  if (rqCompat) log.info({ url: `redis://${rqCompat.host}:${rqCompat.port}/0` }, 'Redis-protocol adapter listening (redis-cli, RQ, rq-dashboard)')
+
   let shuttingDown = false
   const shutdown = async (signal: string) => {
     if (shuttingDown) return
     shuttingDown = true
     log.info({ signal }, 'shutting down: no new requests or jobs; finishing running jobs')
     server.close()
+    await rqCompat?.close()
     await runtime.close()
     log.info('stopped')
     process.exit(0)

@@ -21,6 +21,8 @@ export type EnqueueRequest = {
   webhook?: WebhookSubscription
   /** Idempotency-Key: the same claim within 24 h returns the first job. */
   idempotency?: IdempotencyClaim
+  /** The job id chosen by the caller (RQ picks its ids client-side); a fresh UUID when absent. */
+  jobId?: string
 }
 
 /** reused: an existing job answered this request (same Idempotency-Key, or the kind's dedupeKey). */
@@ -55,9 +57,15 @@ export function validatePayload(task: TaskDefinition, payload: unknown): unknown
 
 type Prepared = { jobId: string; task: TaskDefinition; request: EnqueueRequest; payload: unknown }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 function prepare(tasks: EnqueueDeps['tasks'], request: EnqueueRequest): Prepared {
   const task = findTask(tasks, request.kind)
-  return { jobId: randomUUID(), task, request, payload: validatePayload(task, request.payload) }
+  if (request.jobId !== undefined && !UUID.test(request.jobId)) {
+    // Job ids are uuid columns here and in pg-boss; RQ's own ids (str(uuid4())) always fit.
+    throw new AppError('ValidationFailed', `Job id "${request.jobId.slice(0, 80)}" is not a UUID`, { details: { job_id: 'must be a UUID' } })
+  }
+  return { jobId: request.jobId?.toLowerCase() ?? randomUUID(), task, request, payload: validatePayload(task, request.payload) }
 }
 
 // 11 parameters a row: 2,000 rows stay under Postgres's 65,535 parameters per statement.

@@ -28,7 +28,7 @@ export { hashRequest, type IdempotencyClaim } from './idempotency.ts'
 export type { QueueStats } from './stats.ts'
 export type { Worker, WorkerEvents, ActiveJob } from './worker.ts'
 export { CHANNELS } from './listener.ts'
-export { readSchemaState, type WorkerRow, type QueueStatRow, type ThroughputRow, type FailedJobRow } from './monitoring.ts'
+export { readSchemaState, type WorkerRow, type QueueStatRow, type ThroughputRow, type FailedJobRow, type JobIndexRow } from './monitoring.ts'
 
 export type QueueOptions = {
   config: Config

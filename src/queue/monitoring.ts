@@ -23,6 +23,7 @@ export type WorkerRow = {
 export type QueueStatRow = { kind: string; status: string; jobs: number }
 export type ThroughputRow = { minute: Date; finished: number; failed: number; wait_p50_seconds: number | null; run_p50_seconds: number | null }
 export type FailedJobRow = Pick<JobRow, 'id' | 'kind' | 'session_id' | 'attempts' | 'error' | 'stack' | 'ended_at'>
+export type JobIndexRow = Pick<JobRow, 'id' | 'kind' | 'status' | 'created_at' | 'started_at' | 'ended_at' | 'next_attempt_at'>
 
 /** Reads of the operator views (housler.queue_stats, workers, failed_jobs, throughput, jobs). */
 export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps) {
@@ -60,6 +61,15 @@ export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps)
         sql<{ n: number }>`SELECT count(*)::int AS n FROM housler.jobs WHERE ${where}`.execute(db),
       ])
       return { rows: rows.rows, total: total.rows[0].n }
+    },
+    /** Ids and times of live jobs (one status and kind, or all), oldest first: the RQ adapter's lists and registries. */
+    async jobIndex(filter: { status?: string; kind?: string; limit: number }): Promise<JobIndexRow[]> {
+      const result = await sql<JobIndexRow>`
+        SELECT id, kind, status, created_at, started_at, ended_at, next_attempt_at FROM housler.jobs
+        WHERE status <> 'expired' AND (${filter.status ?? null}::text IS NULL OR status = ${filter.status ?? null})
+          AND (${filter.kind ?? null}::text IS NULL OR kind = ${filter.kind ?? null})
+        ORDER BY created_at, id LIMIT ${filter.limit}`.execute(db)
+      return result.rows
     },
     /** Jobs finished and failed per minute over the last `minutes`, all kinds together, gaps filled. */
     async throughput(minutes = 30): Promise<ThroughputRow[]> {

@@ -43,6 +43,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(name)
   })
 
+  it('serves the Redis-protocol adapter on 6380 by default, 0 turning it off, with function aliases', () => {
+    expect(loadConfig({}).rqCompatPort).toBe(6380)
+    expect(loadConfig({ RQ_COMPAT_PORT: '0' }).rqCompatPort).toBe(0)
+    const aliases = loadConfig({ RQ_COMPAT_FUNCTION_ALIASES: 'app.tasks.parse_property=parse, app.tasks.report=report' }).rqCompatFunctionAliases
+    expect([...aliases]).toEqual([['app.tasks.parse_property', 'parse'], ['app.tasks.report', 'report']])
+    expect(() => loadConfig({ RQ_COMPAT_FUNCTION_ALIASES: 'no-equals-sign' })).toThrow(/RQ_COMPAT_FUNCTION_ALIASES/)
+  })
+
   it('returns a frozen object', () => {
     expect(Object.isFrozen(loadConfig({}))).toBe(true)
   })

@@ -4,17 +4,19 @@ import { networkInterfaces } from 'node:os'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase } from '../../helpers/postgres.ts'
+import { freePort } from '../../helpers/processes.ts'
 
 type LogLine = { level: number; msg: string; url?: string }
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>
 let server: ChildProcess | undefined
+let rqCompatPort: number
 const lines: LogLine[] = []
 
 /** Starts `src/server.ts --api-only` without API_KEYS and resolves with its log once it listens. */
 function startServer(): Promise<void> {
   const child = spawn(process.execPath, ['src/server.ts', '--api-only'], {
-    env: { PATH: process.env.PATH, DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH, DATABASE_URL: database.url, PORT: '0', RQ_COMPAT_PORT: String(rqCompatPort), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   server = child
@@ -28,7 +30,7 @@ function startServer(): Promise<void> {
         return
       }
       // The loopback warning is written right after the listening line, in the same callback.
-      if (lines.some((l) => /^API_KEYS is not set/.test(l.msg))) {
+      if (lines.some((l) => /^API_KEYS is not set/.test(l.msg)) && lines.some((l) => /^Redis-protocol adapter/.test(l.msg))) {
         clearTimeout(timer)
         resolve()
       }
@@ -54,6 +56,7 @@ function canConnect(host: string, port: number): Promise<boolean> {
 
 beforeAll(async () => {
   database = await createTestDatabase()
+  rqCompatPort = await freePort()
   await startServer()
 }, 60_000)
 
@@ -80,5 +83,15 @@ describe('the server without API_KEYS', () => {
       .find((address) => address && address.family === 'IPv4' && !address.internal)
     console.log(`loopback bind: 127.0.0.1:${port} reachable; ${external ? `${external.address}:${port} tried` : 'no non-loopback IPv4 interface to try'}`)
     if (external) expect(await canConnect(external.address, port)).toBe(false)
+  })
+
+  it('binds the Redis-protocol adapter (RQ_COMPAT_PORT) to loopback only too', async () => {
+    const listening = lines.find((line) => /^Redis-protocol adapter listening/.test(line.msg))
+    expect(listening?.url).toBe(`redis://127.0.0.1:${rqCompatPort}/0`)
+    expect(await canConnect('127.0.0.1', rqCompatPort)).toBe(true)
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address && address.family === 'IPv4' && !address.internal)
+    if (external) expect(await canConnect(external.address, rqCompatPort)).toBe(false)
   })
 })
