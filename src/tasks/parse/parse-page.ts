@@ -1,5 +1,6 @@
 import * as cheerio from 'cheerio'
-import { emptyProperty, type ParseOutcome, type Property } from './property.ts'
+import { parseCianSerp } from '../find-similar/serp-cian.ts'
+import { emptyProperty, type BlockedPage, type ParseOutcome, type Property } from './property.ts'
 import { parseAvito } from './sites/avito.ts'
 import { detectBlock } from './sites/blocked.ts'
 import { loadHtml } from './sites/dom.ts'
@@ -7,6 +8,7 @@ import { parseCian } from './sites/cian.ts'
 import { parseDomclick } from './sites/domclick.ts'
 import { parseGeneric } from './sites/generic.ts'
 import { sanitizeProperty } from './sites/merge.ts'
+import { serpCardsFromJsonLd, isSerpPage } from './sites/serp.ts'
 
 type SiteParser = (
   $: cheerio.CheerioAPI,
@@ -17,21 +19,63 @@ type SiteParser = (
 
 type Site = { source: Property['source']; parse: SiteParser }
 
+/** What a page is: one listing, a search-results page with its cards, or a block page. */
+export type PageReading =
+  | { page_kind: 'offer'; property: Property }
+  | { page_kind: 'serp'; cards: Property[]; total_found: number | null }
+  | ({ page_kind: 'blocked' } & BlockedPage)
+
 /** Pages larger than this are cut before parsing: no real listing comes close. */
 const MAX_HTML_CHARS = 8_000_000
 
 /**
  * Parses a saved listing page into the normalized property, or reports that the site served a
  * captcha / IP block instead. Never throws: a parser failure falls back to the generic
- * extractor, and every returned property is schema-valid.
+ * extractor, and every returned property is schema-valid. `url` may be '' (a saved file of
+ * unknown origin): the property's url is then only what the page itself names, else ''.
  */
 export function parsePage(html: string, url: string): ParseOutcome {
   const text = typeof html === 'string' ? html.slice(0, MAX_HTML_CHARS) : ''
-  const site = siteFor(url)
+  return parseLoaded(loadHtml(text), text, url)
+}
+
+/**
+ * Like parsePage, but a search-results page is read as its list of cards (through the SERP
+ * parser) instead of as one offer.
+ */
+export function readPage(html: string, url: string): PageReading {
+  const text = typeof html === 'string' ? html.slice(0, MAX_HTML_CHARS) : ''
   const $ = loadHtml(text)
-  const block = detectBlock($, site.source === 'generic' ? hostOf(url) : site.source)
-  if (block) return block
-  return { blocked: false, property: sanitizeProperty(runParser(site, $, text, url)) }
+  const source = siteFor(url).source
+  if (isSerpPage($, text, url, source)) {
+    const serp = source === 'cian' ? parseCianSerp(text, url) : null
+    if (serp?.blocked) return { page_kind: 'blocked', ...serp }
+    const cards = serp ? serp.cards : serpCardsFromJsonLd($, url, source).map(sanitizeProperty)
+    if (cards.length > 0) return { page_kind: 'serp', cards, total_found: serp?.totalFound ?? null }
+  }
+  const outcome = parseLoaded($, text, url)
+  return outcome.blocked ? { page_kind: 'blocked', ...outcome } : { page_kind: 'offer', property: outcome.property }
+}
+
+function parseLoaded($: cheerio.CheerioAPI, text: string, url: string): ParseOutcome {
+  const site = siteFor(url)
+  const property = sanitizeProperty(runParser(site, $, text, url))
+  // A block verdict needs both: no listing content, and the markers of a block page. Real
+  // listings load captcha scripts for their own forms and may say "captcha" anywhere.
+  if (hasListingContent(property)) return { blocked: false, property }
+  const block = detectBlock($, site.source === 'generic' ? hostOf(url) || 'unknown' : site.source)
+  return block ?? { blocked: false, property }
+}
+
+/** Facts only a listing carries; a title, an id taken from the URL or a photo do not count. */
+export function hasListingContent(property: Property): boolean {
+  return (
+    property.price !== null ||
+    property.total_area !== null ||
+    property.rooms !== null ||
+    property.floor !== null ||
+    property.lat !== null
+  )
 }
 
 /** The site whose parser handles this URL; subdomains count ("spb.cian.ru"). */

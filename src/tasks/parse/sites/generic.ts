@@ -7,6 +7,7 @@ import { fieldsFromCharacteristics } from './labels.ts'
 import { mergeLayers, type PropertyLayer } from './merge.ts'
 import {
   cleanText,
+  parseAmount,
   parseArea,
   parseCurrency,
   parseFloor,
@@ -14,8 +15,10 @@ import {
   parsePrice,
   parseRooms,
   parseYear,
+  round,
   toNonNegativeInt,
 } from './normalize.ts'
+import { dealTypeOf, fromPageState, pageStateRoots, propertyTypeOf } from './page-state.ts'
 import { regionFromCity, regionFromUrl } from './region.ts'
 
 const LISTING_TYPES = new Set([
@@ -48,8 +51,9 @@ const MICRODATA_SCOPE = [
 const MAX_LABEL_ITEMS = 2_000
 
 /**
- * Any other listing site: JSON-LD, OpenGraph and microdata, then Russian label → value tables,
- * lists and "Label: value" lines. Visible labels are applied last, so they win.
+ * Any other listing site: OpenGraph, JSON-LD and microdata, the page's embedded state, then
+ * label → value tables, lists and "Label: value" lines. Visible labels are applied last, so they win.
+ * Nothing site-specific: keys, units, numbers and structure carry the facts.
  */
 export function parseGeneric(
   $: CheerioAPI,
@@ -57,21 +61,99 @@ export function parseGeneric(
   url: string,
   source: Property['source'] = 'generic',
 ): Property {
-  const pageUrl = metaContent($, 'og:url') ?? attrOf($, 'link[rel="canonical"]', 'href') ?? url
+  const pageUrl = resolvePageUrl($, url)
   const characteristics = labelPairs($)
+  const areaUnit = pageAreaUnit($)
   const property = mergeLayers(
     emptyProperty(source, pageUrl),
     fromOpenGraph($),
-    fromJsonLd(jsonLdNodes($)),
+    fromJsonLd(jsonLdNodes($), areaUnit),
     fromMicrodata($),
+    fromUnitValues(characteristics),
+    fromPageState(pageStateRoots($), offerIdFromUrl(pageUrl), areaUnit),
     { ...fieldsFromCharacteristics(characteristics), characteristics },
     { title: textOf($, 'h1') },
   )
   property.title ??= cleanText($('title').first().text())
+  property.offer_id ??= offerIdFromUrl(pageUrl)
   property.rooms ??= parseRooms(property.title)
+  property.deal_type ??= dealTypeOf(pathOf(pageUrl)) ?? dealTypeOf(property.title)
+  property.property_type ??= propertyTypeOf(property.title)
   if (property.price === null) Object.assign(property, visiblePrice($))
+  if (property.price !== null && property.currency === null) property.currency = visibleCurrency($)
   property.region = regionFromCity(property.city) ?? regionFromUrl(pageUrl)
   return property
+}
+
+/** Query parameters that only say how a visitor arrived, never which listing this is. */
+const TRACKING_PARAM = /^(utm_.*|gclid|gclsrc|dclid|fbclid|yclid|ysclid|msclkid|mc_[a-z]+|_openstat|_ga|_gl|ref|referrer|from|source|campaign|cmp|spm|igshid|si)$/i
+
+/**
+ * The page's own address: og:url or the canonical link, resolved against the URL the page came
+ * from and stripped of tracking parameters; the request URL when the page names none; '' when
+ * neither is known (a saved file given without its address).
+ */
+export function resolvePageUrl($: CheerioAPI, url: string): string {
+  const base = absoluteUrl(url, undefined)
+  for (const candidate of [metaContent($, 'og:url'), attrOf($, 'link[rel="canonical"]', 'href')]) {
+    const resolved = candidate ? absoluteUrl(candidate, base ?? undefined) : null
+    if (resolved) return withoutTracking(resolved)
+  }
+  return base ? withoutTracking(base) : ''
+}
+
+function absoluteUrl(value: string, base: string | undefined): string | null {
+  try {
+    const parsed = new URL(value, base)
+    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : null
+  } catch {
+    return null
+  }
+}
+
+function withoutTracking(href: string): string {
+  const parsed = new URL(href)
+  for (const key of [...parsed.searchParams.keys()]) if (TRACKING_PARAM.test(key)) parsed.searchParams.delete(key)
+  parsed.hash = ''
+  return parsed.href
+}
+
+/** The listing's number as its URL carries it: the last run of 5+ digits in the path. */
+export function offerIdFromUrl(url: string): string | null {
+  const runs = pathOf(url).match(/\d{5,}/g)
+  return runs ? runs[runs.length - 1] : null
+}
+
+function pathOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname)
+  } catch {
+    return ''
+  }
+}
+
+/** What a bare area number means here: the unit the visible page writes most. */
+function pageAreaUnit($: CheerioAPI): 'sqm' | 'sqft' | null {
+  const text = $('body').text().slice(0, 400_000)
+  const feet = (text.match(/\bsq\.?\s?ft\b|\bsqft\b|ft²|square feet/gi) ?? []).length
+  const metres = (text.match(/m²|м²|\bsq\.?\s?m\b|\bsqm\b|\bm2\b|кв\.\s?м/gi) ?? []).length
+  if (feet === 0 && metres === 0) return null
+  return feet > metres ? 'sqft' : 'sqm'
+}
+
+/** Facts whose values carry their own unit, whatever the label's language: "273 m²", "€ 200.000". */
+function fromUnitValues(pairs: Pairs): PropertyLayer {
+  const layer: PropertyLayer = {}
+  for (const [label, value] of Object.entries(pairs)) {
+    const landLabel = /land|plot|lot\b|terrain|terreno|участ|grundst|jardin|garden/i.test(label)
+    const perUnit = /\/\s*(m²|m2|sq|мес|month|pcm)|per\s/i.test(value)
+    const area = /^\s*[\d.,\s\u00a0]+\s*(m²|m2|sq\.?\s?m|sqm|м²)\s*$/i.test(value) ? parseAmount(value) : null
+    if (area !== null && area > 0 && !perUnit) {
+      if (landLabel) layer.land_area ??= area
+      else layer.total_area ??= area
+    }
+  }
+  return layer
 }
 
 function fromOpenGraph($: CheerioAPI): PropertyLayer {
@@ -83,16 +165,16 @@ function fromOpenGraph($: CheerioAPI): PropertyLayer {
     photos: $('meta[property="og:image"]')
       .map((_, el) => cleanText($(el).attr('content')))
       .get(),
-    price: parsePrice(amount),
-    currency: currency ? (parseCurrency(currency) ?? currency.toUpperCase()) : null,
+    price: parsePriceAnyLocale(amount),
+    currency: parseCurrency(currency),
     lat: asNumber(metaContent($, 'place:location:latitude')),
     lon: asNumber(metaContent($, 'place:location:longitude')),
   }
 }
 
-function fromJsonLd(nodes: JsonLdNode[]): PropertyLayer {
+function fromJsonLd(nodes: JsonLdNode[], areaUnit: 'sqm' | 'sqft' | null): PropertyLayer {
   const listings = expandListingNodes(nodes)
-  const layers = listings.map(fromJsonLdNode)
+  const layers = listings.map((node) => fromJsonLdNode(node, areaUnit))
   return layers.reduceRight<PropertyLayer>((acc, layer) => ({ ...acc, ...definedOnly(layer) }), {})
 }
 
@@ -112,15 +194,15 @@ function expandListingNodes(nodes: JsonLdNode[]): JsonLdNode[] {
   return out
 }
 
-function fromJsonLdNode(node: JsonLdNode): PropertyLayer {
+function fromJsonLdNode(node: JsonLdNode, areaUnit: 'sqm' | 'sqft' | null = null): PropertyLayer {
   const offer = firstOffer(node)
   const address = node.address
   return {
     title: cleanText(asString(node.name)),
     description: cleanText(asString(node.description)),
-    price: parsePrice(asString(offer?.price ?? offer?.lowPrice)),
-    currency: parseCurrency(asString(offer?.priceCurrency)) ?? cleanText(asString(offer?.priceCurrency)),
-    total_area: quantityArea(node.floorSize),
+    price: offerPrice(offer),
+    currency: parseCurrency(asString(offer?.priceCurrency ?? dig(offer, 'priceSpecification', 'priceCurrency'))),
+    total_area: quantityArea(node.floorSize, areaUnit),
     rooms: toNonNegativeInt(asNumber(dig(node, 'numberOfRooms', 'value') ?? node.numberOfRooms)),
     floor: parseFloor(asString(node.floorLevel)).floor,
     year_built: parseYear(asString(node.yearBuilt)),
@@ -138,12 +220,28 @@ function firstOffer(node: JsonLdNode): Record<string, unknown> | null {
   return asRecord(Array.isArray(offers) ? offers[0] : offers)
 }
 
-function quantityArea(value: unknown): number | null {
+/** The offer's one price; a range (lowPrice–highPrice) is not one. */
+function offerPrice(offer: Record<string, unknown> | null): number | null {
+  if (!offer) return null
+  const value = offer.price ?? dig(offer, 'priceSpecification', 'price')
+  if (value === undefined && offer.lowPrice !== undefined && offer.lowPrice === offer.highPrice) return parsePriceAnyLocale(asString(offer.lowPrice))
+  return parsePriceAnyLocale(asString(value))
+}
+
+function parsePriceAnyLocale(text: string | null): number | null {
+  if (text === null || /\d\s*[-–—]\s*\D{0,3}\d/.test(text)) return null
+  return /^\s*\d+(\.\d+)?\s*$/.test(text) ? toNonNegativeInt(Number(text)) : toNonNegativeInt(parseAmount(text))
+}
+
+/** Square metres of a QuantitativeValue; square feet (FTK) converted, a bare number read in the page's unit. */
+function quantityArea(value: unknown, areaUnit: 'sqm' | 'sqft' | null): number | null {
   const record = asRecord(value)
-  if (!record) return parseArea(asString(value))
-  const unit = `${asString(record.unitCode) ?? ''} ${asString(record.unitText) ?? ''}`
-  if (/FTK|ft/i.test(unit)) return null
-  return parseArea(asString(record.value))
+  const text = record ? asString(record.value) : asString(value)
+  const amount = text === null ? null : /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : parseAmount(text)
+  if (amount === null || !(amount > 0)) return null
+  const unit = record ? `${asString(record.unitCode) ?? ''} ${asString(record.unitText) ?? ''}` : text ?? ''
+  const feet = /FTK|ft|feet/i.test(unit) || (!/MTK|m²|m2|sqm|м²/i.test(unit) && areaUnit === 'sqft')
+  return round(feet ? amount * 0.09290304 : amount, 2)
 }
 
 function postalAddress(value: unknown): string | null {
@@ -174,8 +272,8 @@ function fromMicrodata($: CheerioAPI): PropertyLayer {
   const street = prop('streetAddress')
   return {
     title: cleanText(scope.find('[itemprop="name"]').first().text()),
-    price: parsePrice(prop('price')),
-    currency: parseCurrency(prop('priceCurrency')) ?? prop('priceCurrency'),
+    price: parsePriceAnyLocale(prop('price')),
+    currency: parseCurrency(prop('priceCurrency')),
     total_area: parseArea(prop('floorSize')),
     rooms: toNonNegativeInt(parseNumber(prop('numberOfRooms'))),
     address: street ? [locality, street].filter(Boolean).join(', ') : cleanText($('[itemprop="address"]').first().text()),
@@ -220,12 +318,32 @@ function labelPairs($: CheerioAPI): Pairs {
   return pairs
 }
 
-/** A visible price element as a last resort; only text with a currency sign counts. */
+/** A visible price element as a last resort; only a single amount with a currency sign counts. */
 function visiblePrice($: CheerioAPI): PropertyLayer {
   const text = cleanText($('[class*="price" i], [id*="price" i]').first().text())
   const currency = parseCurrency(text)
-  if (!text || !currency) return {}
-  return { price: parsePrice(text), currency }
+  if (!text || !currency || text.length > 60) return {}
+  const price = /млн|млрд|тыс/i.test(text) ? parsePrice(text) : parsePriceAnyLocale(text)
+  return price === null ? {} : { price, currency }
+}
+
+/** The currency the visible price names, when the price came without one. */
+function visibleCurrency($: CheerioAPI): string | null {
+  return parseCurrency(cleanText($('[class*="price" i], [id*="price" i]').first().text()))
+}
+
+/** One listing card of a search page's JSON-LD list, or null when it has no address to its page. */
+export function listingFromJsonLdNode(node: JsonLdNode, pageUrl: string, source: Property['source']): Property | null {
+  const layer = fromJsonLd(expandListingNodes([node]).length > 0 ? [node] : [], null)
+  const own = absoluteUrl(asString(node.url) ?? asString(dig(node, 'itemOffered', 'url')) ?? '', pageUrl || undefined)
+  if (!own) return null
+  const property = mergeLayers(emptyProperty(source, withoutTracking(own)), layer)
+  property.url = withoutTracking(own)
+  property.offer_id = offerIdFromUrl(property.url)
+  property.rooms ??= parseRooms(property.title)
+  property.deal_type ??= dealTypeOf(pathOf(property.url))
+  property.region = regionFromCity(property.city) ?? regionFromUrl(property.url)
+  return property
 }
 
 function parseCoordinate(text: string | null): number | null {

@@ -62,6 +62,9 @@ export function parseFloor(text: string | null | undefined): {
   return { floor: single ? Number(single[0]) : null, floorsTotal: null }
 }
 
+/** More rooms than this in one flat is a house number or an area, never a room count. */
+const MAX_ROOMS = 20
+
 const ROOM_WORDS: Record<string, number> = {
   одно: 1,
   двух: 2,
@@ -76,8 +79,9 @@ export function parseRooms(text: string | null | undefined): number | null {
   if (typeof text !== 'string') return null
   const lower = text.toLowerCase().replace(/ё/g, 'е')
   if (/студи/.test(lower)) return 0
-  const numbered = /(?<!\d)(\d{1,2})\s*-?\s*(?:комн|к\.|к(?![а-яё])|-к|комнат)/.exec(lower)
-  if (numbered) return Number(numbered[1])
+  // "к" alone is also a building's корпус ("52к1", "д. 12 к 3"): it counts only when no number follows.
+  const numbered = /(?<![\d/])(\d{1,2})\s*-?\s*(?:комн|к\.(?!\s*\d)|к(?![а-яё\d])(?!\s*\d)|комнат)/.exec(lower)
+  if (numbered && Number(numbered[1]) <= MAX_ROOMS) return Number(numbered[1])
   const worded = /(одно|двух|трех|четырех|пяти|шести)комнатн/.exec(lower)
   if (worded) return ROOM_WORDS[worded[1]]
   if (/^\s*\d{1,2}\s*$/.test(lower)) return Number(lower)
@@ -99,13 +103,62 @@ export function parseCeilingHeight(text: string | null | undefined): number | nu
   return metres >= 1.8 && metres <= 10 ? round(metres, 2) : null
 }
 
-/** ISO code from a currency sign or word. */
+/** Signs and words that name one currency; "$" is left to dollarCurrency, because many countries use it. */
+const CURRENCY_SIGNS: Array<[RegExp, string]> = [
+  [/₽|руб|\brub\b|\brur\b/i, 'RUB'],
+  [/€|\beur\b|евро/i, 'EUR'],
+  [/£|\bgbp\b/i, 'GBP'],
+  [/₸|\bkzt\b|тенге|(?<![а-яё])тг(?![а-яё])/i, 'KZT'],
+  [/₴|\buah\b|грн/i, 'UAH'],
+  [/₺/, 'TRY'],
+  [/₹/, 'INR'],
+  [/₾/, 'GEL'],
+  [/zł|\bpln\b/i, 'PLN'],
+  [/\bchf\b/i, 'CHF'],
+  [/\bbyn\b/i, 'BYN'],
+  [/\b(usd|us\$)\b|долл/i, 'USD'],
+]
+const ISO_CODE = /^[A-Z]{3}$/
+
+/** ISO code from a currency sign, word or code; a bare "$" is US dollars unless the text names another dollar. */
 export function parseCurrency(text: string | null | undefined): string | null {
   if (typeof text !== 'string') return null
-  if (/₽|руб|\brub\b|\brur\b/i.test(text)) return 'RUB'
-  if (/\$|usd|долл/i.test(text)) return 'USD'
-  if (/€|eur|евро/i.test(text)) return 'EUR'
+  const trimmed = text.trim()
+  if (ISO_CODE.test(trimmed)) return trimmed
+  const found = CURRENCY_SIGNS.find(([pattern]) => pattern.test(text))
+  if (found) return found[1]
+  if (text.includes('$')) return dollarCurrency(text) ?? 'USD'
   return null
+}
+
+/** "A$", "AU$", "C$", "NZ$", "HK$", "S$", or a dollar ISO code in the text. */
+export function dollarCurrency(text: string): string | null {
+  const prefixed = /\b(AU?|C|CA|NZ|HK|S|SG)\$/.exec(text)
+  const prefixes: Record<string, string> = { A: 'AUD', AU: 'AUD', C: 'CAD', CA: 'CAD', NZ: 'NZD', HK: 'HKD', S: 'SGD', SG: 'SGD' }
+  if (prefixed) return prefixes[prefixed[1]] ?? null
+  const code = /\b(AUD|CAD|NZD|HKD|SGD|USD)\b/.exec(text)
+  return code ? code[1] : null
+}
+
+/**
+ * A number written in any locale: "3,600,000", "200.000", "1 797", "44.4", "126,4". A separator
+ * followed by exactly three digits (repeatedly) groups thousands; otherwise it is the decimal point.
+ */
+export function parseAmount(text: string | null | undefined): number | null {
+  if (typeof text !== 'string') return null
+  const match = /\d{1,3}(?:([,.'\u00a0\u2009\u202f ])\d{3})(?:\1\d{3})*(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)?/.exec(text)
+  if (!match) return null
+  const raw = match[0]
+  const group = match[1]
+  let normalized = raw
+  if (group !== undefined) {
+    const cut = raw.split(group).join('')
+    normalized = cut.replace(',', '.')
+  } else {
+    normalized = raw.replace(',', '.')
+  }
+  const value = Number(normalized)
+  return Number.isFinite(value) ? value : null
 }
 
 export function toPositive(value: number | null | undefined): number | null {
