@@ -75,6 +75,8 @@ const EnvSchema = z.object({
   EXPOSE_ERRORS: bool(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(65536),
+  PAGE_BODY_LIMIT_BYTES: z.coerce.number().int().min(65536).max(50_000_000).default(5 * 1024 * 1024),
+  INTAKE_TOKEN_TTL: seconds(30 * 86400),
 
   LISTING_HOSTS: list,
   FETCH_REWRITE: originMap,
@@ -125,6 +127,10 @@ export type Config = Readonly<{
   exposeErrors: boolean
   logLevel: string
   bodyLimitBytes: number
+  /** Body limit (after gzip decoding) of the routes that take a whole page: parse with html, import, intake. */
+  pageBodyLimitBytes: number
+  /** How long a bookmarklet's session token stays valid. */
+  intakeTokenTtlSeconds: number
   listingHosts: readonly string[]
   fetchRewrite: ReadonlyMap<string, string>
   fetchTimeoutMs: number
@@ -195,6 +201,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     exposeErrors: e.EXPOSE_ERRORS,
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    pageBodyLimitBytes: e.PAGE_BODY_LIMIT_BYTES,
+    intakeTokenTtlSeconds: e.INTAKE_TOKEN_TTL,
     listingHosts: Object.freeze(e.LISTING_HOSTS.map((host) => host.toLowerCase())),
     fetchRewrite: e.FETCH_REWRITE,
     fetchTimeoutMs: e.FETCH_TIMEOUT_MS,

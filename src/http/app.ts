@@ -8,6 +8,8 @@ import type { Queue } from '../queue/index.ts'
 import { HTTP_STATUS } from './errors.ts'
 import { createTaskRoutes } from './tasks-routes.ts'
 import { createDomainRoutes, type DomainReaders } from './domain-routes.ts'
+import { createIntakeRoutes, IMPORT_PATH, INTAKE_PATH, intakeCors } from './intake-routes.ts'
+import { pageBody } from './page-body.ts'
 import { createRateLimiter } from './rate-limit.ts'
 import { createDashboardRoutes } from './dashboard-routes.ts'
 import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
@@ -19,6 +21,7 @@ import { rejectUnstorableUrl } from './validate.ts'
 export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders }
 
 const STATUS_POLL = /^\/api\/tasks\/status\/[^/]+$/
+const PAGE_PATHS = new Set(['/api/tasks/parse', INTAKE_PATH, IMPORT_PATH])
 
 export function errorBody(error: string, details: unknown = null) {
   return { error, details }
@@ -46,8 +49,10 @@ export function createApp(deps: AppDeps): Hono {
     )
   })
   app.use('*', securityHeaders())
+  // The intake route has its own CORS (the listing sites' origins) and nothing else's.
+  app.use(INTAKE_PATH, intakeCors(config))
   const cors = apiCors(config)
-  if (cors) app.use('/api/*', cors)
+  if (cors) app.use('/api/*', (c, next) => (c.req.path === INTAKE_PATH ? next() : cors(c, next)))
   app.use('*', apiAuth({ config, queue }))
   app.use('*', rejectUnstorableUrl)
   const tooLarge = (c: Context) => c.json(errorBody('Request body too large', { limit_bytes: config.bodyLimitBytes }), 413)
@@ -55,7 +60,10 @@ export function createApp(deps: AppDeps): Hono {
   // hono's bodyLimit reads c.req.raw.body, which makes @hono/node-server build a full Request (every
   // header copied into undici Headers, ~25 µs) for each request, GETs included. With a Content-Length
   // (Node's parser holds the body to it) or no body at all the headers decide; only chunked bodies are counted.
+  // Routes that take a whole page have their own, larger limit, counted after gzip decoding.
+  const limitPage = pageBody(config.pageBodyLimitBytes)
   app.use('*', (c, next) => {
+    if (c.req.method === 'POST' && PAGE_PATHS.has(c.req.path)) return limitPage(c, next)
     if (c.req.header('transfer-encoding') !== undefined) return limitBody(c, next)
     return Number.parseInt(c.req.header('content-length') ?? '0', 10) > config.bodyLimitBytes ? Promise.resolve(tooLarge(c)) : next()
   })
@@ -74,6 +82,7 @@ export function createApp(deps: AppDeps): Hono {
   // One bucket per client across every enqueue route (per process: see README, rate limits).
   const rateLimit = createRateLimiter({ perMinute: config.rateLimitPerMinute })
   if (deps.readers) app.route('/', createDomainRoutes(queue, deps.readers, rateLimit))
+  if (deps.readers) app.route('/', createIntakeRoutes({ config, queue, intake: deps.readers.intake, listings: deps.readers.listings }, rateLimit))
   app.route('/api/tasks', createTaskRoutes(deps, rateLimit))
   app.route('/dashboard', createDashboardRoutes(deps))
   app.route('/metrics', createMetricsRoutes(queue.metrics))

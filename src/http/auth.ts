@@ -32,6 +32,8 @@ export function requiredAccess(method: string, path: string, config: Pick<Config
   if (path === '/metrics' || path.startsWith('/metrics/')) return config.metricsPublic ? 'open' : 'client'
   if (path === '/dashboard' || path.startsWith('/dashboard/')) return 'admin'
   if (path === '/api' || path.startsWith('/api/')) {
+    // A listing site's page posts here with no API key: the session's intake token is its key.
+    if (path === '/api/intake' && (method === 'POST' || method === 'OPTIONS')) return 'open'
     if (JOB_ACTION.test(path)) return 'admin'
     if ((method === 'GET' || method === 'HEAD') && JOB_STATUS.test(path)) return 'status'
     return 'client'

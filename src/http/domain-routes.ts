@@ -2,6 +2,8 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import { AppError } from '../errors.ts'
 import type { Queue } from '../queue/index.ts'
+import type { IntakeTokens } from '../store/index.ts'
+import type { Property } from '../tasks/parse/property.ts'
 import type { SessionRecord, StoredReport } from '../tasks/services.ts'
 import { EnqueueMetaSchema } from './contract.ts'
 import type { RateLimiter } from './rate-limit.ts'
@@ -10,6 +12,8 @@ import { parseWith, readJsonObject } from './validate.ts'
 export type DomainReaders = {
   sessions: { find(sessionId: string): Promise<SessionRecord | undefined> }
   reports: { find(id: string): Promise<StoredReport | undefined> }
+  intake: IntakeTokens
+  listings: { upsert(properties: readonly Property[]): Promise<number> }
 }
 
 const PipelineSchema = z.object({

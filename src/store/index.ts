@@ -1,13 +1,16 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
 import type { SessionRecord, StoredReport, TaskServices } from '../tasks/services.ts'
+import { createIntakeTokens, type IntakeTokens } from './intake.ts'
 import { searchListings, upsertListings } from './listings.ts'
 
 export { listingsSearchSql, searchListings, upsertListings } from './listings.ts'
+export type { IntakeSubmission, IntakeTokens } from './intake.ts'
 
-/** The Postgres-backed stores task handlers use: listings, sessions, reports. */
-export function createStores(db: Kysely<Database>): Omit<TaskServices, 'config' | 'fetcher'> {
+/** The Postgres-backed stores task handlers use (listings, sessions, reports), and the bookmarklet's tokens. */
+export function createStores(db: Kysely<Database>): Omit<TaskServices, 'config' | 'fetcher'> & { intake: IntakeTokens } {
   return {
+    intake: createIntakeTokens(db),
     listings: {
       upsert: (properties) => upsertListings(db, properties),
       search: (query) => searchListings(db, query),

@@ -95,7 +95,7 @@ function routeTable(): Endpoint[] {
       listener: { on() {}, onReconnect() {} },
     } as never,
     log: createSilentLogger(),
-    readers: { sessions: { find: async () => undefined }, reports: { find: async () => undefined } },
+    readers: { sessions: { find: async () => undefined }, reports: { find: async () => undefined }, intake: {} as never, listings: {} as never },
   })
   return endpointsOf(app)
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { AppError } from '../../errors.ts'
 import { checkListingUrl } from '../../fetch/index.ts'
@@ -5,12 +6,18 @@ import type { TaskServices } from '../services.ts'
 import { defineTask } from '../types.ts'
 import type { Property } from './property.ts'
 
+/** The most HTML one submission may carry (the route's body limit bounds it too). */
+export const MAX_SUBMITTED_HTML_CHARS = 50_000_000
+
 export const ParsePayloadSchema = z.object({
   url: z.string().min(1, 'url is required').max(2048),
   session_id: z.string().min(1).max(200),
+  /** The page as the user's own browser shows it: parsed instead of fetched, the URL only names the listing. */
+  html: z.string().min(1, 'html is empty').max(MAX_SUBMITTED_HTML_CHARS).optional(),
 })
 export type ParsePayload = z.infer<typeof ParsePayloadSchema>
-export type ParseResult = { success: true; data: Property; session_id: string }
+/** `source`: who got the page — our fetcher ('server') or the user's browser ('browser'). */
+export type ParseResult = { success: true; data: Property; session_id: string; source: 'server' | 'browser' }
 
 /** A page without an offer id and without a price is not a listing (a search page, a home page…). */
 function looksLikeListing(property: Property): boolean {
@@ -25,32 +32,51 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
   retry: { maxAttempts: 3, backoffSeconds: 5, backoffMaxSeconds: 120 },
   timeoutSeconds: 120,
   // A second parse of the same URL for the same session while one is queued or running returns that job.
-  dedupeKey: (payload) => `${payload.session_id}\n${payload.url}`,
+  // A page sent from the browser is its own job: it must not be answered by a fetch already running.
+  dedupeKey: (payload) =>
+    payload.html === undefined
+      ? `${payload.session_id}\n${payload.url}`
+      : `${payload.session_id}\n${payload.url}\nhtml:${createHash('sha256').update(payload.html).digest('hex')}`,
   admit(payload, services) {
     checkListingUrl(payload.url, services.config)
   },
   async handler(payload, ctx) {
     const { fetcher, sessions, listings } = ctx.deps
     await ctx.progress(10, 'Инициализация парсера...')
-    await ctx.progress(20, 'Загрузка страницы...')
-    const page = await fetcher.fetchPage(payload.url, { signal: ctx.signal })
+    const fromBrowser = payload.html !== undefined
+    let page: { body: string; url: string }
+    if (payload.html !== undefined) {
+      await ctx.progress(20, 'Страница получена из браузера...')
+      page = { body: payload.html, url: payload.url }
+    } else {
+      await ctx.progress(20, 'Загрузка страницы...')
+      page = await fetcher.fetchPage(payload.url, { signal: ctx.signal })
+    }
     await ctx.progress(40, 'Извлечение данных...')
     // Loaded on the first parse, not at start: cheerio, parse5, htmlparser2 and undici (cheerio's
     // fromURL) are ~16 MB of an idle worker's RSS (bench/RESULTS.md, scenario f).
-    const { parsePage } = await import('./parse-page.ts')
-    const outcome = parsePage(page.body, page.url)
-    if (outcome.blocked) {
-      throw new AppError('SiteBlocked', `Blocked by ${outcome.site}: ${outcome.reason}. Try again later`, {
-        details: { site: outcome.site, reason: outcome.reason },
+    const { readPage } = await import('./parse-page.ts')
+    const reading = readPage(page.body, page.url)
+    if (reading.page_kind === 'blocked') {
+      const details = { site: reading.site, reason: reading.reason }
+      // The user's own copy of a captcha page stays one: retrying it cannot help.
+      if (fromBrowser) {
+        throw new AppError('PermanentTaskFailure', `The page sent from the browser is a block page (${reading.site}: ${reading.reason}); pass the check in the browser and send the listing again`, { details: { ...details, code: 'SiteBlocked' } })
+      }
+      throw new AppError('SiteBlocked', `Blocked by ${reading.site}: ${reading.reason}. Try again later`, { details })
+    }
+    if (reading.page_kind === 'serp') {
+      throw new AppError('NotAListing', `The page at ${payload.url} is a search-results page with ${reading.cards.length} listings, not one listing; import it with POST /api/listings/import`, {
+        details: { page_kind: 'serp', cards: reading.cards.length },
       })
     }
-    if (!looksLikeListing(outcome.property)) {
+    if (!looksLikeListing(reading.property)) {
       throw new AppError('NotAListing', `The page at ${payload.url} is not a listing`)
     }
     await ctx.progress(80, 'Сохранение результата...')
-    await sessions.saveTarget(payload.session_id, payload.url, outcome.property)
-    await listings.upsert([outcome.property])
+    await sessions.saveTarget(payload.session_id, payload.url, reading.property)
+    await listings.upsert([reading.property])
     await ctx.progress(100, 'Готово')
-    return { success: true, data: outcome.property, session_id: payload.session_id }
+    return { success: true, data: reading.property, session_id: payload.session_id, source: fromBrowser ? 'browser' : 'server' }
   },
 })

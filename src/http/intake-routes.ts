@@ -1,0 +1,200 @@
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { cors } from 'hono/cors'
+import { html } from 'hono/html'
+import { z } from 'zod'
+import type { Config } from '../config.ts'
+import { AppError, coerceError } from '../errors.ts'
+import { isListingHost } from '../fetch/index.ts'
+import type { Queue } from '../queue/index.ts'
+import type { IntakeTokens } from '../store/index.ts'
+import type { Property } from '../tasks/parse/property.ts'
+import type { RateLimiter } from './rate-limit.ts'
+import { findUnstorableText, parseWith, readJsonObject } from './validate.ts'
+
+/** The one route a listing site's page may post to (the bookmarklet), and so the one with CORS for them. */
+export const INTAKE_PATH = '/api/intake'
+export const IMPORT_PATH = '/api/listings/import'
+
+export type IntakeDeps = {
+  config: Config
+  queue: Queue
+  intake: IntakeTokens
+  listings: { upsert(properties: readonly Property[]): Promise<number> }
+}
+
+const SessionIdSchema = z.string().min(1).max(200)
+const SubmissionSchema = z.object({
+  session_id: SessionIdSchema,
+  token: z.string().min(1, 'token is required').max(200),
+  url: z.string().min(1, 'url is required').max(2048),
+  html: z.string().min(1, 'html is empty'),
+})
+
+/**
+ * CORS for the listing sites' own origins (https://spb.cian.ru…), on the intake route only: a page
+ * there may post itself to us, and learn whether it arrived. No credentials: the token is the key.
+ */
+export function intakeCors(config: Pick<Config, 'listingHosts'>): MiddlewareHandler {
+  return cors({
+    origin: (origin) => {
+      try {
+        const { protocol, hostname } = new URL(origin)
+        return (protocol === 'https:' || protocol === 'http:') && isListingHost(hostname, config.listingHosts) ? origin : null
+      } catch {
+        return null
+      }
+    },
+    allowMethods: ['POST'],
+    allowHeaders: ['Content-Type', 'Content-Encoding'],
+    maxAge: 600,
+  })
+}
+
+/** Pages sent from the user's own browser: the bookmarklet's token, its submissions, and bulk imports. */
+export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Hono {
+  const { config, queue, intake, listings } = deps
+  const routes = new Hono()
+
+  routes.post('/api/sessions/:session_id/intake-token', async (c) => {
+    const sessionId = parseWith(SessionIdSchema, c.req.param('session_id'), 'session_id')
+    const issued = await intake.issue(sessionId, config.intakeTokenTtlSeconds)
+    c.header('Cache-Control', 'no-store')
+    return c.json({ session_id: sessionId, token: issued.token, expires_at: issued.expires_at, submit_path: INTAKE_PATH }, 201)
+  })
+
+  routes.get('/api/sessions/:session_id/intake', async (c) => {
+    const sessionId = parseWith(SessionIdSchema, c.req.param('session_id'), 'session_id')
+    const latest = await intake.latest(sessionId)
+    if (!latest) throw new AppError('JobNotFound', 'No page has been sent into this session yet', { details: { session_id: sessionId } })
+    return c.json({ ...latest, poll_url: `/api/tasks/status/${latest.job_id}` })
+  })
+
+  routes.post(INTAKE_PATH, rateLimit.middleware, async (c) => {
+    const asForm = isFormPost(c)
+    try {
+      const body = parseWith(SubmissionSchema, await readSubmission(c, asForm), 'page submission')
+      if (!(await intake.verify(body.session_id, body.token))) {
+        throw new AppError('Forbidden', 'This token does not open that session: take a fresh bookmarklet from the wizard of your own session', {
+          details: { session_id: body.session_id },
+        })
+      }
+      const { readPage, siteFor } = await import('../tasks/parse/parse-page.ts')
+      const reading = readPage(body.html, body.url)
+      if (reading.page_kind === 'serp') {
+        checkUrl(body.url, queue)
+        const imported = await listings.upsert(reading.cards.filter((card) => card.offer_id !== null))
+        const answer = { page_kind: 'serp' as const, imported, cards: reading.cards.length, source: siteFor(body.url).source }
+        return asForm ? c.html(receivedPage(`Добавлено объявлений в базу аналогов: ${imported}.`), 200) : c.json(answer, 200)
+      }
+      const jobId = await queue.enqueue({
+        kind: 'parse',
+        payload: queue.validate('parse', { url: body.url, session_id: body.session_id, html: body.html }) as Record<string, unknown>,
+        sessionId: body.session_id,
+      })
+      await intake.record(body.token, jobId, body.url)
+      const answer = { job_id: jobId, status: 'queued', message: 'Page received from the browser', poll_url: `/api/tasks/status/${jobId}`, page_kind: reading.page_kind }
+      return asForm ? c.html(receivedPage('Страница получена. Вернитесь во вкладку Housler — оценка продолжится там.'), 202) : c.json(answer, 202)
+    } catch (e) {
+      const err = coerceError(e)
+      if (!asForm || !(err instanceof AppError)) throw err
+      // A form post opened a tab: answer it in words, with the status the API would give.
+      const status = err.code === 'Forbidden' ? 403 : err.code === 'UrlRejected' || err.code === 'ValidationFailed' ? 400 : 422
+      return c.html(receivedPage(`Страница не принята: ${refusalText(err)}`, true), status)
+    }
+  })
+
+  routes.post(IMPORT_PATH, rateLimit.middleware, async (c) => {
+    const type = (c.req.header('content-type') ?? '').toLowerCase()
+    const { planRowImport, csvRows } = await import('../tasks/parse/import-listings.ts')
+    const { readPage, siteFor } = await import('../tasks/parse/parse-page.ts')
+    const siteOf = (url: string) => siteFor(url).source
+    if (/^text\/html\b/.test(type)) {
+      const url = c.req.query('url') ?? c.req.header('x-page-url') ?? ''
+      checkUrl(url, queue)
+      const reading = readPage(await c.req.text(), url)
+      if (reading.page_kind === 'blocked') {
+        throw new AppError('ValidationFailed', `The page is a block page (${reading.reason}), not search results`, { details: { page_kind: 'blocked', reason: reading.reason } })
+      }
+      const cards = reading.page_kind === 'serp' ? reading.cards : [reading.property]
+      const kept = cards.filter((card) => card.offer_id !== null && card.price !== null)
+      const imported = await listings.upsert(kept)
+      return c.json({ page_kind: reading.page_kind, imported, total_rows: cards.length, rejected: cards.length - kept.length })
+    }
+    let rows: unknown[]
+    if (/^text\/csv\b/.test(type)) rows = csvRows(await c.req.text())
+    else {
+      const body = await readJsonArrayOrObject(c)
+      rows = Array.isArray(body) ? body : Array.isArray(body.rows) ? body.rows : []
+      if (!Array.isArray(body) && !Array.isArray(body.rows)) {
+        throw new AppError('ValidationFailed', 'Send a JSON array of listings, or {"rows": [...]}', { details: { expected: ['array', 'rows'] } })
+      }
+    }
+    if (rows.length === 0) throw new AppError('ValidationFailed', 'No rows to import', { details: { rows: 0 } })
+    const plan = planRowImport(rows, config, siteOf)
+    const imported = await listings.upsert(plan.listings)
+    return c.json({ imported, total_rows: plan.total_rows, rejected: plan.rejected }, plan.listings.length > 0 ? 200 : 422)
+  })
+
+  return routes
+}
+
+function checkUrl(url: string, queue: Queue): void {
+  // The parse kind's admission check is the listing-URL policy: one rule for every way a page arrives.
+  queue.validate('parse', { url, session_id: '-' })
+}
+
+function isFormPost(c: Context): boolean {
+  return /^(multipart\/form-data|application\/x-www-form-urlencoded)\b/i.test(c.req.header('content-type') ?? '')
+}
+
+async function readSubmission(c: Context, asForm: boolean): Promise<Record<string, unknown>> {
+  if (!asForm) return readJsonObject(c)
+  let form: FormData
+  try {
+    form = await c.req.raw.formData()
+  } catch {
+    throw new AppError('ValidationFailed', 'The form body could not be read', { details: null })
+  }
+  const fields: Record<string, unknown> = {}
+  for (const key of ['session_id', 'token', 'url', 'html']) {
+    const value = form.get(key)
+    if (typeof value === 'string') fields[key] = value
+    else if (value !== null) fields[key] = await value.text()
+  }
+  const unstorable = findUnstorableText(fields)
+  if (unstorable !== undefined) throw new AppError('ValidationFailed', 'The form contains text that cannot be stored', { details: { path: unstorable } })
+  return fields
+}
+
+async function readJsonArrayOrObject(c: Context): Promise<Record<string, unknown> | unknown[]> {
+  const type = c.req.header('content-type') ?? ''
+  if (!/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new AppError('ValidationFailed', 'Content-Type must be application/json, text/csv or text/html', { details: { content_type: type || null } })
+  }
+  const text = await c.req.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw new AppError('ValidationFailed', 'Body is not valid JSON', { details: null })
+  }
+  if (Array.isArray(body)) {
+    const unstorable = findUnstorableText(body)
+    if (unstorable !== undefined) throw new AppError('ValidationFailed', 'Body contains text that cannot be stored', { details: { path: unstorable } })
+    return body
+  }
+  if (body === null || typeof body !== 'object') throw new AppError('ValidationFailed', 'Body must be a JSON array or object', { details: null })
+  return body as Record<string, unknown>
+}
+
+function refusalText(err: AppError): string {
+  if (err.code === 'Forbidden') return 'ключ закладки не подходит к этой оценке. Возьмите новую закладку в мастере Housler.'
+  if (err.code === 'UrlRejected') return 'это не страница поддерживаемого сайта объявлений.'
+  return 'страница не похожа на объявление. Откройте объявление и нажмите закладку ещё раз.'
+}
+
+function receivedPage(message: string, failed = false) {
+  return html`<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Housler</title></head>
+<body><h1>${failed ? 'Не получилось' : 'Готово'}</h1><p id="intake-result" data-ok="${failed ? 'false' : 'true'}">${message}</p>
+<p>Эту вкладку можно закрыть.</p></body></html>`
+}
