@@ -121,10 +121,19 @@ class ApiError extends Error {
   }
 }
 
+/** A POST's body: JSON, gzip-compressed when it is a whole page and the browser can compress. */
+async function postInit(body) {
+  const json = JSON.stringify(body)
+  const headers = { 'Content-Type': 'application/json' }
+  if (json.length < 65536 || typeof CompressionStream === 'undefined') return { method: 'POST', headers, body: json }
+  const zipped = await new Response(new Blob([json]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer()
+  return { method: 'POST', headers: { ...headers, 'Content-Encoding': 'gzip' }, body: zipped }
+}
+
 async function api(path, body) {
   let response
   try {
-    response = await fetch(path, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+    response = await fetch(path, body === undefined ? {} : await postInit(body))
   } catch (e) {
     throw new ApiError('network', { kind: 'network' })
   }
@@ -410,14 +419,7 @@ async function submitUrl() {
   save()
   try {
     const result = await runTask('parse', '/api/tasks/parse', { url: checked.url, session_id: state.sessionId }, 'Загрузка страницы...')
-    state.target = result?.data ?? null
-    state.comparables = null
-    state.search = null
-    state.report = null
-    state.excluded = []
-    state.previous = null
-    save()
-    go(2)
+    acceptTarget(result)
   } catch (e) {
     if (state.previous && e.kind !== 'aborted') {
       // The new URL failed: the session the person had is theirs again, as it was.
@@ -429,7 +431,147 @@ async function submitUrl() {
       input.setAttribute('aria-invalid', 'true')
     }
     showError(e, submitUrl)
+    if (isBlockedError(e)) offerBrowserIntake()
   }
+}
+
+/** A parse result becomes the session's target: step 2 from here. */
+function acceptTarget(result) {
+  hideBrowserIntake()
+  state.target = result?.data ?? null
+  state.comparables = null
+  state.search = null
+  state.report = null
+  state.excluded = []
+  state.previous = null
+  save()
+  go(2)
+}
+
+// ------------------------------------------------------------------ step 1b: the page from the user's own browser
+
+const INTAKE_POLL_MS = 2000
+let intakeWatch = null
+
+function isBlockedError(e) {
+  const code = e?.details?.code || e?.details?.error_code || ''
+  return code === 'SiteBlocked' || /blocked|captcha|block page/i.test(String(e?.message || ''))
+}
+
+/** The bookmarklet's source: posts this tab's page and address into our session, as a form to a new tab (no CSP connect-src can stop that). */
+function bookmarkletSource(endpoint, sessionId, token) {
+  const body = function (E, S, T) {
+    var d = document, f = d.createElement('form'), k, t;
+    f.method = 'POST'; f.action = E; f.target = '_blank'; f.enctype = 'multipart/form-data'; f.acceptCharset = 'utf-8'; f.style.display = 'none';
+    var fields = { session_id: S, token: T, url: location.href, html: d.documentElement.outerHTML };
+    for (k in fields) { t = d.createElement('textarea'); t.name = k; t.value = fields[k]; f.appendChild(t); }
+    d.body.appendChild(f); f.submit(); d.body.removeChild(f);
+  }
+  return `javascript:${encodeURIComponent(`(${body.toString()})(${JSON.stringify(endpoint)},${JSON.stringify(sessionId)},${JSON.stringify(token)});void 0`)}`
+}
+
+async function intakeToken() {
+  const known = state.intake
+  if (known && known.sessionId === state.sessionId && Date.parse(known.expires_at) > Date.now() + 3600_000) return known.token
+  const issued = await api(`/api/sessions/${encodeURIComponent(state.sessionId)}/intake-token`, {})
+  state.intake = { sessionId: state.sessionId, token: issued.token, expires_at: issued.expires_at }
+  save()
+  return issued.token
+}
+
+/** Offered when the site refused our server: the user's browser, where the page opens, sends it instead. */
+async function offerBrowserIntake() {
+  let panel = $('intake')
+  if (!panel) {
+    panel = h('section', { class: 'intake', id: 'intake', 'aria-labelledby': 'intake-title' })
+    $('step-1').append(panel)
+  }
+  panel.hidden = false
+  panel.replaceChildren(
+    h('h3', { id: 'intake-title' }, 'Отправьте страницу из своего браузера'),
+    h('p', { class: 'hint' }, 'Сайт не отдал объявление нашему серверу, но в вашем браузере оно открывается. Передайте нам страницу такой, какой вы её видите.'),
+  )
+  let token
+  try {
+    token = await intakeToken()
+  } catch (e) {
+    panel.append(h('p', { class: 'field-error' }, 'Не удалось подготовить закладку. Можно загрузить сохранённую страницу файлом.'))
+  }
+  if (token) {
+    const link = h('a', { class: 'btn bookmarklet', id: 'intake-bookmarklet', href: bookmarkletSource(`${location.origin}/api/intake`, state.sessionId, token) }, 'Отправить страницу в Housler')
+    link.addEventListener('click', (e) => {
+      e.preventDefault()
+      $('intake-howto').textContent = 'Это закладка: перетащите кнопку на панель закладок, затем нажмите её на странице объявления.'
+    })
+    panel.append(
+      h('p', {}, link),
+      h('p', { class: 'help', id: 'intake-howto' }, 'Перетащите кнопку на панель закладок, откройте объявление и нажмите эту закладку.'),
+    )
+    watchBrowserIntake()
+  }
+  const file = h('input', { type: 'file', id: 'intake-file', accept: '.html,.htm,text/html' })
+  file.addEventListener('change', () => { if (file.files?.[0]) sendSavedPage(file.files[0]) })
+  panel.append(
+    h('label', { for: 'intake-file', class: 'label' }, 'Или сохраните страницу объявления (Ctrl+S) и выберите файл'),
+    file,
+    h('p', { class: 'field-error', id: 'intake-error', 'aria-live': 'polite' }),
+  )
+}
+
+function hideBrowserIntake() {
+  if (intakeWatch) { clearTimeout(intakeWatch); intakeWatch = null }
+  const panel = $('intake')
+  if (panel) panel.hidden = true
+}
+
+/** Waits for the bookmarklet's page to arrive in this session, then follows its parse like any other. */
+function watchBrowserIntake() {
+  if (intakeWatch) clearTimeout(intakeWatch)
+  const openedAt = Date.now()
+  const tick = async () => {
+    intakeWatch = null
+    let latest = null
+    try {
+      latest = await api(`/api/sessions/${encodeURIComponent(state.sessionId)}/intake`)
+    } catch {}
+    if (latest?.received && Date.parse(latest.received_at) >= openedAt - 5000 && latest.job_id !== state.intake?.lastJob) {
+      state.intake = { ...state.intake, lastJob: latest.job_id }
+      state.url = latest.url
+      $('url').value = latest.url
+      state.job = { kind: 'parse', id: latest.job_id }
+      save()
+      return followBrowserParse(null)
+    }
+    if ($('intake') && !$('intake').hidden) intakeWatch = setTimeout(tick, INTAKE_POLL_MS)
+  }
+  intakeWatch = setTimeout(tick, INTAKE_POLL_MS)
+}
+
+async function followBrowserParse(body) {
+  hideAlert()
+  try {
+    const result = await runTask('parse', '/api/tasks/parse', body, 'Разбор страницы из браузера...')
+    acceptTarget(result)
+  } catch (e) {
+    showError(e)
+    const error = $('intake-error')
+    if (error) error.textContent = humanize(e).text
+  }
+}
+
+/** A page saved with Ctrl+S: decoded in its own charset, sent gzip-compressed when the browser can. */
+async function sendSavedPage(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer())
+  const head = new TextDecoder('latin1').decode(bytes.slice(0, 4096))
+  const charset = /<meta[^>]+charset=["']?([\w-]+)/i.exec(head)?.[1] || 'utf-8'
+  let html
+  try {
+    html = new TextDecoder(charset).decode(bytes)
+  } catch {
+    html = new TextDecoder('utf-8').decode(bytes)
+  }
+  state.job = null
+  await followBrowserParse({ url: state.url, session_id: state.sessionId, html })
 }
 
 // ------------------------------------------------------------------ step 2: property
@@ -887,6 +1029,7 @@ function init() {
   })
   $('restart').addEventListener('click', () => {
     stopPolling()
+    hideBrowserIntake()
     hideAlert()
     hideProgress()
     state = blank()

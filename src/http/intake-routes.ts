@@ -65,8 +65,9 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
   routes.get('/api/sessions/:session_id/intake', async (c) => {
     const sessionId = parseWith(SessionIdSchema, c.req.param('session_id'), 'session_id')
     const latest = await intake.latest(sessionId)
-    if (!latest) throw new AppError('JobNotFound', 'No page has been sent into this session yet', { details: { session_id: sessionId } })
-    return c.json({ ...latest, poll_url: `/api/tasks/status/${latest.job_id}` })
+    // "Nothing yet" is the normal answer while the wizard waits for the bookmarklet, not an error.
+    if (!latest) return c.json({ session_id: sessionId, received: false, job_id: null })
+    return c.json({ session_id: sessionId, received: true, ...latest, poll_url: `/api/tasks/status/${latest.job_id}` })
   })
 
   routes.post(INTAKE_PATH, rateLimit.middleware, async (c) => {

@@ -10,8 +10,13 @@ import { errorBody } from './app.ts'
 export function pageBody(limitBytes: number): MiddlewareHandler {
   return async function pageBody(c, next) {
     const declared = Number.parseInt(c.req.header('content-length') ?? '', 10)
-    if (Number.isFinite(declared) && declared > limitBytes) return tooLarge(c, limitBytes)
     const raw = c.req.raw.body
+    if (Number.isFinite(declared) && declared > limitBytes) {
+      // A page a little too big is read and dropped, so the client sees the 413 instead of a reset
+      // connection; a far larger one is not worth reading.
+      if (raw && declared <= limitBytes * DRAIN_FACTOR) await drain(raw)
+      return tooLarge(c, limitBytes)
+    }
     if (!raw) return next()
     const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
     if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
@@ -30,6 +35,18 @@ export function pageBody(limitBytes: number): MiddlewareHandler {
   }
 }
 
+/** Over-limit bodies up to this multiple of the limit are drained before the 413. */
+const DRAIN_FACTOR = 4
+
+async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = stream.getReader()
+  try {
+    for (;;) if ((await reader.read()).done) return
+  } catch {
+    // The client gave up first: nothing to answer.
+  }
+}
+
 function tooLarge(c: Context, limitBytes: number) {
   return c.json(errorBody('Request body too large', { limit_bytes: limitBytes, code: 'PayloadTooLarge' }), 413)
 }
@@ -43,15 +60,17 @@ async function readLimited(stream: ReadableStream<Uint8Array>, limitBytes: numbe
       const { done, value } = await reader.read()
       if (done) break
       total += value.byteLength
-      if (total > limitBytes) {
+      if (total > limitBytes * DRAIN_FACTOR) {
         await reader.cancel().catch(() => {})
         return 'too-large'
       }
-      chunks.push(value)
+      // Past the limit the rest is only drained (see DRAIN_FACTOR), never kept.
+      if (total <= limitBytes) chunks.push(value)
     }
   } catch {
     throw new AppError('ValidationFailed', 'The request body could not be decoded (corrupt gzip or deflate data?)', { details: null })
   }
+  if (total > limitBytes) return 'too-large'
   const out = new Uint8Array(total)
   let offset = 0
   for (const chunk of chunks) {

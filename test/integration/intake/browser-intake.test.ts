@@ -109,7 +109,7 @@ describe('the bookmarklet\'s intake route', () => {
     expect((await finished(job_id)).source).toBe('browser')
     expect(site.requests.length).toBe(before)
     const latest = await (await fetch(`${service.baseUrl}/api/sessions/intake-a/intake`)).json()
-    expect(latest).toMatchObject({ job_id, url: PAGES[0].url })
+    expect(latest).toMatchObject({ received: true, job_id, url: PAGES[0].url })
   })
 
   it('refuses a page posted into someone else\'s session, and a made-up token', async () => {
@@ -119,7 +119,7 @@ describe('the bookmarklet\'s intake route', () => {
     expect(intoTheirs.status).toBe(403)
     const madeUp = await post('/api/intake', { session_id: 'intake-mine', token: 'guess', url: PAGES[0].url, html: '<html></html>' })
     expect(madeUp.status).toBe(403)
-    expect((await fetch(`${service.baseUrl}/api/sessions/intake-theirs/intake`)).status).toBe(404)
+    expect(await (await fetch(`${service.baseUrl}/api/sessions/intake-theirs/intake`)).json()).toMatchObject({ received: false, job_id: null })
   })
 
   it('answers a form post (the CSP-proof way) with a page in Russian', async () => {
