@@ -71,9 +71,11 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
   })
 
   routes.post(INTAKE_PATH, rateLimit.middleware, async (c) => {
-    const asForm = isFormPost(c)
+    // A browser's form post (the bookmarklet) opened a tab: success is a page in words. A refusal stays the
+    // API's JSON error, with a Russian hint in its details for the person looking at that tab.
+    const asPage = isFormPost(c) && /text\/html/i.test(c.req.header('accept') ?? '')
     try {
-      const body = parseWith(SubmissionSchema, await readSubmission(c, asForm), 'page submission')
+      const body = parseWith(SubmissionSchema, await readSubmission(c, isFormPost(c)), 'page submission')
       if (!(await intake.verify(body.session_id, body.token))) {
         throw new AppError('Forbidden', 'This token does not open that session: take a fresh bookmarklet from the wizard of your own session', {
           details: { session_id: body.session_id },
@@ -85,7 +87,7 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
         checkUrl(body.url, queue)
         const imported = await listings.upsert(reading.cards.filter((card) => card.offer_id !== null))
         const answer = { page_kind: 'serp' as const, imported, cards: reading.cards.length, source: siteFor(body.url).source }
-        return asForm ? c.html(receivedPage(`Добавлено объявлений в базу аналогов: ${imported}.`), 200) : c.json(answer, 200)
+        return asPage ? c.html(receivedPage(`Добавлено объявлений в базу аналогов: ${imported}.`), 200) : c.json(answer, 200)
       }
       const jobId = await queue.enqueue({
         kind: 'parse',
@@ -94,13 +96,12 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
       })
       await intake.record(body.token, jobId, body.url)
       const answer = { job_id: jobId, status: 'queued', message: 'Page received from the browser', poll_url: `/api/tasks/status/${jobId}`, page_kind: reading.page_kind }
-      return asForm ? c.html(receivedPage('Страница получена. Вернитесь во вкладку Housler — оценка продолжится там.'), 202) : c.json(answer, 202)
+      return asPage ? c.html(receivedPage('Страница получена. Вернитесь во вкладку Housler — оценка продолжится там.'), 202) : c.json(answer, 202)
     } catch (e) {
       const err = coerceError(e)
-      if (!asForm || !(err instanceof AppError)) throw err
-      // A form post opened a tab: answer it in words, with the status the API would give.
-      const status = err.code === 'Forbidden' ? 403 : err.code === 'UrlRejected' || err.code === 'ValidationFailed' ? 400 : 422
-      return c.html(receivedPage(`Страница не принята: ${refusalText(err)}`, true), status)
+      if (!(err instanceof AppError)) throw err
+      const details = err.details !== null && typeof err.details === 'object' && !Array.isArray(err.details) ? err.details : { issues: err.details ?? null }
+      throw new AppError(err.code, err.message, { cause: err, details: { ...details, code: err.code, hint_ru: `Страница не принята: ${refusalText(err)}` } })
     }
   })
 
@@ -132,8 +133,11 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
     }
     if (rows.length === 0) throw new AppError('ValidationFailed', 'No rows to import', { details: { rows: 0 } })
     const plan = planRowImport(rows, config, siteOf)
+    if (plan.listings.length === 0) {
+      throw new AppError('ValidationFailed', 'No row could be imported', { details: { imported: 0, total_rows: plan.total_rows, rejected: plan.rejected } })
+    }
     const imported = await listings.upsert(plan.listings)
-    return c.json({ imported, total_rows: plan.total_rows, rejected: plan.rejected }, plan.listings.length > 0 ? 200 : 422)
+    return c.json({ imported, total_rows: plan.total_rows, rejected: plan.rejected })
   })
 
   return routes
@@ -194,8 +198,7 @@ function refusalText(err: AppError): string {
   return 'страница не похожа на объявление. Откройте объявление и нажмите закладку ещё раз.'
 }
 
-function receivedPage(message: string, failed = false) {
+function receivedPage(message: string) {
   return html`<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Housler</title></head>
-<body><h1>${failed ? 'Не получилось' : 'Готово'}</h1><p id="intake-result" data-ok="${failed ? 'false' : 'true'}">${message}</p>
-<p>Эту вкладку можно закрыть.</p></body></html>`
+<body><h1>Готово</h1><p id="intake-result">${message}</p><p>Эту вкладку можно закрыть.</p></body></html>`
 }

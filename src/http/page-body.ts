@@ -24,8 +24,11 @@ export function pageBody(limitBytes: number): MiddlewareHandler {
         details: { content_encoding: encoding, accepted: ['gzip', 'deflate', 'identity'] },
       })
     }
-    const stream = encoding === 'identity' ? raw : raw.pipeThrough(new DecompressionStream(encoding as CompressionFormat))
-    const bytes = await readLimited(stream, limitBytes)
+    // The sent bytes are read in full first (so the client is never cut off mid-upload), then decoded
+    // from memory, counting the decoded size.
+    const sent = await readLimited(raw, limitBytes)
+    if (sent === 'too-large') return tooLarge(c, limitBytes)
+    const bytes = encoding === 'identity' ? sent : await readLimited(new Blob([sent]).stream().pipeThrough(new DecompressionStream(encoding as CompressionFormat)), limitBytes, false)
     if (bytes === 'too-large') return tooLarge(c, limitBytes)
     const headers = new Headers(c.req.raw.headers)
     headers.delete('content-encoding')
@@ -51,7 +54,8 @@ function tooLarge(c: Context, limitBytes: number) {
   return c.json(errorBody('Request body too large', { limit_bytes: limitBytes, code: 'PayloadTooLarge' }), 413)
 }
 
-async function readLimited(stream: ReadableStream<Uint8Array>, limitBytes: number): Promise<Uint8Array<ArrayBuffer> | 'too-large'> {
+/** The stream's bytes up to the limit; past it 'too-large', after draining up to DRAIN_FACTOR × limit when `drainExcess`. */
+async function readLimited(stream: ReadableStream<Uint8Array>, limitBytes: number, drainExcess = true): Promise<Uint8Array<ArrayBuffer> | 'too-large'> {
   const reader = stream.getReader()
   const chunks: Uint8Array[] = []
   let total = 0
@@ -60,7 +64,7 @@ async function readLimited(stream: ReadableStream<Uint8Array>, limitBytes: numbe
       const { done, value } = await reader.read()
       if (done) break
       total += value.byteLength
-      if (total > limitBytes * DRAIN_FACTOR) {
+      if (total > limitBytes * (drainExcess ? DRAIN_FACTOR : 1)) {
         await reader.cancel().catch(() => {})
         return 'too-large'
       }

@@ -126,14 +126,14 @@ describe('the bookmarklet\'s intake route', () => {
     const token = await tokenFor('intake-form')
     const form = new FormData()
     for (const [key, value] of Object.entries({ session_id: 'intake-form', token, url: PAGES[0].url, html: readFixture(PAGES[0].file) })) form.set(key, value)
-    const response = await fetch(`${service.baseUrl}/api/intake`, { method: 'POST', body: form })
+    const response = await fetch(`${service.baseUrl}/api/intake`, { method: 'POST', body: form, headers: { Accept: 'text/html' } })
     expect(response.status).toBe(202)
     expect(await response.text()).toContain('Страница получена')
     const wrong = new FormData()
     for (const [key, value] of Object.entries({ session_id: 'intake-a', token, url: PAGES[0].url, html: '<p>x</p>' })) wrong.set(key, value)
-    const refused = await fetch(`${service.baseUrl}/api/intake`, { method: 'POST', body: wrong })
+    const refused = await fetch(`${service.baseUrl}/api/intake`, { method: 'POST', body: wrong, headers: { Accept: 'text/html' } })
     expect(refused.status).toBe(403)
-    expect(await refused.text()).toContain('не принята')
+    expect((await refused.json()).details.hint_ru).toContain('ключ закладки не подходит')
   })
 
   it('allows CORS from the listing sites\' origins on that route only', async () => {
@@ -200,10 +200,13 @@ describe('importing listings into the store', () => {
     expect(body.rejected).toEqual([expect.objectContaining({ row: 2, errors: [expect.objectContaining({ field: 'price' })] })])
   })
 
-  it('a body with no valid row is a 422 that lists every reason; a non-listing body a 400', async () => {
-    const bad = await post('/api/listings/import', [{ url: 'x' }])
-    expect(bad.status).toBe(422)
-    expect((await bad.json()).rejected[0].errors.length).toBeGreaterThan(0)
+  it('a body with no valid row is a 400 that lists every reason; a non-listing body a 400', async () => {
+    const bad = await post('/api/listings/import', [{ url: 'x' }, null])
+    expect(bad.status).toBe(400)
+    const body = await bad.json()
+    expect(body).toMatchObject({ error: 'No row could be imported', details: { imported: 0, total_rows: 2 } })
+    expect(body.details.rejected.map((r: { row: number }) => r.row)).toEqual([1, 2])
+    expect(body.details.rejected[0].errors.length).toBeGreaterThan(0)
     expect((await post('/api/listings/import', { nope: 1 })).status).toBe(400)
     expect((await post('/api/listings/import', 'not json')).status).toBe(400)
   })
