@@ -4,8 +4,8 @@ import { loadConfig } from './config.ts'
 import { createDb } from './db/index.ts'
 import { coerceError } from './errors.ts'
 import { checkListingUrl, createFetcher } from './fetch/index.ts'
-import { parsePage } from './tasks/parse/parse-page.ts'
-import type { ParseOutcome } from './tasks/parse/property.ts'
+import { parsePage, readPage, type PageReading } from './tasks/parse/parse-page.ts'
+import type { ParseOutcome, Property } from './tasks/parse/property.ts'
 import { readSchemaState, STATUSES, type QueueStatRow, type WorkerRow } from './queue/index.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
 import { explainStartupFailure } from './startup.ts'
@@ -171,7 +171,8 @@ async function main(argv: string[]): Promise<number> {
     case 'parse-html': {
       if (!arg) throw new UsageError('parse-html needs a file')
       const html = await readFile(arg, 'utf8')
-      return printParse(parsePage(html, values.url ?? 'https://example.invalid/'))
+      // Without --url the page's address is only what the page itself names (og:url, canonical), else null.
+      return printReading(readPage(html, values.url ?? ''))
     }
     case 'parse-url': {
       if (!arg) throw new UsageError('parse-url needs a url')
@@ -183,6 +184,21 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}"`)
   }
+}
+
+function printReading(reading: PageReading): number {
+  if (reading.page_kind === 'blocked') return printParse(reading)
+  if (reading.page_kind === 'serp') {
+    console.log(JSON.stringify({ page_kind: 'serp', total_found: reading.total_found, cards: reading.cards.map(withKnownUrl) }, null, 2))
+    return 0
+  }
+  console.log(JSON.stringify({ page_kind: 'offer', ...withKnownUrl(reading.property) }, null, 2))
+  return 0
+}
+
+/** A property whose address nobody knows says null, not an invented placeholder. */
+function withKnownUrl(property: Property): Omit<Property, 'url'> & { url: string | null } {
+  return { ...property, url: property.url === '' ? null : property.url }
 }
 
 function printParse(outcome: ParseOutcome): number {

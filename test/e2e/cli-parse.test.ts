@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PropertySchema } from '../../src/tasks/parse/property.ts'
@@ -34,6 +37,32 @@ describe('cli parse-html and parse-url', () => {
     const { code, stdout } = await cli(['parse-html', 'test/fixtures/pages/cian-captcha-2024.html', '--url', 'https://www.cian.ru/'])
     expect(code).toBe(1)
     expect(JSON.parse(stdout)).toMatchObject({ blocked: true, site: 'cian' })
+  })
+
+  it('without --url leaves url null on a page that names no address of its own, and never invents one', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'housler-cli-')), 'saved.html')
+    writeFileSync(file, '<html><head><title>Квартира</title></head><body><h1>2-комн. квартира, 54 м²</h1><table><tr><th>Цена</th><td>9 500 000 ₽</td></tr></table></body></html>')
+    const { code, stdout } = await cli(['parse-html', file])
+    expect(code).toBe(0)
+    const printed = JSON.parse(stdout)
+    expect(printed).toMatchObject({ page_kind: 'offer', url: null, price: 9_500_000, rooms: 2 })
+    expect(stdout).not.toContain('example.invalid')
+  })
+
+  it('without --url reads a saved cian page by the address it names (og:url) with the cian parser', async () => {
+    const { code, stdout } = await cli(['parse-html', 'test/fixtures/pages/cian-offer-315831388.html'])
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toMatchObject({ page_kind: 'offer', source: 'cian', url: 'https://spb.cian.ru/sale/flat/315831388/', offer_id: '315831388', price: 78000000 })
+  })
+
+  it('says page_kind "serp" for a search-results page and lists its cards', async () => {
+    const { code, stdout } = await cli(['parse-html', 'test/fixtures/pages/cian-serp-rent-moscow-2023.html', '--url', 'https://www.cian.ru/cat.php?deal_type=rent&offer_type=flat&region=1'])
+    expect(code).toBe(0)
+    const printed = JSON.parse(stdout)
+    expect(printed.page_kind).toBe('serp')
+    expect(printed.cards).toHaveLength(28)
+    expect(printed.cards[0]).toMatchObject({ offer_id: '289228753', price: 80000, rooms: 2, total_area: 43 })
+    expect(printed.rooms).toBeUndefined()
   })
 
   it('fetches and parses a listing without the queue, through FETCH_REWRITE', async () => {

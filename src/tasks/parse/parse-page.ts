@@ -6,7 +6,7 @@ import { detectBlock } from './sites/blocked.ts'
 import { loadHtml } from './sites/dom.ts'
 import { parseCian } from './sites/cian.ts'
 import { parseDomclick } from './sites/domclick.ts'
-import { parseGeneric } from './sites/generic.ts'
+import { parseGeneric, resolvePageUrl } from './sites/generic.ts'
 import { sanitizeProperty } from './sites/merge.ts'
 import { serpCardsFromJsonLd, isSerpPage } from './sites/serp.ts'
 
@@ -36,7 +36,8 @@ const MAX_HTML_CHARS = 8_000_000
  */
 export function parsePage(html: string, url: string): ParseOutcome {
   const text = typeof html === 'string' ? html.slice(0, MAX_HTML_CHARS) : ''
-  return parseLoaded(loadHtml(text), text, url)
+  const $ = loadHtml(text)
+  return parseLoaded($, text, url || resolvePageUrl($, ''))
 }
 
 /**
@@ -46,6 +47,8 @@ export function parsePage(html: string, url: string): ParseOutcome {
 export function readPage(html: string, url: string): PageReading {
   const text = typeof html === 'string' ? html.slice(0, MAX_HTML_CHARS) : ''
   const $ = loadHtml(text)
+  // A saved file of unknown origin: the address the page names for itself, if any.
+  url ||= resolvePageUrl($, '')
   const source = siteFor(url).source
   if (isSerpPage($, text, url, source)) {
     const serp = source === 'cian' ? parseCianSerp(text, url) : null
