@@ -1,5 +1,5 @@
-/** Encodings our sites use; any other label falls back to UTF-8 rather than trusting an odd declaration. */
-const SUPPORTED_ENCODINGS: ReadonlySet<string> = new Set(['utf-8', 'windows-1251', 'koi8-r'])
+/** Encodings our sites use (windows-1252 is what iso-8859-1 pages really are); any other label falls back to UTF-8 rather than trusting an odd declaration. */
+const SUPPORTED_ENCODINGS: ReadonlySet<string> = new Set(['utf-8', 'windows-1251', 'koi8-r', 'windows-1252'])
 
 const META_CHARSET = /<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)/i
 

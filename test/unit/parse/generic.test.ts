@@ -170,3 +170,41 @@ describe('block detection', () => {
     expect(parsePage(html, URL).blocked).toBe(false)
   })
 })
+
+describe('no invented values, no false block verdicts', () => {
+  it('resolves a relative og:url against the page URL and strips tracking parameters', () => {
+    const property = parseGeneric(page('<meta property="og:url" content="/offer/42?utm_source=x&gclid=1&id=7#top"><meta property="og:type" content="https://schema.org/Offer">'), 'https://realty.example.org/list?from=serp')
+    expect(property.url).toBe('https://realty.example.org/offer/42?id=7')
+    // og:type is a kind of page, never an address or a property type.
+    expect(JSON.stringify(property)).not.toContain('schema.org/Offer')
+  })
+
+  it('never reads a house number or a корпус as a room count', () => {
+    for (const title of ['Квартира, ул. Ленина, 52к1', 'Продажа квартиры, д. 12 к 3', 'пр. Мира, 52 к.2, 3/9 эт.']) {
+      const property = parseGeneric(page(`<title>${title}</title>`, `<h1>${title}</h1>`))
+      expect(property.rooms, title).toBeNull()
+    }
+    expect(parseGeneric(page('<title>2-к. квартира, 54 м²</title>')).rooms).toBe(2)
+  })
+
+  it('a listing whose scripts mention captcha is a listing; the same markers without listing facts are a block page', () => {
+    const script = '<script>window.grecaptcha = {}; loadCaptcha("captcha")</script><div class="g-recaptcha"></div>'
+    const listing = page('<title>Квартира — captcha-free</title>' + script, '<h1>2-комн. квартира</h1><table><tr><th>Цена</th><td>9 500 000 ₽</td></tr></table>')
+    expect(parsePage(listing, URL)).toMatchObject({ blocked: false, property: { price: 9_500_000 } })
+    expect(parsePage(page('<title>Проверка</title>' + script, '<p>Подтвердите, что вы не робот</p>'), URL).blocked).toBe(true)
+  })
+
+  it('a price range is not one price, and a bare "$" on a page that names AUD is not US dollars', () => {
+    const range = parseGeneric(page('', '<div class="price">$470,000 - $500,000</div>'))
+    expect(range.price).toBeNull()
+    const aud = parseGeneric(page('<meta property="product:price:amount" content="470000"><meta property="product:price:currency" content="AUD">'))
+    expect(aud).toMatchObject({ price: 470_000, currency: 'AUD' })
+  })
+
+  it('reads embedded state of any shape: the object that carries the URL\'s offer id, its typed facts, square feet converted', () => {
+    const state = { page: { similar: [{ id: 1, price: 1, livingArea: 10 }], listing: { id: 987654, price: { value: 550000, currency: 'GBP' }, facts: [{ type: 'livingSpace', value: '1,797 sq ft' }], yearBuilt: 1990, location: { latitude: 51.5, longitude: -0.1 } } } }
+    const html = page(`<script>window.__INITIAL_STATE__ = ${JSON.stringify(state)};</script>`)
+    const property = parseGeneric(html, 'https://homes.example.co.uk/for-sale/details/987654/')
+    expect(property).toMatchObject({ price: 550_000, currency: 'GBP', total_area: 166.95, year_built: 1990, lat: 51.5, lon: -0.1, deal_type: 'sale', offer_id: '987654' })
+  })
+})

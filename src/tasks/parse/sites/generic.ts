@@ -77,7 +77,9 @@ export function parseGeneric(
   property.title ??= cleanText($('title').first().text())
   property.offer_id ??= offerIdFromUrl(pageUrl)
   property.rooms ??= parseRooms(property.title)
-  property.deal_type ??= dealTypeOf(pathOf(pageUrl)) ?? dealTypeOf(property.title)
+  // Sale or rent as the page's address and own headings say it, in whatever language.
+  property.deal_type ??=
+    dealTypeOf(pathOf(pageUrl)) ?? dealTypeOf(property.title) ?? dealTypeOf(cleanText($('title').first().text())) ?? dealTypeOf(metaContent($, 'og:title'))
   property.property_type ??= propertyTypeOf(property.title)
   if (property.price === null) Object.assign(property, visiblePrice($))
   if (property.price !== null && property.currency === null) property.currency = visibleCurrency($)
@@ -303,6 +305,18 @@ function labelPairs($: CheerioAPI): Pairs {
         .children('dt')
         .each((__, term) => addPair(pairs, $(term).text(), $(term).next('dd').text()))
     })
+  // A block of two texts, label then value (krisha's offer__info-item, many React sites).
+  $('div, span')
+    .slice(0, MAX_LABEL_ITEMS * 5)
+    .each((_, block) => {
+      const parts = $(block)
+        .children()
+        .toArray()
+        .filter((child) => cleanText($(child).text()) !== null)
+      if (parts.length !== 2 || $(block).children().length > 4) return
+      const label = cleanText($(parts[0]).text())
+      if (label && label.length <= 40 && !/\d/.test(label)) addPair(pairs, label, $(parts[1]).text())
+    })
   $('li, p')
     .slice(0, MAX_LABEL_ITEMS)
     .each((_, item) => {
@@ -320,12 +334,17 @@ function labelPairs($: CheerioAPI): Pairs {
 
 /** A visible price element as a last resort; only a single amount with a currency sign counts. */
 function visiblePrice($: CheerioAPI): PropertyLayer {
-  const text = cleanText($('[class*="price" i], [id*="price" i]').first().text())
-  const currency = parseCurrency(text)
-  if (!text || !currency || text.length > 60) return {}
-  const price = /млн|млрд|тыс/i.test(text) ? parsePrice(text) : parsePriceAnyLocale(text)
-  return price === null ? {} : { price, currency }
+  for (const el of $('[class*="price" i], [id*="price" i]').slice(0, MAX_PRICE_CANDIDATES).toArray()) {
+    const text = cleanText($(el).text())
+    const currency = parseCurrency(text)
+    if (!text || !currency || text.length > 60) continue
+    const price = /млн|млрд|тыс/i.test(text) ? parsePrice(text) : parsePriceAnyLocale(text)
+    if (price !== null && price > 0) return { price, currency }
+  }
+  return {}
 }
+
+const MAX_PRICE_CANDIDATES = 20
 
 /** The currency the visible price names, when the price came without one. */
 function visibleCurrency($: CheerioAPI): string | null {

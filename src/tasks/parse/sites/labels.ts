@@ -51,7 +51,7 @@ const RULES: Rule[] = [
   },
   { label: /^(адрес|местоположение)$/, apply: (v, f) => setOnce(f, 'address', cleanText(v)) },
   { label: /^(район)$/, apply: (v, f) => setOnce(f, 'district', cleanText(v)) },
-  { label: /^(город|населенный пункт)$/, apply: (v, f) => setOnce(f, 'city', cleanText(v)) },
+  { label: /^(город|населенный пункт)$/, apply: applyCity },
   { label: /^(тип жилья|рынок)$/, apply: (v, f) => setOnce(f, 'market', parseMarket(v)) },
   { label: /^(жк|жилой комплекс|название жк)$/, apply: (v, f) => setOnce(f, 'residential_complex', cleanText(v)) },
 ]
@@ -82,6 +82,14 @@ function applyFloor(value: string, fields: Fields): void {
   const { floor, floorsTotal } = parseFloor(value)
   setOnce(fields, 'floor', floor)
   setOnce(fields, 'floors_total', floorsTotal)
+}
+
+/** "Астана, Нура р-н": the city is the first part; a district named as such may follow. */
+function applyCity(value: string, fields: Fields): void {
+  const [city, ...rest] = value.split(',').map((part) => cleanText(part))
+  setOnce(fields, 'city', city ?? null)
+  const district = rest.map((part) => /^(.+?(?:р-н|район))(?:\s|$)/i.exec(part ?? '')?.[1] ?? null).find((d) => d !== null)
+  setOnce(fields, 'district', district ?? null)
 }
 
 function applyPrice(value: string, fields: Fields): void {

@@ -98,7 +98,7 @@ export function fromPageState(roots: unknown[], offerId: string | null, pageArea
   return layer
 }
 
-const PRICE_KEY = /^(price|listprice|askingprice|saleprice|pricevalue|mainvalue|displayprice|formattedprice|pricenumeric|rentprice|monthlyrent)$/
+const PRICE_KEY = /^(price|listprice|askingprice|saleprice|pricevalue|mainvalue|primaryprice|displayprice|formattedprice|pricenumeric|rentprice|monthlyrent)$/
 const ROOMS_KEY = /^(rooms|numberofrooms|roomcount|roomsnumber|roomsquantity|totalrooms|numrooms|roomscount|locali|pieces|nbpieces)$/
 const AREA_KEY = /^(livingarea|livingareavalue|floorarea|floorsize|surface|livingspace|nethabitablesurface|habitablesurface|totalarea|areatotal|square|livesquare|builtarea|usablearea|area|size|sizesqm|sqm|sqft)$/
 const LAND_KEY = /^(lotsize|lotsqft|lotarea|landarea|landsize|plotspace|plotarea|plotsize|landsurface|landsquare)$/
@@ -108,7 +108,7 @@ const FLOORS_KEY = /^(floorstotal|floorcount|totalfloors|numberoffloors|building
 const LAT_KEY = /^(latitude|lat)$/
 const ADDRESS_KEY = /^(displayaddress|fulladdress|formattedaddress|addresstitle|streetaddress|addressline|address|addressfull)$/
 const CITY_KEY = /^(city|cityname|locality|addresslocality|town|municipality)$/
-const TYPE_KEY = /^(propertytype|hometype|propertysubtype|subtype|primarypropertytype|category|type|buildingtype|realestatetype)$/
+const TYPE_KEY = /^(propertytype|hometype|propertysubtype|subtype|primarypropertytype|buildingtype|realestatetype|estatetype|objecttype)$/
 const DEAL_KEY = /^(transactiontype|dealtype|offertype|listingtype|channel|contract|saletype|adtype)$/
 
 function normKey(key: string): string {
@@ -174,6 +174,13 @@ function listingScore(node: Json): number {
     keys.add(normKey(key))
     const child = asRecord(value)
     if (child && !FOREIGN_KEYS.test(key)) for (const inner of Object.keys(child)) keys.add(normKey(inner))
+    // A list of typed facts ({type: "livingSpace", value: …}) names its keys in its items.
+    if (Array.isArray(value) && value.length <= MAX_FACT_LIST && !FOREIGN_KEYS.test(key)) {
+      for (const item of value) {
+        const typed = asRecord(item) && typedPair(item as Json)
+        if (typed) keys.add(normKey(typed.key))
+      }
+    }
   }
   let score = 0
   for (const pattern of [PRICE_KEY, ROOMS_KEY, AREA_KEY, YEAR_KEY, LAT_KEY, ADDRESS_KEY, FLOOR_KEY, /^(bedrooms|beds|numbedrooms|bedroomcount|bedroomsnumber)$/]) {
@@ -186,15 +193,17 @@ function listingScore(node: Json): number {
 function collectFacts(listing: Json): Found[] {
   const facts: Found[] = []
   let queue: Array<{ node: Json; path: string[] }> = [{ node: listing, path: [] }]
-  for (let depth = 0; depth < 4 && queue.length > 0; depth++) {
+  for (let depth = 0; depth < 6 && queue.length > 0; depth++) {
     const next: typeof queue = []
     for (const { node, path } of queue) {
+      const typed = typedPair(node)
+      if (typed) facts.push({ path, key: typed.key, value: typed.value, parent: node })
       for (const [key, value] of Object.entries(node)) {
         if (FOREIGN_KEYS.test(key)) continue
         facts.push({ path, key, value, parent: node })
         const child = asRecord(value)
         if (child) next.push({ node: child, path: [...path, key] })
-        else if (Array.isArray(value) && value.length <= 3) {
+        else if (Array.isArray(value) && value.length <= MAX_FACT_LIST) {
           for (const item of value) {
             const record = asRecord(item)
             if (record) next.push({ node: record, path: [...path, key] })
@@ -205,6 +214,17 @@ function collectFacts(listing: Json): Found[] {
     queue = next
   }
   return facts
+}
+
+/** Lists of facts longer than this are galleries or feeds, not the listing's own facts. */
+const MAX_FACT_LIST = 40
+
+/** `{type: "livingSpace", value: "117 m²"}`-style facts: the named key holds the value. */
+function typedPair(node: Json): { key: string; value: unknown } | null {
+  const name = node.type ?? node.key ?? node.name ?? node.id
+  const value = node.splitValue ?? node.value
+  if (typeof name !== 'string' || name.length > 40 || value === undefined || asRecord(value) || Array.isArray(value)) return null
+  return { key: name, value }
 }
 
 function amountOf(value: unknown): number | null {
@@ -292,7 +312,7 @@ function lonOf(parent: Json): number | null {
 }
 
 function addressOf(value: unknown): string | null {
-  if (typeof value === 'string') return shortText(value)
+  if (typeof value === 'string') return shortText(value)?.replace(/,(?=\S)/g, ', ') ?? null
   const record = asRecord(value)
   if (!record) return null
   const parts = ['streetAddress', 'street', 'line', 'line1', 'addressLine1', 'displayAddress', 'locality', 'addressLocality', 'city']
@@ -323,7 +343,7 @@ export function propertyTypeOf(value: unknown): Property['property_type'] {
 export function dealTypeOf(value: unknown): Property['deal_type'] {
   if (typeof value !== 'string' || value.length > 120) return null
   const v = value.toLowerCase()
-  if (/rent|\blet\b|to-let|letting|affitt|location|louer|alquil|miete|аренд|снять|сдаю/.test(v)) return 'rent'
-  if (/sale|sell|\bbuy\b|vendita|vente|vendre|venta|kauf|продаж|купить|продам/.test(v)) return 'sale'
+  if (/rent|\blet\b|to-let|letting|affitt|louer|alquil|miete|аренд|снять|сдаю|сдается/.test(v)) return 'rent'
+  if (/sale|sell|\bbuy\b|vendita|vente|vendre|venta|achat|acheter|compra|kauf|продаж|купить|продам|продается/.test(v)) return 'sale'
   return null
 }
