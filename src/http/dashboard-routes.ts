@@ -63,7 +63,10 @@ function errorKind(row: JobRow): string {
   return name && name !== 'Error' ? `${kind} (${name})` : kind
 }
 const clamp = (value: number) => Math.max(0, Math.min(100, Math.round(Number(value) || 0)))
-const json = (value: unknown) => JSON.stringify(value ?? null, null, 2)
+/** Longer strings (a page sent from a browser in a parse payload) are shown cut, with their length. */
+const MAX_SHOWN_STRING = 2000
+const json = (value: unknown) =>
+  JSON.stringify(value ?? null, (_key, v) => (typeof v === 'string' && v.length > MAX_SHOWN_STRING ? `${v.slice(0, MAX_SHOWN_STRING)}… (${v.length} characters)` : v), 2)
 
 function progressBar(row: Pick<JobRow, 'progress' | 'status'>): Html {
   // A failed or canceled job's last progress is history, not a bar still filling.
