@@ -7,7 +7,7 @@ import { loadHtml } from './sites/dom.ts'
 import { parseCian } from './sites/cian.ts'
 import { parseDomclick } from './sites/domclick.ts'
 import { parseGeneric, resolvePageUrl } from './sites/generic.ts'
-import { sanitizeProperty } from './sites/merge.ts'
+import { mergeLayers, sanitizeProperty, withoutNulls, type PropertyLayer } from './sites/merge.ts'
 import { serpCardsFromJsonLd, isSerpPage } from './sites/serp.ts'
 
 type SiteParser = (
@@ -93,7 +93,11 @@ export function siteFor(url: string): Site {
 
 function runParser(site: Site, $: cheerio.CheerioAPI, html: string, url: string): Property {
   try {
-    return site.parse($, html, url, site.source)
+    const property = site.parse($, html, url, site.source)
+    if (site.parse === parseGeneric || (property.price !== null && property.total_area !== null)) return property
+    // A layout the site parser was not written for (a 2015 cian page, an old avito microdata page):
+    // what the generic extractor reads fills what the site parser left empty.
+    return mergeLayers(parseGeneric($, html, url, site.source), withoutNulls(withoutEmpty(property)))
   } catch {
     try {
       return parseGeneric($, html, url, site.source)
@@ -101,6 +105,13 @@ function runParser(site: Site, $: cheerio.CheerioAPI, html: string, url: string)
       return emptyProperty(site.source, url)
     }
   }
+}
+
+/** The property without empty lists and records, so merging it never erases what another reader found. */
+function withoutEmpty(property: Property): PropertyLayer {
+  return Object.fromEntries(
+    Object.entries(property).filter(([, v]) => !(Array.isArray(v) && v.length === 0) && !(v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)),
+  )
 }
 
 function matchesHost(host: string, domain: string): boolean {

@@ -126,3 +126,39 @@ describe('parsePage fixture specifics', () => {
     expect(ipBlock.blocked && ipBlock.reason).toMatch(/^ip_block/)
   })
 })
+
+// Older layouts of the supported sites, as their markup is documented by scrapers written for them
+// (cian's 2015 object_descr_* blocks, avito's itemprop microdata). No saved page of either is in the
+// repo, so these are reconstructions of that markup, not captures.
+describe('older layouts of the supported sites', () => {
+  it('a 2015-era cian object_descr_* page: its visible facts, and the house number is never a room count', () => {
+    const html = `<html><head><title>Продается 3-комнатная квартира, ул. Профсоюзная, 52к1 — ЦИАН</title></head><body>
+      <div class="object_descr_title">3-комн. кв., 75 м²</div>
+      <h1 class="object_descr_addr">Москва, р-н Черемушки, ул. Профсоюзная, 52к1</h1>
+      <div class="object_descr_price" id="price_rur">12 500 000 руб.</div>
+      <table class="object_descr_props flat sale" style="float:left">
+        <tr><th>Этаж:</th><td>5 / 9</td></tr>
+        <tr><th>Тип дома:</th><td>вторичка, панельный</td></tr>
+        <tr><th>Общая площадь:</th><td>75 м²</td></tr>
+        <tr><th>Жилая площадь:</th><td>44 м²</td></tr>
+        <tr><th>Площадь кухни:</th><td>9 м²</td></tr>
+      </table></body></html>`
+    const outcome = parsePage(html, 'https://www.cian.ru/sale/flat/12345678/')
+    if (outcome.blocked) throw new Error(outcome.reason)
+    expect(outcome.property).toMatchObject({ source: 'cian', price: 12_500_000, currency: 'RUB', total_area: 75, living_area: 44, kitchen_area: 9, floor: 5, floors_total: 9 })
+    expect(outcome.property.rooms).toBe(3)
+  })
+
+  it('an avito itemprop microdata page: price, address and params', () => {
+    const html = `<html><head><title>2-к квартира, 54 м², 5/9 эт. — купить в Казани | Авито</title></head><body>
+      <h1 class="title-info-title"><span class="title-info-title-text" itemprop="name">2-к квартира, 54 м², 5/9 эт.</span></h1>
+      <div itemscope itemtype="http://schema.org/Product"><span itemprop="offers" itemscope itemtype="http://schema.org/Offer">
+        <span itemprop="price" content="5400000">5 400 000</span><meta itemprop="priceCurrency" content="RUB"></span></div>
+      <div itemprop="address" itemscope itemtype="http://schema.org/PostalAddress"><meta itemprop="addressLocality" content="Казань"><span itemprop="streetAddress">ул. Баумана, 10</span></div>
+      <ul class="item-params-list"><li class="item-params-list-item">Этаж: 5 из 9</li><li class="item-params-list-item">Общая площадь: 54 м²</li><li class="item-params-list-item">Тип дома: кирпичный</li></ul>
+      </body></html>`
+    const outcome = parsePage(html, 'https://www.avito.ru/kazan/kvartiry/2-k_kvartira_54_m_59_et._1234567890')
+    if (outcome.blocked) throw new Error(outcome.reason)
+    expect(outcome.property).toMatchObject({ source: 'avito', price: 5_400_000, currency: 'RUB', total_area: 54, rooms: 2, floor: 5, floors_total: 9, house_type: 'кирпичный', city: 'Казань' })
+  })
+})

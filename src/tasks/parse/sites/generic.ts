@@ -76,7 +76,7 @@ export function parseGeneric(
   )
   property.title ??= cleanText($('title').first().text())
   property.offer_id ??= offerIdFromUrl(pageUrl)
-  property.rooms ??= parseRooms(property.title)
+  property.rooms ??= parseRooms(property.title) ?? parseRooms(cleanText($('title').first().text()))
   // Sale or rent as the page's address and own headings say it, in whatever language.
   property.deal_type ??=
     dealTypeOf(pathOf(pageUrl)) ?? dealTypeOf(property.title) ?? dealTypeOf(cleanText($('title').first().text())) ?? dealTypeOf(metaContent($, 'og:title'))
