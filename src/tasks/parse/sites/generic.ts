@@ -57,13 +57,13 @@ const MAX_LABEL_ITEMS = 2_000
  */
 export function parseGeneric(
   $: CheerioAPI,
-  _html: string,
+  html: string,
   url: string,
   source: Property['source'] = 'generic',
 ): Property {
   const pageUrl = resolvePageUrl($, url)
   const characteristics = labelPairs($)
-  const areaUnit = pageAreaUnit($)
+  const areaUnit = pageAreaUnit(html)
   const property = mergeLayers(
     emptyProperty(source, pageUrl),
     fromOpenGraph($),
@@ -134,9 +134,9 @@ function pathOf(url: string): string {
   }
 }
 
-/** What a bare area number means here: the unit the visible page writes most. */
-function pageAreaUnit($: CheerioAPI): 'sqm' | 'sqft' | null {
-  const text = $('body').text().slice(0, 400_000)
+/** What a bare area number means here: the unit the page writes most (markup and state alike). */
+function pageAreaUnit(html: string): 'sqm' | 'sqft' | null {
+  const text = html.slice(0, 2_000_000)
   const feet = (text.match(/\bsq\.?\s?ft\b|\bsqft\b|ft²|square feet/gi) ?? []).length
   const metres = (text.match(/m²|м²|\bsq\.?\s?m\b|\bsqm\b|\bm2\b|кв\.\s?м/gi) ?? []).length
   if (feet === 0 && metres === 0) return null
@@ -306,17 +306,21 @@ function labelPairs($: CheerioAPI): Pairs {
         .each((__, term) => addPair(pairs, $(term).text(), $(term).next('dd').text()))
     })
   // A block of two texts, label then value (krisha's offer__info-item, many React sites).
-  $('div, span')
-    .slice(0, MAX_LABEL_ITEMS * 5)
-    .each((_, block) => {
-      const parts = $(block)
-        .children()
-        .toArray()
-        .filter((child) => cleanText($(child).text()) !== null)
-      if (parts.length !== 2 || $(block).children().length > 4) return
-      const label = cleanText($(parts[0]).text())
-      if (label && label.length <= 40 && !/\d/.test(label)) addPair(pairs, label, $(parts[1]).text())
-    })
+  // Only blocks of 2–4 leaf children are read, so no block's whole subtree text is ever built.
+  for (const block of $('div, span').slice(0, MAX_LABEL_ITEMS * 5).toArray()) {
+    const children = block.children.filter((node): node is typeof block => node.type === 'tag')
+    if (children.length < 2 || children.length > 4) continue
+    const parts: string[] = []
+    let leaves = true
+    for (const child of children) {
+      if (child.children.some((node) => node.type === 'tag')) leaves = false
+      const text = cleanText(child.children.map((node) => ('data' in node && node.type === 'text' ? node.data : '')).join(''))
+      if (text) parts.push(text)
+    }
+    if (!leaves || parts.length !== 2) continue
+    const [label, value] = parts
+    if (label.length <= 40 && !/\d/.test(label)) addPair(pairs, label, value)
+  }
   $('li, p')
     .slice(0, MAX_LABEL_ITEMS)
     .each((_, item) => {
