@@ -17,6 +17,7 @@
  */
 import { AppError } from '../../errors.ts'
 import type { Property } from '../parse/property.ts'
+import { featuresOf, type Features } from './features.ts'
 
 // ---------------------------------------------------------------- the coefficient table
 
@@ -60,7 +61,38 @@ export const COEFFICIENTS = Object.freeze({
   building_age: { freeYears: 10, perCentury: -0.05 },
   /** Living area share of total: > 50 % up to +8 % (reached at 70 %), < 30 % down to −8 % (at 15 %). */
   living_share: { high: 0.5, highFull: 0.7, low: 0.3, lowFull: 0.15, max: 0.08 },
+  /** Bathroom count: ±5 % per bathroom more or fewer than the analogs' median, capped ±10 %. */
+  bathrooms: { perBathroom: 0.05, cap: [0.9, 1.1], source: 'шкала модели Housler: ±5 % за санузел, не больше ±10 %' },
+  /** A house without a passenger lift against one with it. */
+  lift: { without: 0.95, with: 1.0, source: 'шкала модели Housler: дом без лифта 0,95' },
+  /**
+   * Facts whose price effect is measured on the analogs themselves: mean price per m² of the analogs
+   * sharing the target's value ÷ mean of those with the most common value, each group needing
+   * `minPerGroup` analogs, capped at ±cap. Too few analogs in a group: no adjustment.
+   */
+  by_analogs: {
+    minPerGroup: 2,
+    cap: { balcony: 0.05, bathroom_type: 0.03, parking: 0.05, view: 0.05, market: 0.15 },
+    source: 'по ценам аналогов: средняя цена м² группы объекта ÷ средняя группы большинства',
+  },
 } as const)
+
+/** Where each table coefficient comes from, shown beside it in the report. */
+export const COEFFICIENT_SOURCES = Object.freeze({
+  repair: 'шкала модели Housler: черновая 0,90 … стандартная 1,00 … дизайнерская 1,18',
+  ceiling_height: 'шкала модели Housler: 2,5 м 0,95 · 2,7 м 1,00 · 3,0 м 1,02 · не выше 1,05',
+  floor_zone: 'по ценам аналогов в зонах этажности; при малом числе — правило модели Housler',
+  total_area: 'модель Housler: −8 % за +100 % площади к медиане, не больше ±10 %',
+  building_age: 'модель Housler: −5 % за каждые 100 лет сверх 10',
+  living_share: 'шкала модели Housler: доля жилой > 50 % до +8 %, < 30 % до −8 %',
+  bathrooms: COEFFICIENTS.bathrooms.source,
+  lift: COEFFICIENTS.lift.source,
+  balcony: COEFFICIENTS.by_analogs.source,
+  bathroom_type: COEFFICIENTS.by_analogs.source,
+  parking: COEFFICIENTS.by_analogs.source,
+  view: COEFFICIENTS.by_analogs.source,
+  market: COEFFICIENTS.by_analogs.source,
+} satisfies Record<AdjustmentParameter, string>)
 
 /** Verdict threshold: beyond ±5 % of fair the asking price is over/under. */
 export const VERDICT_THRESHOLD = 0.05
@@ -83,8 +115,23 @@ export type ExclusionReason =
   | 'floor_above_total'
   | 'iqr_outlier'
 
+export type AdjustmentParameter =
+  | 'repair'
+  | 'ceiling_height'
+  | 'floor_zone'
+  | 'total_area'
+  | 'building_age'
+  | 'living_share'
+  | 'bathrooms'
+  | 'bathroom_type'
+  | 'balcony'
+  | 'lift'
+  | 'parking'
+  | 'view'
+  | 'market'
+
 export type Adjustment = {
-  parameter: 'repair' | 'ceiling_height' | 'floor_zone' | 'total_area' | 'building_age' | 'living_share'
+  parameter: AdjustmentParameter
   /** Russian label for the report. */
   label: string
   target_value: string | number
@@ -93,6 +140,8 @@ export type Adjustment = {
   estimate_per_sqm: number
   /** How the coefficient was obtained ("фиксированное правило", "по аналогам", …). */
   note: string
+  /** Where the coefficient comes from (the table's source). */
+  source: string
 }
 
 export type Valuation = {
@@ -267,9 +316,9 @@ type Used = { p: Property; ppsm: number }
 
 function computeAdjustments(t: Property, used: Used[], base: number, currentYear: number): Adjustment[] {
   const out: Adjustment[] = []
-  const push = (a: Omit<Adjustment, 'estimate_per_sqm' | 'coefficient'> & { coefficient: number }) => {
+  const push = (a: Omit<Adjustment, 'estimate_per_sqm' | 'coefficient' | 'source'> & { coefficient: number }) => {
     if (Math.abs(a.coefficient - 1) < 1e-9) return
-    out.push({ ...a, coefficient: round(a.coefficient, 4), estimate_per_sqm: Math.round(base * a.coefficient) })
+    out.push({ ...a, coefficient: round(a.coefficient, 4), estimate_per_sqm: Math.round(base * a.coefficient), source: COEFFICIENT_SOURCES[a.parameter] })
   }
 
   // repair: mode over analogs
@@ -330,7 +379,77 @@ function computeAdjustments(t: Property, used: Used[], base: number, currentYear
     const m = median(shares)
     push({ parameter: 'living_share', label: 'Доля жилой площади', target_value: round(tShare, 3), analogs_value: round(m, 3), coefficient: livingCoef(tShare) / livingCoef(m), note: 'таблица коэффициентов' })
   }
+  for (const a of featureAdjustments(t, used)) push(a)
   return out
+}
+
+type FeatureAdjustment = Omit<Adjustment, 'estimate_per_sqm' | 'source'>
+
+const PARKING_RU = { underground: 'подземная', multilevel: 'многоуровневая', ground: 'наземная', none: 'нет' } as const
+const VIEW_RU = { yard: 'во двор', street: 'на улицу', yard_and_street: 'во двор и на улицу', park: 'на парк', water: 'на воду' } as const
+const MARKET_RU = { secondary: 'вторичное жильё', new_building: 'новостройка' } as const
+
+/** Amenities (features.ts): each only where the target and enough analogs state the fact. */
+function featureAdjustments(t: Property, used: Used[]): FeatureAdjustment[] {
+  const tf = featuresOf(t)
+  const withFeatures = used.map((u) => ({ ...u, f: featuresOf(u.p) }))
+  const out: FeatureAdjustment[] = []
+
+  const counts = withFeatures.map((u) => u.f.bathrooms).filter((n): n is number => n !== null && n > 0)
+  if (tf.bathrooms !== null && tf.bathrooms > 0 && counts.length > 0) {
+    const m = median(counts)
+    out.push({ parameter: 'bathrooms', label: 'Санузлы, шт.', target_value: tf.bathrooms, analogs_value: m, coefficient: bathroomCoef(tf.bathrooms, m), note: 'таблица коэффициентов' })
+  }
+  const lifts = withFeatures.map((u) => u.f.lift).filter((x): x is boolean => x !== null)
+  const modeLift = mode(lifts)
+  if (tf.lift !== null && modeLift !== null && tf.lift !== modeLift) {
+    const L = COEFFICIENTS.lift
+    const coef = (tf.lift ? L.with : L.without) / (modeLift ? L.with : L.without)
+    out.push({ parameter: 'lift', label: 'Лифт', target_value: tf.lift ? 'есть' : 'нет', analogs_value: modeLift ? 'есть' : 'нет', coefficient: coef, note: 'таблица коэффициентов' })
+  }
+
+  const C = COEFFICIENTS.by_analogs.cap
+  const adaptive = <K extends string>(parameter: FeatureAdjustment['parameter'], label: string, cap: number, keyOf: (f: Features) => K | null, names: Record<K, string>) => {
+    const hit = groupRatio(tf, withFeatures, keyOf, cap)
+    if (hit) out.push({ parameter, label, target_value: names[hit.target], analogs_value: names[hit.usual], coefficient: hit.coef, note: hit.note })
+  }
+  const yesNo = { yes: 'есть', no: 'нет' }
+  adaptive('balcony', 'Балкон или лоджия', C.balcony, (f) => (f.balconies === null ? null : f.balconies > 0 ? 'yes' : 'no'), yesNo)
+  adaptive('bathroom_type', 'Санузел', C.bathroom_type, (f) => (f.bathroomSeparate === null ? null : f.bathroomSeparate ? 'separate' : 'combined'), { separate: 'раздельный', combined: 'совмещённый' })
+  adaptive('parking', 'Парковка', C.parking, (f) => f.parking, PARKING_RU)
+  adaptive('view', 'Вид из окон', C.view, (f) => f.view, VIEW_RU)
+  adaptive('market', 'Тип рынка', C.market, (f) => f.market, MARKET_RU)
+  return out
+}
+
+export function bathroomCoef(target: number, analogsMedian: number): number {
+  const B = COEFFICIENTS.bathrooms
+  return clamp(1 + B.perBathroom * (target - analogsMedian), B.cap[0], B.cap[1])
+}
+
+/**
+ * The price effect of a categorical fact measured on the analogs: mean price per m² of the analogs
+ * with the target's value ÷ that of the most common value; null when the target has the common
+ * value or either group is smaller than minPerGroup.
+ */
+export function groupRatio<K extends string>(
+  tf: Features,
+  analogs: ReadonlyArray<{ ppsm: number; f: Features }>,
+  keyOf: (f: Features) => K | null,
+  cap: number,
+): { target: K; usual: K; coef: number; note: string } | null {
+  const target = keyOf(tf)
+  if (target === null) return null
+  const keyed = analogs.map((a) => ({ ppsm: a.ppsm, key: keyOf(a.f) })).filter((a): a is { ppsm: number; key: K } => a.key !== null)
+  const usual = mode(keyed.map((a) => a.key))
+  if (usual === null || usual === target) return null
+  const mine = keyed.filter((a) => a.key === target).map((a) => a.ppsm)
+  const theirs = keyed.filter((a) => a.key === usual).map((a) => a.ppsm)
+  const min = COEFFICIENTS.by_analogs.minPerGroup
+  if (mine.length < min || theirs.length < min) return null
+  const coef = clamp(mean(mine) / mean(theirs), 1 - cap, 1 + cap)
+  const nf = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 0 })
+  return { target, usual, coef, note: `${mine.length} аналог. как у объекта: ${nf.format(mean(mine))} ₽/м²; ${theirs.length} — ${nf.format(mean(theirs))} ₽/м²` }
 }
 
 type Zone = 'low' | 'middle' | 'high'
