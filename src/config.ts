@@ -103,6 +103,13 @@ const EnvSchema = z.object({
   RQ_COMPAT_PORT: z.coerce.number().int().min(0).max(65535).default(6380),
   RQ_COMPAT_FUNCTION_ALIASES: aliasMap,
   RQ_COMPAT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100_000).default(256),
+  ANALOG_PAGES_MAX: z.coerce.number().int().min(0).max(100).default(20),
+  ANALOG_PAGES_CONCURRENCY: z.coerce.number().int().min(1).max(20).default(3),
+  ANALOG_PAGES_WAIT_SECONDS: seconds(90),
+  ANALOG_PAGES_FRESH_HOURS: z.coerce.number().int().min(0).max(24 * 365).default(24),
+  SHARE_LINK_SECRET: z.string().min(16).optional(),
+  SHARE_LINK_TTL_SECONDS: seconds(7 * 86400),
+  CHROMIUM_PATH: z.string().default('/usr/bin/chromium'),
 })
 
 export type Config = Readonly<{
@@ -159,6 +166,18 @@ export type Config = Readonly<{
   /** Old RQ function paths accepted as a kind (queue.enqueue('app.tasks.parse_property', …) runs `parse`). */
   rqCompatFunctionAliases: ReadonlyMap<string, string>
   rqCompatMaxConnections: number
+  /** find-similar parses the own pages of at most this many top analogs (0: never), this many at a time. */
+  analogPagesMax: number
+  analogPagesConcurrency: number
+  /** How long find-similar waits for its analogs' pages before valuing with card facts. */
+  analogPagesWaitSeconds: number
+  /** An analog whose page was parsed this recently is taken from the store, not fetched again. */
+  analogPagesFreshHours: number
+  /** HMAC key of report share links; unset: a random key generated once and kept in the database. */
+  shareLinkSecret: string | undefined
+  shareLinkTtlSeconds: number
+  /** Headless Chromium that renders report PDFs. */
+  chromiumPath: string
 }>
 
 export class ConfigError extends Error {
@@ -227,5 +246,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rqCompatPort: e.RQ_COMPAT_PORT,
     rqCompatFunctionAliases: e.RQ_COMPAT_FUNCTION_ALIASES,
     rqCompatMaxConnections: e.RQ_COMPAT_MAX_CONNECTIONS,
+    analogPagesMax: e.ANALOG_PAGES_MAX,
+    analogPagesConcurrency: e.ANALOG_PAGES_CONCURRENCY,
+    analogPagesWaitSeconds: e.ANALOG_PAGES_WAIT_SECONDS,
+    analogPagesFreshHours: e.ANALOG_PAGES_FRESH_HOURS,
+    shareLinkSecret: e.SHARE_LINK_SECRET,
+    shareLinkTtlSeconds: e.SHARE_LINK_TTL_SECONDS,
+    chromiumPath: e.CHROMIUM_PATH,
   })
 }

@@ -57,6 +57,8 @@ export const StatusBodySchema = z.object({
   result: z.unknown().optional(),
   error: z.string().optional(),
   webhook: WebhookStateSchema.optional(),
+  /** Child jobs the job spawned (find-similar's analog pages). */
+  children: z.object({ total: z.number().int(), finished: z.number().int(), failed: z.number().int() }).optional(),
 })
 
 const CountsSchema = z.object({

@@ -19,6 +19,7 @@ import { createWorker, type Worker, type WorkerEvents } from './worker.ts'
 import { webhookStateFromRow, startWebhookDelivery, type WebhookDelivery, type WebhookState } from '../webhooks/index.ts'
 import { withRegistry } from './worker-registry.ts'
 import { createMonitoring } from './monitoring.ts'
+import { cancelChildren, countChildren, createChildJobs, type ChildCounts } from './children.ts'
 import { createMetrics } from '../metrics/index.ts'
 
 export { STATUSES, PRIORITIES, TERMINAL_STATUSES, jobToStatusBody } from './status.ts'
@@ -66,6 +67,12 @@ export async function createQueue(options: QueueOptions) {
     log,
   })
   const lifecycle = { db: db.db, boss, tasks }
+  const cancelChild = (jobId: string, reason: string) => cancelJob(lifecycle, jobId, reason)
+  // Handlers in workers may run child jobs (find-similar's analog pages); the inline fallback may not.
+  const workerDeps = {
+    ...options.deps,
+    children: createChildJobs({ db: db.db, enqueue: (requests) => enqueueMany({ db: db.db, boss, tasks, pool: db.pool }, requests), cancel: cancelChild, listener, log }),
+  }
   const monitoring = createMonitoring(db.db, lifecycle)
   const metrics = createMetrics({
     snapshot: async () => ({ depth: await monitoring.queueStats(), liveWorkers: await monitoring.liveWorkerCount() }),
@@ -137,13 +144,17 @@ export async function createQueue(options: QueueOptions) {
       return valid
     },
     /** Status body by job id; throws JobNotFound / JobExpired. Fallback jobs are found in memory. */
-    async getStatus(jobId: string): Promise<StatusBody & { webhook?: WebhookState }> {
+    async getStatus(jobId: string): Promise<StatusBody & { webhook?: WebhookState; children?: ChildCounts }> {
       const inline = fallback.find(jobId)
       if (inline) return inline
       const row = assertLive(await findJobStatus(db.pool, jobId), jobId)
-      const body: StatusBody & { webhook?: WebhookState } = jobToStatusBody(row as JobRow & { status: Status })
+      const body: StatusBody & { webhook?: WebhookState; children?: ChildCounts } = jobToStatusBody(row as JobRow & { status: Status })
       const webhook = webhookStateFromRow(row)
       if (webhook) body.webhook = webhook
+      if (tasks.get(body.kind)?.spawnsChildren) {
+        const children = await countChildren(db.db, jobId)
+        if (children) body.children = children
+      }
       return body
     },
     findRow: (jobId: string) => findJob(db.db, jobId),
@@ -151,7 +162,8 @@ export async function createQueue(options: QueueOptions) {
     /** Counts for GET /queue-stats: a snapshot at most ~1 s old (a count per request scans every retained job). */
     cachedStats: (): Promise<QueueStats> => statsCache.get(),
     cancel: (jobId: string) =>
-      cancelJob(lifecycle, jobId).then((row) => {
+      cancelJob(lifecycle, jobId).then(async (row) => {
+        await cancelChildren({ db: db.db, cancel: cancelChild }, jobId)
         metrics.canceled(row.kind)
         return jobToStatusBody(row as JobRow & { status: Status })
       }),
@@ -183,7 +195,7 @@ export async function createQueue(options: QueueOptions) {
         heartbeatSeconds: config.heartbeatSeconds,
         defaultTimeoutSeconds: config.jobTimeoutSeconds,
         graceSeconds: config.shutdownGraceSeconds,
-        deps: options.deps,
+        deps: workerDeps,
         log,
         events: metrics.jobEvents(workerOptions.events),
         settleDependents,

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
 import type { SessionRecord, StoredReport, TaskServices } from '../tasks/services.ts'
 import { createIntakeTokens, type IntakeTokens } from './intake.ts'
-import { searchListings, upsertListings } from './listings.ts'
+import { findPagesParsedSince, listingsHistory, searchListings, upsertListings } from './listings.ts'
 
 export { listingsSearchSql, searchListings, upsertListings } from './listings.ts'
 export type { IntakeSubmission, IntakeTokens } from './intake.ts'
@@ -12,8 +12,10 @@ export function createStores(db: Kysely<Database>): Omit<TaskServices, 'config' 
   return {
     intake: createIntakeTokens(db),
     listings: {
-      upsert: (properties) => upsertListings(db, properties),
+      upsert: (properties, options) => upsertListings(db, properties, options),
       search: (query) => searchListings(db, query),
+      findPagesParsedSince: (urls, hours) => findPagesParsedSince(db, urls, hours),
+      history: (urls) => listingsHistory(db, urls),
     },
     sessions: {
       async find(sessionId) {
@@ -23,11 +25,22 @@ export function createStores(db: Kysely<Database>): Omit<TaskServices, 'config' 
       async saveTarget(sessionId, url, target) {
         await sql`INSERT INTO housler.sessions (session_id, target_url, target) VALUES (${sessionId}, ${url}, ${JSON.stringify(target)}::jsonb)
           ON CONFLICT (session_id) DO UPDATE SET target_url = excluded.target_url, target = excluded.target,
-            comparables = NULL, report_id = NULL, updated_at = now()`.execute(db)
+            comparables = NULL, report_id = NULL, added_analogs = '[]', excluded_urls = '{}', updated_at = now()`.execute(db)
       },
       async saveComparables(sessionId, comparables) {
         await sql`INSERT INTO housler.sessions (session_id, comparables) VALUES (${sessionId}, ${JSON.stringify(comparables)}::jsonb)
           ON CONFLICT (session_id) DO UPDATE SET comparables = excluded.comparables, updated_at = now()`.execute(db)
+      },
+      async addAnalog(sessionId, analog) {
+        await sql`INSERT INTO housler.sessions (session_id, added_analogs) VALUES (${sessionId}, ${JSON.stringify([analog])}::jsonb)
+          ON CONFLICT (session_id) DO UPDATE SET
+            added_analogs = (SELECT coalesce(jsonb_agg(a), '[]') FROM jsonb_array_elements(housler.sessions.added_analogs) a
+              WHERE a->>'url' <> ${analog.url}) || excluded.added_analogs,
+            excluded_urls = array_remove(housler.sessions.excluded_urls, ${analog.url}), updated_at = now()`.execute(db)
+      },
+      async saveExcluded(sessionId, urls) {
+        await sql`INSERT INTO housler.sessions (session_id, excluded_urls) VALUES (${sessionId}, ${[...urls]}::text[])
+          ON CONFLICT (session_id) DO UPDATE SET excluded_urls = excluded.excluded_urls, updated_at = now()`.execute(db)
       },
       async saveReport(sessionId, reportId) {
         await sql`INSERT INTO housler.sessions (session_id, report_id) VALUES (${sessionId}, ${reportId})

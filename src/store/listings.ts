@@ -3,27 +3,38 @@ import type { Database } from '../db/index.ts'
 import { matchesQuery, normName, streetAndHouse, type AnalogQuery } from '../tasks/find-similar/query.ts'
 import { resolveRegion } from '../tasks/find-similar/regions.ts'
 import type { Property } from '../tasks/parse/property.ts'
+import type { MarketHistory } from '../tasks/report/scenarios.ts'
 
-/** Upserts listings by source + offer id, keeping first/last seen and a history of price changes. */
-export async function upsertListings(db: Kysely<Database>, properties: readonly Property[]): Promise<number> {
+/**
+ * Upserts listings by source + offer id, keeping first/last seen and a history of price changes.
+ * `page`: parsed from the listing's own page. A search card never replaces a page's facts: it
+ * refreshes only the price.
+ */
+export async function upsertListings(db: Kysely<Database>, properties: readonly Property[], options: { page?: boolean } = {}): Promise<number> {
+  const page = options.page === true
   const rows = properties.filter((p) => p.offer_id !== null)
   // One statement per listing keeps the price-history logic in SQL simple; batches are small (a page).
   for (const p of rows) {
     await sql`
       INSERT INTO housler.listings AS l (source, offer_id, url, region, deal_type, property_type, market, rooms, price,
         total_area, price_per_sqm, floor, floors_total, district, metro, residential_complex, address, street_norm, lat, lon,
-        year_built, data, price_history)
+        year_built, data, price_history, page_parsed_at)
       VALUES (${p.source}, ${p.offer_id}, ${p.url}, ${resolveRegion(p)}, ${p.deal_type}, ${p.property_type}, ${p.market},
         ${p.rooms}, ${p.price}, ${p.total_area}, ${pricePerSqm(p)}, ${p.floor}, ${p.floors_total}, ${p.district},
         ${p.metro}::text[], ${p.residential_complex}, ${p.address}, ${streetKey(p)}, ${p.lat}, ${p.lon}, ${p.year_built}, ${JSON.stringify(p)}::jsonb,
-        ${JSON.stringify(p.price === null ? [] : [{ price: p.price, seen_at: new Date().toISOString() }])}::jsonb)
+        ${JSON.stringify(p.price === null ? [] : [{ price: p.price, seen_at: new Date().toISOString() }])}::jsonb,
+        CASE WHEN ${page} THEN now() END)
       ON CONFLICT (source, offer_id) DO UPDATE SET
         url = excluded.url, region = excluded.region, deal_type = excluded.deal_type, property_type = excluded.property_type,
         market = excluded.market, rooms = excluded.rooms, price = excluded.price, total_area = excluded.total_area,
         price_per_sqm = excluded.price_per_sqm, floor = excluded.floor, floors_total = excluded.floors_total,
         district = excluded.district, metro = excluded.metro, residential_complex = excluded.residential_complex,
-        address = excluded.address, street_norm = excluded.street_norm, lat = excluded.lat, lon = excluded.lon, year_built = excluded.year_built,
-        data = excluded.data, last_seen = now(),
+        address = excluded.address, street_norm = excluded.street_norm, lat = excluded.lat, lon = excluded.lon,
+        year_built = CASE WHEN ${page} OR l.page_parsed_at IS NULL THEN excluded.year_built ELSE l.year_built END,
+        data = CASE WHEN ${page} OR l.page_parsed_at IS NULL THEN excluded.data
+          ELSE l.data || jsonb_build_object('price', excluded.data->'price', 'price_per_sqm', excluded.data->'price_per_sqm') END,
+        page_parsed_at = CASE WHEN ${page} THEN now() ELSE l.page_parsed_at END,
+        last_seen = now(),
         price_history = CASE WHEN excluded.price IS DISTINCT FROM l.price AND excluded.price IS NOT NULL
           THEN l.price_history || excluded.price_history ELSE l.price_history END`.execute(db)
   }
@@ -111,4 +122,28 @@ export async function searchListings(db: Kysely<Database>, q: AnalogQuery): Prom
     .map((row) => row.data)
     .filter((p) => matchesQuery(p, q))
     .slice(0, q.limit)
+}
+
+/** Listings whose own page was parsed within `hours`: their facts need no new fetch. */
+export async function findPagesParsedSince(db: Kysely<Database>, urls: readonly string[], hours: number): Promise<Property[]> {
+  if (urls.length === 0) return []
+  const result = await sql<{ data: Property }>`
+    SELECT data FROM housler.listings
+    WHERE url = ANY(${[...urls]}::text[]) AND page_parsed_at > now() - make_interval(hours => ${hours})`.execute(db)
+  return result.rows.map((row) => row.data)
+}
+
+/** The market history of listings by URL, for time on market (report/scenarios.ts). */
+export async function listingsHistory(db: Kysely<Database>, urls: readonly string[]): Promise<MarketHistory[]> {
+  if (urls.length === 0) return []
+  const result = await sql<MarketHistory & { first_seen: Date; last_seen: Date }>`
+    SELECT url, price_per_sqm, first_seen, last_seen, price_history FROM housler.listings
+    WHERE url = ANY(${[...urls]}::text[]) AND price_per_sqm IS NOT NULL`.execute(db)
+  return result.rows.map((row) => ({
+    url: row.url,
+    price_per_sqm: Number(row.price_per_sqm),
+    first_seen: new Date(row.first_seen).toISOString(),
+    last_seen: new Date(row.last_seen).toISOString(),
+    price_history: row.price_history,
+  }))
 }

@@ -43,6 +43,8 @@ export type TaskDefinition<P = any, R = any, D = any> = {
    * (queued, scheduled, deferred or running) returns that job instead of a duplicate. undefined: no dedupe.
    */
   dedupeKey?(payload: P): string | undefined
+  /** Runs child jobs (TaskServices.children): its status body then counts them. */
+  spawnsChildren?: boolean
   handler(payload: P, ctx: TaskContext<D>): Promise<R>
 }
 

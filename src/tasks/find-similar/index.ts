@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { AppError } from '../../errors.ts'
 import { emptyProperty, PropertySchema, type Property } from '../parse/property.ts'
+import { refineWithPages, type RefinedAnalog } from './analog-pages.ts'
 import { buildCianSearchUrl } from './search-url.ts'
 import { cianRegionId } from './regions.ts'
 import { findAnalogs, STRATEGIES, STRATEGY_STEPS, type AnalogSource } from './strategy.ts'
@@ -29,7 +30,7 @@ export type FindSimilarPayload = z.infer<typeof FindSimilarPayloadSchema>
 export type FindSimilarResult = {
   success: true
   count: number
-  comparables: RankedAnalog[]
+  comparables: RefinedAnalog[]
   session_id: string
   steps: unknown[]
   /** Why the search found what it found (summary.ts). */
@@ -95,6 +96,7 @@ export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult,
   payload: FindSimilarPayloadSchema,
   retry: { maxAttempts: 3, backoffSeconds: 5, backoffMaxSeconds: 120 },
   timeoutSeconds: 180,
+  spawnsChildren: true,
   async handler(payload, ctx) {
     const { sessions } = ctx.deps
     await ctx.progress(10, 'Подготовка поиска...')
@@ -121,12 +123,13 @@ export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult,
       },
     })
     await ctx.progress(70, `Найдено ${result.analogs.length} объектов...`)
-    await sessions.saveComparables(payload.session_id, result.analogs)
+    const refined = await refineWithPages(result.analogs, ctx, payload.session_id)
+    await sessions.saveComparables(payload.session_id, refined.analogs)
     await ctx.progress(100, 'Поиск завершен')
     return {
       success: true,
-      count: result.analogs.length,
-      comparables: result.analogs,
+      count: refined.analogs.length,
+      comparables: refined.analogs,
       session_id: payload.session_id,
       steps: result.steps.map(({ name, skipped, found, kept, rejected }) => ({ name, skipped, found, kept, rejected })),
       summary: summarizeSearch(target, payload.search_strategy, result.steps, result.rejected, [...notices]),

@@ -14,6 +14,8 @@ export const ParsePayloadSchema = z.object({
   session_id: z.string().min(1).max(200),
   /** The page as the user's own browser shows it: parsed instead of fetched, the URL only names the listing. */
   html: z.string().min(1, 'html is empty').max(MAX_SUBMITTED_HTML_CHARS).optional(),
+  /** target: the session's flat (saved as its target); analog: a comparable's own page, only stored. */
+  role: z.enum(['target', 'analog']).default('target'),
 })
 export type ParsePayload = z.infer<typeof ParsePayloadSchema>
 /** `source`: who got the page — our fetcher ('server') or the user's browser ('browser'). */
@@ -34,9 +36,8 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
   // A second parse of the same URL for the same session while one is queued or running returns that job.
   // A page sent from the browser is its own job: it must not be answered by a fetch already running.
   dedupeKey: (payload) =>
-    payload.html === undefined
-      ? `${payload.session_id}\n${payload.url}`
-      : `${payload.session_id}\n${payload.url}\nhtml:${createHash('sha256').update(payload.html).digest('hex')}`,
+    `${payload.session_id}\n${payload.url}${payload.role === 'target' ? '' : `\n${payload.role}`}` +
+    (payload.html === undefined ? '' : `\nhtml:${createHash('sha256').update(payload.html).digest('hex')}`),
   admit(payload, services) {
     checkListingUrl(payload.url, services.config)
   },
@@ -74,8 +75,8 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
       throw new AppError('NotAListing', `The page at ${payload.url} is not a listing`)
     }
     await ctx.progress(80, 'Сохранение результата...')
-    await sessions.saveTarget(payload.session_id, payload.url, reading.property)
-    await listings.upsert([reading.property])
+    if (payload.role === 'target') await sessions.saveTarget(payload.session_id, payload.url, reading.property)
+    await listings.upsert([reading.property], { page: true })
     await ctx.progress(100, 'Готово')
     return { success: true, data: reading.property, session_id: payload.session_id, source: fromBrowser ? 'browser' : 'server' }
   },

@@ -4,7 +4,10 @@ import { AppError } from '../../errors.ts'
 import { PropertySchema, type Property } from '../parse/property.ts'
 import type { TaskServices } from '../services.ts'
 import { defineTask } from '../types.ts'
-import { renderReportHtml, renderReportMarkdown } from './render.ts'
+import { adviseOwner, type Advice } from './advice.ts'
+import { renderReportHtml, renderReportMarkdown, type ReportComparable } from './render.ts'
+import { renderExtrasHtml, renderExtrasMarkdown } from './render-extras.ts'
+import { estimateScenarios, type SaleScenarios } from './scenarios.ts'
 import { valuate, type Valuation } from './valuation.ts'
 
 export const ReportPayloadSchema = z.object({
@@ -32,8 +35,16 @@ export type ReportResult = {
   report_id: string
   report_url: string
   markdown_url: string
-  valuation: Valuation
+  pdf_url: string
+  valuation: ReportValuation
   session_id: string
+}
+
+/** The stored valuation: the price, the sale scenarios, the advice and the user's analog changes. */
+export type ReportValuation = Valuation & {
+  scenarios: SaleScenarios
+  advice: Advice
+  user_changes: { added_urls: string[]; excluded_urls: string[] }
 }
 
 export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>({
@@ -47,9 +58,14 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
     const session = await sessions.find(payload.session_id)
     const fromParents = ctx.parents.map((parent) => parent.result as { data?: Property; comparables?: Property[] } | null)
     const target = payload.target ?? fromParents.find((r) => r?.data)?.data ?? session?.target
-    const comparables = (payload.comparables ?? fromParents.find((r) => r?.comparables)?.comparables ?? session?.comparables ?? []) as Property[]
+    const found = (payload.comparables ?? fromParents.find((r) => r?.comparables)?.comparables ?? session?.comparables ?? []) as ReportComparable[]
     if (!target) throw new AppError('PermanentTaskFailure', 'No target property in this session: run parse first')
-    const excluded = new Set(payload.exclude_urls)
+    // Analogs the user added by hand join the found ones (replacing a found one with the same URL).
+    const added: ReportComparable[] = (session?.added_analogs ?? []).map((a) => ({ ...a, added_by_user: true }))
+    const addedUrls = new Set(added.map((a) => a.url))
+    const comparables = [...found.filter((c) => !addedUrls.has(c.url)), ...added]
+    const excludedUrls = [...new Set([...payload.exclude_urls, ...(session?.excluded_urls ?? [])])]
+    const excluded = new Set(excludedUrls)
     const used = comparables.filter((c) => !excluded.has(c.url))
     if (used.length === 0) throw new AppError('PermanentTaskFailure', 'No comparables to value against: run find-similar first')
     await ctx.progress(40, 'Расчёт справедливой цены...')
@@ -59,14 +75,20 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
     } catch (error) {
       throw new AppError('PermanentTaskFailure', `Valuation impossible: ${(error as Error).message}`, { cause: error })
     }
+    await ctx.progress(55, 'Сценарии продажи и срок экспозиции...')
+    const history = await ctx.deps.listings.history(valuation.used_urls)
+    const scenarios = estimateScenarios({ fairPrice: valuation.fair_price, marketPerSqm: valuation.price_per_sqm.base_median, history, now: new Date() })
+    const advice = adviseOwner(valuation, used, scenarios)
+    const extras = { scenarios, advice, added: added.filter((a) => !excluded.has(a.url)), excluded: excludedUrls }
+    const full: ReportValuation = { ...valuation, scenarios, advice, user_changes: { added_urls: [...addedUrls], excluded_urls: excludedUrls } }
     await ctx.progress(70, 'Формирование отчёта...')
     const id = randomUUID()
-    const meta = { generated_at: new Date().toISOString(), report_id: id }
+    const meta = { generated_at: new Date().toISOString(), report_id: id, extra_html: renderExtrasHtml(extras), extra_markdown: renderExtrasMarkdown(extras) }
     await reports.save({
       id,
       job_id: ctx.jobId,
       session_id: payload.session_id,
-      valuation,
+      valuation: full,
       html: renderReportHtml(valuation, target, used, meta),
       markdown: renderReportMarkdown(valuation, target, used, meta),
     })
@@ -77,7 +99,8 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
       report_id: id,
       report_url: `/api/reports/${id}`,
       markdown_url: `/api/reports/${id}?format=md`,
-      valuation,
+      pdf_url: `/api/reports/${id}?format=pdf`,
+      valuation: full,
       session_id: payload.session_id,
     }
   },

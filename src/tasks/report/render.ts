@@ -11,6 +11,10 @@ export type ReportComparable = Property & {
   similarity?: number
   distance_km?: number | null
   reasons?: string[]
+  /** 'card': the analog's own page could not be had; facts_note says why. */
+  facts_source?: 'page' | 'card'
+  facts_note?: string
+  added_by_user?: boolean
 }
 
 export type ReportMeta = {
@@ -18,6 +22,14 @@ export type ReportMeta = {
   generated_at: string
   /** Job / report id, shown in the footer. */
   report_id?: string
+  /** Sections rendered elsewhere (render-extras.ts: scenarios, advice), placed before the analog table. */
+  extra_html?: string
+  extra_markdown?: string
+}
+
+/** The status cell's additions: added by hand, facts from the card only. */
+function analogNotes(c: ReportComparable): string {
+  return [c.added_by_user ? 'добавлен вручную' : '', c.facts_source === 'card' && c.facts_note ? c.facts_note : ''].filter(Boolean).join('; ')
 }
 
 const VERDICT_RU: Record<Verdict, string> = {
@@ -158,6 +170,7 @@ ${adviceSection(v)}
 <h2>Цены за м² похожих квартир</h2>
 ${renderChartSvg(v, comparables)}
 <p class="muted">Столбцы — сколько аналогов в каждом диапазоне цены за м²; отметка «Ваша квартира» — цена за м² в объявлении, зелёная линия — справедливая цена за м².</p>
+${meta.extra_html ?? ''}
 ${analogsSection(v, comparables)}
 ${methodSection(v)}
 <p class="muted">Сформировано ${e(formatDateRu(meta.generated_at))}${meta.report_id ? ` · отчёт ${e(meta.report_id)}` : ''}. Оценка ориентировочная: она строится по объявлениям, а не по сделкам.</p>
@@ -207,7 +220,7 @@ function analogsSection(v: Valuation, comparables: readonly ReportComparable[]):
       const reason = excludedBy.get(c.url)
       const status = used.has(c.url) ? 'в расчёте' : reason ? `исключён: ${EXCLUSION_RU[reason]}` : 'не в расчёте'
       const name = analogName(c)
-      return `<tr class="${used.has(c.url) ? '' : 'excluded'}" data-analog="${i + 1}"><td><a href="${safeHref(c.url)}" rel="noopener noreferrer">${escapeHtml(name)}</a>${c.market ? ` <span class="muted">${MARKET_RU[c.market]}</span>` : ''}</td><td class="num">${c.price === null ? '—' : escapeHtml(money(c.price))}</td><td class="num">${ppsm === null ? '—' : nf0.format(ppsm)}</td><td class="num">${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`}</td><td class="status">${escapeHtml(status)}</td></tr>`
+      return `<tr class="${used.has(c.url) ? '' : 'excluded'}" data-analog="${i + 1}"><td><a href="${safeHref(c.url)}" rel="noopener noreferrer">${escapeHtml(name)}</a>${c.market ? ` <span class="muted">${MARKET_RU[c.market]}</span>` : ''}</td><td class="num">${c.price === null ? '—' : escapeHtml(money(c.price))}</td><td class="num">${ppsm === null ? '—' : nf0.format(ppsm)}</td><td class="num">${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`}</td><td class="status">${escapeHtml(status)}${analogNotes(c) ? `<div class="muted" data-analog-note>${escapeHtml(analogNotes(c))}</div>` : ''}</td></tr>`
     })
     .join('')
   return `<h2>Аналоги</h2>
@@ -220,7 +233,7 @@ function methodSection(v: Valuation): string {
     ? `<div class="scroll"><table><thead><tr><th>Параметр</th><th>Объект</th><th>Аналоги</th><th>Коэффициент</th><th>Оценка, ₽/м²</th><th>Основание</th></tr></thead><tbody>${v.adjustments
         .map(
           (a) =>
-            `<tr><td>${e(a.label)}</td><td>${e(String(a.target_value))}</td><td>${e(String(a.analogs_value))}</td><td>${a.coefficient.toFixed(3)}</td><td class="num">${nf0.format(a.estimate_per_sqm)}</td><td>${e(a.note)}</td></tr>`,
+            `<tr><td>${e(a.label)}</td><td>${e(String(a.target_value))}</td><td>${e(String(a.analogs_value))}</td><td>${a.coefficient.toFixed(3)}</td><td class="num">${nf0.format(a.estimate_per_sqm)}</td><td>${e(a.note)}${a.source ? `<div class="muted">${e(a.source)}</div>` : ''}</td></tr>`,
         )
         .join('')}</tbody></table></div><p class="muted">Справедливая цена за м² — медиана независимых оценок.</p>`
     : '<p>Объект не отличается от аналогов по учитываемым параметрам: справедливая цена за м² равна медиане аналогов.</p>'
@@ -376,13 +389,15 @@ export function renderReportMarkdown(
       lines.push(`| ${m(a.label)} | ${m(String(a.target_value))} | ${m(String(a.analogs_value))} | ${a.coefficient.toFixed(3)} | ${nf0.format(a.estimate_per_sqm)} |`)
     }
   } else lines.push('Поправок нет.')
+  if (meta.extra_markdown) lines.push('', meta.extra_markdown)
   lines.push('', '## Аналоги', '', `| # | Квартира | ${rent ? 'Ставка' : 'Цена'} | ₽/м² | Расстояние | Статус |`, '|---:|---|---:|---:|---:|---|')
   comparables.forEach((c, i) => {
     const ppsm = ppsmOf(c)
     const reason = excludedBy.get(c.url)
     const status = used.has(c.url) ? 'в расчёте' : reason ? `исключён: ${EXCLUSION_RU[reason]}` : 'не в расчёте'
     const link = /^https?:\/\//i.test(c.url) ? `[${m(analogName(c))}](<${c.url.replace(/[<>\s]/g, '')}>)` : m(analogName(c))
-    lines.push(`| ${i + 1} | ${link} | ${c.price === null ? '—' : money(c.price)} | ${ppsm === null ? '—' : nf0.format(ppsm)} | ${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`} | ${status} |`)
+    const notes = analogNotes(c)
+    lines.push(`| ${i + 1} | ${link} | ${c.price === null ? '—' : money(c.price)} | ${ppsm === null ? '—' : nf0.format(ppsm)} | ${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`} | ${status}${notes ? `; ${m(notes)}` : ''} |`)
   })
   lines.push('', `_Сформировано ${m(formatDateRu(meta.generated_at))}._`, '')
   return lines.join('\n')

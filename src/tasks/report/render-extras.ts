@@ -1,0 +1,76 @@
+/**
+ * @module Report sections of the valuation product beyond the price: sale scenarios and time on
+ * market, advice, and the analogs the user added or excluded. HTML and Markdown; page text escaped.
+ */
+import type { Property } from '../parse/property.ts'
+import type { Advice } from './advice.ts'
+import { escapeHtml, escapeMarkdown } from './render.ts'
+import type { SaleScenarios } from './scenarios.ts'
+
+export type ReportExtras = {
+  scenarios: SaleScenarios
+  advice: Advice
+  /** Analogs the user added by hand (their URLs and titles). */
+  added: ReadonlyArray<Pick<Property, 'url' | 'title' | 'address'>>
+  /** URLs the user excluded. */
+  excluded: readonly string[]
+}
+
+const nf0 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 0 })
+const nf1 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 1 })
+
+function daysText(s: SaleScenarios['scenarios'][number]): string {
+  if (s.days !== null) return `≈ ${nf0.format(s.days)} дн.`
+  if (s.days_at_least !== null) return `больше ${nf0.format(s.days_at_least)} дн.`
+  return 'мало данных'
+}
+
+export function renderExtrasHtml(x: ReportExtras): string {
+  const e = escapeHtml
+  const s = x.scenarios
+  const scenarios = s.available
+    ? `<table data-section="scenarios"><thead><tr><th>Цена в объявлении</th><th></th><th>Срок продажи</th><th>Аналогов</th><th>Уверенность</th></tr></thead><tbody>${s.scenarios
+        .map((row) => `<tr><td>${e(row.label)}</td><td class="num">${nf0.format(row.price)} ₽</td><td>${e(daysText(row))}</td><td>${e(row.note)}</td><td>${e(row.confidence ?? '—')}</td></tr>`)
+        .join('')}</tbody></table>`
+    : ''
+  const listed = s.median_days_listed === null ? '' : ` Аналоги, которые ещё продаются, выставлены в среднем (медиана) ${nf0.format(s.median_days_listed)} дн.`
+  const cuts = s.price_cuts.count > 0 && s.price_cuts.median_cut !== null ? ` Снижали цену: ${s.price_cuts.count} (медиана −${nf1.format(s.price_cuts.median_cut * 100)} %).` : ''
+  const list = (items: readonly string[]) => (items.length ? `<ul>${items.map((i) => `<li>${e(i)}</li>`).join('')}</ul>` : '<p class="muted">Нет.</p>')
+  const changes =
+    x.added.length || x.excluded.length
+      ? `<h2>Аналоги, изменённые вами</h2>${x.added.length ? `<p>Добавлены вручную:</p><ul>${x.added.map((a) => `<li data-added-analog>${e(a.title ?? a.address ?? a.url)} <span class="muted">${e(a.url)}</span></li>`).join('')}</ul>` : ''}${x.excluded.length ? `<p>Исключены из расчёта:</p><ul>${x.excluded.map((u) => `<li data-excluded-analog>${e(u)}</li>`).join('')}</ul>` : ''}`
+      : ''
+  return `<h2>Сценарии продажи и срок экспозиции</h2>
+${scenarios}
+<p class="muted" data-field="scenarios-method">${e(s.method)}${e(listed)}${e(cuts)}</p>
+
+<h2>Сильные и слабые стороны</h2>
+<h3>Сильные стороны</h3>
+${list(x.advice.strengths)}
+<h3>Слабые стороны</h3>
+${list(x.advice.weaknesses)}
+<h2>Что сделать</h2>
+${list(x.advice.actions)}
+${changes}`
+}
+
+export function renderExtrasMarkdown(x: ReportExtras): string {
+  const m = escapeMarkdown
+  const s = x.scenarios
+  const lines = ['## Сценарии продажи и срок экспозиции', '']
+  if (s.available) {
+    lines.push('| Цена в объявлении | | Срок продажи | Аналогов | Уверенность |', '|---|---:|---|---|---|')
+    for (const row of s.scenarios) lines.push(`| ${row.label} | ${nf0.format(row.price)} ₽ | ${daysText(row)} | ${m(row.note)} | ${row.confidence ?? '—'} |`)
+    lines.push('')
+  }
+  lines.push(m(s.method), '')
+  const section = (title: string, items: readonly string[]) => [`## ${title}`, '', ...(items.length ? items.map((i) => `- ${m(i)}`) : ['Нет.']), '']
+  lines.push(...section('Сильные стороны', x.advice.strengths), ...section('Слабые стороны', x.advice.weaknesses), ...section('Что сделать', x.advice.actions))
+  if (x.added.length || x.excluded.length) {
+    lines.push('## Аналоги, изменённые вами', '')
+    for (const a of x.added) lines.push(`- добавлен: ${m(a.title ?? a.address ?? a.url)} (${m(a.url)})`)
+    for (const u of x.excluded) lines.push(`- исключён: ${m(u)}`)
+    lines.push('')
+  }
+  return lines.join('\n')
+}
