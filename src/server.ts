@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { coerceError } from './errors.ts'
 import { createApp } from './http/app.ts'
 import { listen } from './http/listen.ts'
+import { createPdfRenderer } from './pdf/index.ts'
 import { openRuntime } from './runtime.ts'
 import { exitOnStartupFailure } from './startup.ts'
 import { createStores } from './store/index.ts'
@@ -15,7 +16,8 @@ const OFFLINE_PROBE_HOST = 'cian.ru'
 try {
   const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices })
   const { config, log, queue } = runtime
-  const app = createApp({ config, queue, log, readers: createStores(runtime.db.db) })
+  const pdf = createPdfRenderer({ executablePath: config.chromiumPath, log })
+  const app = createApp({ config, queue, log, readers: createStores(runtime.db.db), pdf })
   let server: Awaited<ReturnType<typeof listen>>
   try {
     server = await listen({ fetch: app.fetch, port: config.port, host: config.host, portVariable: 'PORT' })
@@ -54,6 +56,7 @@ try {
     log.info({ signal }, 'shutting down: no new requests or jobs; finishing running jobs')
     server.close()
     await rqCompat?.close()
+    await pdf.close()
     await runtime.close()
     log.info('stopped')
     process.exit(0)

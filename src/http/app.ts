@@ -15,10 +15,11 @@ import { createDashboardRoutes } from './dashboard-routes.ts'
 import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
 import { createStaticRoutes } from './static-routes.ts'
 import { apiAuth } from './auth.ts'
+import { createPdfRenderer, type PdfRenderer } from '../pdf/index.ts'
 import { apiCors, securityHeaders } from './security-headers.ts'
 import { rejectUnstorableUrl } from './validate.ts'
 
-export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders }
+export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders; pdf?: PdfRenderer }
 
 const STATUS_POLL = /^\/api\/tasks\/status\/[^/]+$/
 const PAGE_PATHS = new Set(['/api/tasks/parse', INTAKE_PATH, IMPORT_PATH])
@@ -81,8 +82,12 @@ export function createApp(deps: AppDeps): Hono {
   // Before the task routes: /api/tasks/pipeline is not a task kind.
   // One bucket per client across every enqueue route (per process: see README, rate limits).
   const rateLimit = createRateLimiter({ perMinute: config.rateLimitPerMinute })
-  if (deps.readers) app.route('/', createDomainRoutes(queue, deps.readers, rateLimit))
-  if (deps.readers) app.route('/', createIntakeRoutes({ config, queue, intake: deps.readers.intake, listings: deps.readers.listings }, rateLimit))
+  if (deps.readers) {
+    // Chromium starts on the first PDF, not here.
+    const pdf = deps.pdf ?? createPdfRenderer({ executablePath: config.chromiumPath, log })
+    app.route('/', createDomainRoutes(queue, deps.readers, rateLimit, { config, pdf }))
+    app.route('/', createIntakeRoutes({ config, queue, intake: deps.readers.intake, listings: deps.readers.listings }, rateLimit))
+  }
   app.route('/api/tasks', createTaskRoutes(deps, rateLimit))
   app.route('/dashboard', createDashboardRoutes(deps))
   app.route('/metrics', createMetricsRoutes(queue.metrics))

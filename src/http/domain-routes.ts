@@ -1,48 +1,63 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { AppError } from '../errors.ts'
+import type { Config } from '../config.ts'
+import type { PdfRenderer } from '../pdf/index.ts'
 import type { Queue } from '../queue/index.ts'
-import type { IntakeTokens } from '../store/index.ts'
+import type { IntakeTokens, ShareStore } from '../store/index.ts'
 import type { Property } from '../tasks/parse/property.ts'
+import { ManualTargetSchema, manualTargetToProperty } from '../tasks/find-similar/manual-target.ts'
 import type { SessionRecord, StoredReport } from '../tasks/services.ts'
 import { EnqueueMetaSchema } from './contract.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import { parseWith, readJsonObject } from './validate.ts'
+import { createValuationRoutes, pdfResponse, REPORT_CSP } from './valuation-routes.ts'
 
 export type DomainReaders = {
   sessions: { find(sessionId: string): Promise<SessionRecord | undefined> }
   reports: { find(id: string): Promise<StoredReport | undefined> }
   intake: IntakeTokens
   listings: { upsert(properties: readonly Property[]): Promise<number> }
+  /** Share links; without them the share routes are not served. */
+  shares?: ShareStore
 }
 
 const PipelineSchema = z.object({
-  url: z.string().min(1).max(2048),
+  /** The listing to value, or target_property: a flat typed in by hand. */
+  url: z.string().min(1).max(2048).optional(),
+  target_property: ManualTargetSchema.optional(),
   session_id: z.string().min(1).max(200),
   search_strategy: z.enum(['same_building', 'same_complex', 'nearby', 'district', 'citywide', 'auto']).default('auto'),
   limit: z.number().int().min(1).max(100).default(20),
   source: z.enum(['store', 'live', 'both']).default('both'),
   priority: EnqueueMetaSchema.shape.priority,
+}).refine((body) => (body.url === undefined) !== (body.target_property === undefined), {
+  message: 'give either url or target_property',
+  path: ['url'],
 })
 
 /** The product's own routes: the parse → analogs → report pipeline, sessions and reports. */
-export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLimit: RateLimiter): Hono {
+export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLimit: RateLimiter, extra: { config: Config; pdf: PdfRenderer }): Hono {
   const routes = new Hono()
+  if (readers.shares) {
+    routes.route('/', createValuationRoutes({ config: extra.config, queue, reports: readers.reports, shares: readers.shares, pdf: extra.pdf, rateLimit }))
+  }
 
   routes.post('/api/tasks/pipeline', rateLimit.middleware, async (c) => {
     const body = parseWith(PipelineSchema, await readJsonObject(c), 'pipeline request')
     const common = { sessionId: body.session_id, priority: body.priority }
-    const steps = [
-      { ref: 'parse', kind: 'parse', payload: { url: body.url, session_id: body.session_id }, ...common },
-      {
-        ref: 'find-similar',
-        kind: 'find-similar',
-        payload: { session_id: body.session_id, search_strategy: body.search_strategy, limit: body.limit, source: body.source },
-        dependsOn: ['parse'],
-        ...common,
-      },
-      { ref: 'report', kind: 'report', payload: { session_id: body.session_id }, dependsOn: ['find-similar'], ...common },
-    ]
+    const search = { session_id: body.session_id, search_strategy: body.search_strategy, limit: body.limit, source: body.source }
+    const steps = body.target_property
+      ? [
+          // No listing to parse: the owner's flat becomes the session's target as the search starts.
+          { ref: 'find-similar', kind: 'find-similar', payload: { ...search, target_property: manualTargetToProperty(body.target_property), save_target: true }, ...common },
+          { ref: 'report', kind: 'report', payload: { session_id: body.session_id }, dependsOn: ['find-similar'], ...common },
+        ]
+      : [
+          { ref: 'parse', kind: 'parse', payload: { url: body.url, session_id: body.session_id }, ...common },
+          { ref: 'find-similar', kind: 'find-similar', payload: search, dependsOn: ['parse'], ...common },
+          { ref: 'report', kind: 'report', payload: { session_id: body.session_id }, dependsOn: ['find-similar'], ...common },
+        ]
     for (const step of steps) queue.validate(step.kind, step.payload)
     const ids = await queue.enqueueFlow(steps)
     return c.json(
@@ -77,9 +92,10 @@ export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLim
       return c.body(report.markdown, 200, { 'Content-Type': 'text/markdown; charset=utf-8' })
     }
     if (format === 'json') return c.json(report.valuation)
-    if (format !== 'html') throw new AppError('ValidationFailed', 'format must be html, md or json', { details: { format } })
+    if (format === 'pdf') return pdfResponse(c, extra.pdf, report)
+    if (format !== 'html') throw new AppError('ValidationFailed', 'format must be html, md, json or pdf', { details: { format } })
     if (c.req.query('download') !== undefined) c.header('Content-Disposition', `attachment; filename="housler-report-${id}.html"`)
-    c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'")
+    c.header('Content-Security-Policy', REPORT_CSP)
     return c.html(report.html)
   })
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
 import type { SessionRecord, StoredReport, TaskServices } from '../tasks/services.ts'
@@ -7,10 +8,52 @@ import { findPagesParsedSince, listingsHistory, searchListings, upsertListings }
 export { listingsSearchSql, searchListings, upsertListings } from './listings.ts'
 export type { IntakeSubmission, IntakeTokens } from './intake.ts'
 
-/** The Postgres-backed stores task handlers use (listings, sessions, reports), and the bookmarklet's tokens. */
-export function createStores(db: Kysely<Database>): Omit<TaskServices, 'config' | 'fetcher'> & { intake: IntakeTokens } {
+export type ShareRow = { id: string; report_id: string; expires_at: Date; revoked_at: Date | null }
+
+/** Share links of reports (routes only; tasks never share). */
+export type ShareStore = {
+  create(reportId: string, expiresAt: Date): Promise<string>
+  find(id: string): Promise<ShareRow | undefined>
+  /** false when there is no such link. */
+  revoke(id: string): Promise<boolean>
+  /** The HMAC key: the configured one, else one generated once and kept in housler._secrets. */
+  secret(configured: string | undefined): Promise<string>
+}
+
+function createShareStore(db: Kysely<Database>): ShareStore {
+  let generated: string | undefined
+  return {
+    async create(reportId, expiresAt) {
+      const id = randomUUID()
+      await sql`INSERT INTO housler.report_shares (id, report_id, expires_at) VALUES (${id}, ${reportId}, ${expiresAt})`.execute(db)
+      return id
+    },
+    async find(id) {
+      const result = await sql<ShareRow>`SELECT id, report_id, expires_at, revoked_at FROM housler.report_shares WHERE id = ${id}`.execute(db)
+      return result.rows[0]
+    },
+    async revoke(id) {
+      const result = await sql`UPDATE housler.report_shares SET revoked_at = coalesce(revoked_at, now()) WHERE id = ${id}`.execute(db)
+      return Number(result.numAffectedRows ?? 0) > 0
+    },
+    async secret(configured) {
+      if (configured) return configured
+      if (generated) return generated
+      // Two random UUIDs: 244 random bits, the same for every replica because it lives in the database.
+      await sql`INSERT INTO housler._secrets (name, value) VALUES ('share_links', replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''))
+        ON CONFLICT (name) DO NOTHING`.execute(db)
+      const result = await sql<{ value: string }>`SELECT value FROM housler._secrets WHERE name = 'share_links'`.execute(db)
+      generated = result.rows[0].value
+      return generated
+    },
+  }
+}
+
+/** The Postgres-backed stores task handlers use (listings, sessions, reports), the bookmarklet's tokens and share links. */
+export function createStores(db: Kysely<Database>): Omit<TaskServices, 'config' | 'fetcher' | 'children'> & { intake: IntakeTokens; shares: ShareStore } {
   return {
     intake: createIntakeTokens(db),
+    shares: createShareStore(db),
     listings: {
       upsert: (properties, options) => upsertListings(db, properties, options),
       search: (query) => searchListings(db, query),

@@ -25,6 +25,8 @@ export const FindSimilarPayloadSchema = z.object({
   search_strategy: z.enum(STRATEGIES).default('citywide'),
   /** live: cian search pages through the safe fetcher; store: listings already seen; both: store then live. */
   source: z.enum(['store', 'live', 'both']).default('both'),
+  /** target_property becomes the session's target (a flat typed in by hand, with no listing to parse). */
+  save_target: z.boolean().default(false),
 })
 export type FindSimilarPayload = z.infer<typeof FindSimilarPayloadSchema>
 export type FindSimilarResult = {
@@ -107,6 +109,7 @@ export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult,
     if (target.price === null && target.total_area === null) {
       throw new AppError('ValidationFailed', 'No target property: parse a listing for this session or pass target_property')
     }
+    if (payload.save_target) await sessions.saveTarget(payload.session_id, target.url, target)
     await ctx.progress(20, 'Поиск аналогов...')
     const notices = new Set<string>()
     const ladder = STRATEGY_STEPS[payload.search_strategy]

@@ -4,6 +4,7 @@ import { AppError } from '../../errors.ts'
 import { checkListingUrl } from '../../fetch/index.ts'
 import type { TaskServices } from '../services.ts'
 import { defineTask } from '../types.ts'
+import { checkAddedAnalog } from './added-analog.ts'
 import type { Property } from './property.ts'
 
 /** The most HTML one submission may carry (the route's body limit bounds it too). */
@@ -14,8 +15,11 @@ export const ParsePayloadSchema = z.object({
   session_id: z.string().min(1).max(200),
   /** The page as the user's own browser shows it: parsed instead of fetched, the URL only names the listing. */
   html: z.string().min(1, 'html is empty').max(MAX_SUBMITTED_HTML_CHARS).optional(),
-  /** target: the session's flat (saved as its target); analog: a comparable's own page, only stored. */
-  role: z.enum(['target', 'analog']).default('target'),
+  /**
+   * target: the session's flat (saved as its target); analog: a comparable's own page, only stored;
+   * added_analog: an analog the user added by hand, added to the session if it matches the target.
+   */
+  role: z.enum(['target', 'analog', 'added_analog']).default('target'),
 })
 export type ParsePayload = z.infer<typeof ParsePayloadSchema>
 /** `source`: who got the page — our fetcher ('server') or the user's browser ('browser'). */
@@ -75,8 +79,13 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
       throw new AppError('NotAListing', `The page at ${payload.url} is not a listing`)
     }
     await ctx.progress(80, 'Сохранение результата...')
+    if (payload.role === 'added_analog') {
+      const session = await sessions.find(payload.session_id)
+      checkAddedAnalog(reading.property, session?.target ?? null)
+    }
     if (payload.role === 'target') await sessions.saveTarget(payload.session_id, payload.url, reading.property)
     await listings.upsert([reading.property], { page: true })
+    if (payload.role === 'added_analog') await sessions.addAnalog(payload.session_id, reading.property)
     await ctx.progress(100, 'Готово')
     return { success: true, data: reading.property, session_id: payload.session_id, source: fromBrowser ? 'browser' : 'server' }
   },

@@ -26,8 +26,8 @@ export const ReportPayloadSchema = z.object({
       floors_total: z.number().int().min(1).max(200).optional(),
     })
     .optional(),
-  /** Analogs the user excluded, by URL. */
-  exclude_urls: z.array(z.string().max(2048)).max(500).default([]),
+  /** Analogs the user excluded, by URL: remembered in the session; absent, the session's list is used. */
+  exclude_urls: z.array(z.string().max(2048)).max(500).optional(),
 })
 export type ReportPayload = z.infer<typeof ReportPayloadSchema>
 export type ReportResult = {
@@ -64,7 +64,8 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
     const added: ReportComparable[] = (session?.added_analogs ?? []).map((a) => ({ ...a, added_by_user: true }))
     const addedUrls = new Set(added.map((a) => a.url))
     const comparables = [...found.filter((c) => !addedUrls.has(c.url)), ...added]
-    const excludedUrls = [...new Set([...payload.exclude_urls, ...(session?.excluded_urls ?? [])])]
+    const excludedUrls = [...new Set(payload.exclude_urls ?? session?.excluded_urls ?? [])]
+    if (payload.exclude_urls) await sessions.saveExcluded(payload.session_id, excludedUrls)
     const excluded = new Set(excludedUrls)
     const used = comparables.filter((c) => !excluded.has(c.url))
     if (used.length === 0) throw new AppError('PermanentTaskFailure', 'No comparables to value against: run find-similar first')
