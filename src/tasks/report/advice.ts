@@ -51,11 +51,16 @@ function formatValue(a: Adjustment): string {
   return String(a.target_value)
 }
 
+/** Effects smaller than this (0.1 %) are no strength or weakness worth telling. */
+const NOTABLE = 0.001
+
 export function adviseOwner(valuation: Valuation, analogs: readonly Property[], scenarios: SaleScenarios): Advice {
   const used = new Set(valuation.used_urls)
   const inUse = analogs.filter((a) => used.has(a.url))
-  const strengths = valuation.adjustments.filter((a) => a.coefficient > 1).map((a) => describeAdjustment(a, inUse))
-  const weaknesses = valuation.adjustments.filter((a) => a.coefficient < 1).map((a) => describeAdjustment(a, inUse))
+  const ups = valuation.adjustments.filter((a) => a.coefficient - 1 >= NOTABLE)
+  const downs = valuation.adjustments.filter((a) => 1 - a.coefficient >= NOTABLE)
+  const strengths = ups.map((a) => describeAdjustment(a, inUse))
+  const weaknesses = downs.map((a) => describeAdjustment(a, inUse))
   const actions: string[] = []
   const r = valuation.price_range
   const d = valuation.difference
@@ -68,7 +73,7 @@ export function adviseOwner(valuation: Valuation, analogs: readonly Property[], 
   }
   actions.push(`При торге не опускайтесь ниже ${rub(r.minimum_acceptable)}; быстрая продажа — от ${rub(r.quick_sale_min)}.`)
   if (strengths.length > 0) {
-    const labels = valuation.adjustments.filter((a) => a.coefficient > 1).map((a) => a.label.toLowerCase())
+    const labels = ups.map((a) => a.label.toLowerCase())
     actions.push(`Покажите в объявлении то, чем квартира лучше аналогов: ${labels.join(', ')} — в заголовке, описании и на фото.`)
   }
   if (weaknesses.length > 0) {
