@@ -343,7 +343,7 @@ function hideProgress(done = false) {
 }
 
 function setBusy(busy) {
-  for (const id of ['url-submit', 'similar-submit', 'to-report', 'report-rerun']) {
+  for (const id of ['url-submit', 'similar-submit', 'to-report', 'report-rerun', 'manual-submit', 'add-analog-submit']) {
     const b = $(id)
     if (b) b.disabled = busy
   }
@@ -572,6 +572,115 @@ async function sendSavedPage(file) {
   }
   state.job = null
   await followBrowserParse({ url: state.url, session_id: state.sessionId, html })
+}
+
+// ------------------------------------------------------------------ step 1, no listing: parameters typed in by hand
+
+const MANUAL_INTEGERS = new Set(['rooms', 'floor', 'floors_total', 'year_built', 'balconies', 'bathrooms', 'price'])
+const MANUAL_NUMBERS = new Set([...MANUAL_INTEGERS, 'total_area', 'ceiling_height'])
+
+function manualInvalid(el, text) {
+  el.setAttribute('aria-invalid', 'true')
+  const label = el.closest('label')?.firstChild?.textContent?.trim()
+  $('manual-error').textContent = label ? `${label}: ${text}` : text
+  el.focus()
+  return null
+}
+
+/** The form as the API's target_property, checked with the same bounds; null (and the field focused) when wrong. */
+function readManual() {
+  const form = $('manual-form')
+  const out = {}
+  for (const el of form.elements) {
+    if (!el.name) continue
+    el.removeAttribute('aria-invalid')
+    const raw = el.value.trim()
+    if (raw === '') {
+      if (el.required) return manualInvalid(el, 'заполните это поле.')
+      continue
+    }
+    if (MANUAL_NUMBERS.has(el.name)) {
+      const n = Number(raw.replace(',', '.'))
+      if (!Number.isFinite(n) || (el.min && n < Number(el.min)) || (el.max && n > Number(el.max))) return manualInvalid(el, `допустимо от ${el.min} до ${el.max}.`)
+      out[el.name] = MANUAL_INTEGERS.has(el.name) ? Math.round(n) : n
+    } else if (el.name === 'lift') out.lift = raw === 'true'
+    else out[el.name] = raw
+  }
+  if (!out.address && !out.district) return manualInvalid(form.elements.address, 'укажите адрес или район.')
+  if (out.floor !== undefined && out.floors_total !== undefined && out.floor > out.floors_total) return manualInvalid(form.elements.floor, 'этаж выше этажности дома.')
+  $('manual-error').textContent = ''
+  return out
+}
+
+async function submitManual() {
+  const manual = readManual()
+  if (!manual) return
+  stopPolling()
+  hideAlert()
+  state = { ...blank(), manual }
+  $('url').value = ''
+  save()
+  try {
+    showProgress(0, 'Ставим оценку в очередь...')
+    const queued = await api('/api/tasks/pipeline', { session_id: state.sessionId, target_property: manual, search_strategy: 'auto', ...(SOURCE ? { source: SOURCE } : {}) })
+    state.job = { kind: 'manual', id: queued.jobs['find-similar'].job_id, report: queued.jobs.report.job_id }
+    save()
+    await resumeManual()
+  } catch (e) {
+    if (e.status === 400) {
+      hideProgress()
+      $('manual-error').textContent = `Проверьте параметры: ${(Array.isArray(e.details) ? e.details.map((d) => d.path).filter(Boolean).join(', ') : '') || e.message}`
+      return
+    }
+    showError(e, submitManual)
+  }
+}
+
+/** Polls the manual pipeline's search (with its «Уточняем аналоги» progress), then its report. */
+async function resumeManual() {
+  const job = state.job
+  const similar = await poll(job.id)
+  state.comparables = similar?.comparables ?? []
+  save()
+  const report = await poll(job.report)
+  state.report = report
+  state.job = null
+  try {
+    state.target = (await api(`/api/sessions/${encodeURIComponent(state.sessionId)}`)).target
+  } catch {}
+  save()
+  go(4)
+}
+
+// ------------------------------------------------------------------ step 3: an analog added by hand
+
+async function submitAnalog() {
+  const input = $('add-analog-url')
+  const checked = checkUrl(input.value)
+  if (checked.error) {
+    $('add-analog-error').textContent = checked.error
+    input.setAttribute('aria-invalid', 'true')
+    input.focus()
+    return
+  }
+  $('add-analog-error').textContent = ''
+  input.removeAttribute('aria-invalid')
+  try {
+    const result = await runTask('analog', `/api/sessions/${encodeURIComponent(state.sessionId)}/analogs`, { url: checked.url }, 'Загружаем объявление аналога...')
+    const analog = { ...result.data, added_by_user: true }
+    state.comparables = [...(state.comparables || []).filter((c) => c.url !== analog.url), analog]
+    state.excluded = state.excluded.filter((u) => u !== analog.url)
+    state.report = null
+    input.value = ''
+    save()
+    renderAnalogs()
+    $('analogs-title')?.focus()
+  } catch (e) {
+    hideProgress()
+    // A refusal (another city, another deal type) is the server's own Russian sentence.
+    $('add-analog-error').textContent = /^Аналог не добавлен/.test(e.message) ? e.message : humanize(e).text
+    input.setAttribute('aria-invalid', 'true')
+  }
 }
 
 // ------------------------------------------------------------------ step 2: property
@@ -807,6 +916,7 @@ function renderAnalogs() {
   root.replaceChildren()
   const list = state.comparables
   $('analogs-actions').hidden = !list || list.length < MIN_ANALOGS
+  $('add-analog-form').hidden = !list
   if (!list) return
   if (list.length < MIN_ANALOGS) {
     const sum = state.search
@@ -853,7 +963,7 @@ function renderAnalogs() {
           return h('tr', { class: off ? 'is-off' : '' },
             h('td', { 'data-label': 'В расчёте' }, h('input', { type: 'checkbox', id, checked: !off, 'aria-label': `Учитывать в расчёте: ${name}`, onchange: (ev) => toggleExclude(c.url, !ev.target.checked) })),
             h('td', { 'data-label': 'Объявление' }, h('div', {}, href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, name) : name,
-              h('div', { class: 'muted small' }, [MARKET[c.market], c.residential_complex].filter(Boolean).join(' · ')),
+              h('div', { class: 'muted small' }, [MARKET[c.market], c.residential_complex, c.added_by_user ? 'добавлен вручную' : null, c.facts_source === 'card' ? 'по данным карточки поиска' : null].filter(Boolean).join(' · ')),
               (c.reasons || []).length ? h('ul', { class: 'reasons', 'aria-label': 'Почему выбран' }, c.reasons.map((r) => h('li', {}, r))) : null)),
             h('td', { class: 'num', 'data-label': 'Цена' }, money(c.price, c.deal_type) ?? '—'),
             h('td', { class: 'num', 'data-label': '₽ за м²' }, rub(ppsqmOf(c)) ?? '—'),
@@ -946,8 +1056,10 @@ function renderReport() {
     h('div', { class: 'downloads' },
       reportHref ? h('a', { class: 'btn', href: `${reportHref}${reportHref.includes('?') ? '&' : '?'}download`, download: `housler-report-${r.report_id || 'otchet'}.html` }, 'Скачать отчёт (HTML)') : null,
       mdHref ? h('a', { class: 'btn', href: mdHref, download: `housler-report-${r.report_id || 'otchet'}.md` }, 'Скачать отчёт (Markdown)') : null,
+      reportHref ? h('a', { class: 'btn', id: 'pdf-link', href: `/api/reports/${encodeURIComponent(r.report_id)}?format=pdf&download`, download: `housler-report-${r.report_id || 'otchet'}.pdf` }, 'Скачать PDF') : null,
       reportHref ? h('a', { class: 'btn btn--ghost', href: reportHref, target: '_blank', rel: 'noopener' }, 'Открыть в новой вкладке ↗') : null,
     ),
+    r.report_id ? renderShare(r) : null,
     reportHref ? h('iframe', { class: 'report-frame', src: reportHref, title: 'Полный отчёт с графиком цен за м²', sandbox: 'allow-same-origin', onload: fitFrame }) : null,
   )
 }
@@ -960,6 +1072,32 @@ function fitFrame(e) {
   } catch {}
 }
 
+// ------------------------------------------------------------------ step 4: PDF and a share link
+
+function renderShare(r) {
+  const out = h('div', { class: 'share', id: 'share-result', 'aria-live': 'polite' })
+  const button = h('button', { type: 'button', class: 'btn', id: 'share', onclick: () => shareReport(r, out, button) }, 'Поделиться ссылкой')
+  return h('div', { class: 'downloads' }, button, out)
+}
+
+async function shareReport(r, out, button) {
+  button.disabled = true
+  try {
+    const share = await api(`/api/reports/${encodeURIComponent(r.report_id)}/share`, {})
+    const until = new Date(share.expires_at).toLocaleDateString('ru-RU', { day: 'numeric', month: 'long', year: 'numeric' })
+    const field = h('input', { type: 'text', readonly: true, value: share.url, id: 'share-url', 'aria-label': 'Ссылка на отчёт', onfocus: (e) => e.target.select() })
+    const revoke = h('button', { type: 'button', class: 'btn btn--ghost', onclick: async () => {
+      await fetch(`/api/reports/${encodeURIComponent(r.report_id)}/share/${encodeURIComponent(share.share_id)}`, { method: 'DELETE' })
+      out.replaceChildren(h('p', {}, 'Ссылка отозвана: по ней отчёт больше не открывается.'))
+      button.disabled = false
+    } }, 'Отозвать ссылку')
+    out.replaceChildren(field, h('p', { class: 'muted' }, `Только просмотр, без доступа к вашей сессии. Действует до ${until}.`), revoke)
+  } catch (e) {
+    out.replaceChildren(h('p', { class: 'field-error' }, humanize(e).text))
+    button.disabled = false
+  }
+}
+
 // ------------------------------------------------------------------ resume
 
 async function resume() {
@@ -968,7 +1106,7 @@ async function resume() {
   // Show where the user was right away, then reconcile with the server's session.
   go(Math.min(state.step || 1, maxStep() || 1), false)
   if (pending) {
-    const action = { parse: submitUrl, similar: runSimilar, report: runReport }[pending.kind]
+    const action = { parse: submitUrl, similar: runSimilar, report: runReport, manual: () => resumeManual().catch((e) => showError(e, submitManual)) }[pending.kind]
     if (pending.kind === 'parse') go(1, false)
     if (pending.kind === 'similar') go(3, false)
     if (action) return action()
@@ -1018,6 +1156,14 @@ function init() {
     if (o) { state.overrides = o; save() }
   })
   $('similar-form').addEventListener('submit', (e) => { e.preventDefault(); runSimilar() })
+  $('manual-open').addEventListener('click', () => {
+    const form = $('manual-form')
+    form.hidden = !form.hidden
+    $('manual-open').setAttribute('aria-expanded', String(!form.hidden))
+    if (!form.hidden) form.elements.city.focus()
+  })
+  $('manual-form').addEventListener('submit', (e) => { e.preventDefault(); submitManual() })
+  $('add-analog-form').addEventListener('submit', (e) => { e.preventDefault(); submitAnalog() })
   $('strategy').addEventListener('change', () => { $('strategy-help').textContent = STRATEGY_HELP[$('strategy').value]; state.strategy = $('strategy').value; save() })
   $('to-report').addEventListener('click', () => { state.report = null; save(); go(4); runReport() })
   $('report-rerun').addEventListener('click', runReport)
