@@ -2,6 +2,9 @@
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# Headless Chromium prints report PDFs (GET /api/reports/:id?format=pdf); DejaVu covers Cyrillic.
+RUN apt-get update && apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
+  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY src ./src
