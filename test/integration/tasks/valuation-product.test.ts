@@ -276,3 +276,37 @@ describe('the report as a PDF and a share link', () => {
     expect((await fetch(share.url)).status).toBe(404)
   })
 })
+
+describe('the pipeline for a flat without a listing', () => {
+  it('refuses a bad target_property, or one given together with a url, with 400 before any job exists', async () => {
+    const before = await service.queue.stats()
+    for (const body of [
+      { session_id: 'vp-bad', target_property: { city: 'Москва', district: 'ЦАО', total_area: 5, rooms: 2 } },
+      { session_id: 'vp-bad', target_property: { city: 'Москва', total_area: 50, rooms: 2 } },
+      { session_id: 'vp-bad', target_property: { city: 'Москва', district: 'ЦАО', total_area: 50, rooms: 2, price: 'дорого' } },
+      { session_id: 'vp-bad', url: TARGET_URL, target_property: { city: 'Москва', district: 'ЦАО', total_area: 50, rooms: 2 } },
+      { session_id: 'vp-bad' },
+    ]) {
+      const response = await api('POST', '/api/tasks/pipeline', body)
+      expect(response.status, JSON.stringify(body)).toBe(400)
+      expect(await response.json()).toMatchObject({ error: expect.any(String), details: expect.anything() })
+    }
+    expect((await service.queue.stats()).queued_jobs).toBe(before.queued_jobs)
+  })
+
+  it('values a typed-in flat through find-similar and report, the flat becoming the session’s target', async () => {
+    const response = await api('POST', '/api/tasks/pipeline', {
+      session_id: 'vp-manual', source: 'store', limit: 5,
+      target_property: { city: 'Санкт-Петербург', district: 'Петроградский', total_area: 120, rooms: 3, market: 'new_building', ceiling_height: 3, price: 80_000_000 },
+    })
+    expect(response.status).toBe(202)
+    const body = await response.json()
+    expect(Object.keys(body.jobs)).toEqual(['find-similar', 'report'])
+    const report = await statusOf(body.jobs.report.job_id, ['finished', 'failed', 'canceled'])
+    expect(report.status).toBe('finished')
+    expect(report.result.valuation.fair_price).toBeGreaterThan(0)
+    expect(report.result.valuation.asking_price).toBe(80_000_000)
+    const session = await (await api('GET', '/api/sessions/vp-manual')).json()
+    expect(session.target).toMatchObject({ city: 'Санкт-Петербург', total_area: 120, ceiling_height: 3, url: '' })
+  })
+})
