@@ -95,7 +95,13 @@ function routeTable(): Endpoint[] {
       listener: { on() {}, onReconnect() {} },
     } as never,
     log: createSilentLogger(),
-    readers: { sessions: { find: async () => undefined }, reports: { find: async () => undefined }, intake: {} as never, listings: {} as never },
+    readers: {
+      sessions: { find: async () => undefined },
+      reports: { find: async () => undefined },
+      intake: {} as never,
+      listings: {} as never,
+      shares: { create: async () => '', find: async () => undefined, revoke: async () => false, secret: async () => 'route-table-only' },
+    },
   })
   return endpointsOf(app)
 }
