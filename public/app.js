@@ -612,6 +612,19 @@ function readManual() {
   return out
 }
 
+/** Opens (inserting it from its template) or closes the form for a flat without a listing. */
+function toggleManual() {
+  const slot = $('manual-slot')
+  const open = !$('manual-form')
+  slot.replaceChildren()
+  if (open) {
+    slot.append($('manual-template').content.cloneNode(true))
+    $('manual-form').addEventListener('submit', (e) => { e.preventDefault(); submitManual() })
+    $('manual-form').elements.city.focus()
+  }
+  $('manual-open').setAttribute('aria-expanded', String(open))
+}
+
 async function submitManual() {
   const manual = readManual()
   if (!manual) return
@@ -654,19 +667,22 @@ async function resumeManual() {
 
 // ------------------------------------------------------------------ step 3: an analog added by hand
 
+/** A listing URL field checked like step 1's: the URL, or null with the reason shown beside the field. */
+function readUrlField(input, error) {
+  const checked = checkUrl(input.value)
+  error.textContent = checked.error ?? ''
+  if (checked.error) input.setAttribute('aria-invalid', 'true')
+  else input.removeAttribute('aria-invalid')
+  if (checked.error) input.focus()
+  return checked.url ?? null
+}
+
 async function submitAnalog() {
   const input = $('add-analog-url')
-  const checked = checkUrl(input.value)
-  if (checked.error) {
-    $('add-analog-error').textContent = checked.error
-    input.setAttribute('aria-invalid', 'true')
-    input.focus()
-    return
-  }
-  $('add-analog-error').textContent = ''
-  input.removeAttribute('aria-invalid')
+  const url = readUrlField(input, $('add-analog-error'))
+  if (!url) return
   try {
-    const result = await runTask('analog', `/api/sessions/${encodeURIComponent(state.sessionId)}/analogs`, { url: checked.url }, 'Загружаем объявление аналога...')
+    const result = await runTask('analog', `/api/sessions/${encodeURIComponent(state.sessionId)}/analogs`, { url }, 'Загружаем объявление аналога...')
     const analog = { ...result.data, added_by_user: true }
     state.comparables = [...(state.comparables || []).filter((c) => c.url !== analog.url), analog]
     state.excluded = state.excluded.filter((u) => u !== analog.url)
@@ -1156,13 +1172,7 @@ function init() {
     if (o) { state.overrides = o; save() }
   })
   $('similar-form').addEventListener('submit', (e) => { e.preventDefault(); runSimilar() })
-  $('manual-open').addEventListener('click', () => {
-    const form = $('manual-form')
-    form.hidden = !form.hidden
-    $('manual-open').setAttribute('aria-expanded', String(!form.hidden))
-    if (!form.hidden) form.elements.city.focus()
-  })
-  $('manual-form').addEventListener('submit', (e) => { e.preventDefault(); submitManual() })
+  $('manual-open').addEventListener('click', toggleManual)
   $('add-analog-form').addEventListener('submit', (e) => { e.preventDefault(); submitAnalog() })
   $('strategy').addEventListener('change', () => { $('strategy-help').textContent = STRATEGY_HELP[$('strategy').value]; state.strategy = $('strategy').value; save() })
   $('to-report').addEventListener('click', () => { state.report = null; save(); go(4); runReport() })
