@@ -137,7 +137,10 @@ export async function findPagesParsedSince(db: Kysely<Database>, urls: readonly 
 export async function listingsHistory(db: Kysely<Database>, urls: readonly string[]): Promise<MarketHistory[]> {
   if (urls.length === 0) return []
   const result = await sql<MarketHistory & { first_seen: Date; last_seen: Date }>`
-    SELECT url, price_per_sqm, first_seen, last_seen, price_history FROM housler.listings
+    SELECT url, price_per_sqm, last_seen, price_history,
+      -- On the market since its publication when the site said when (cian), else since we first saw it.
+      LEAST(first_seen, CASE WHEN data->>'published_at' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' THEN (data->>'published_at')::timestamptz END) AS first_seen
+    FROM housler.listings
     WHERE url = ANY(${[...urls]}::text[]) AND price_per_sqm IS NOT NULL`.execute(db)
   return result.rows.map((row) => ({
     url: row.url,

@@ -16,6 +16,7 @@ import * as cheerio from 'cheerio'
 import type { BlockedPage, MetroDetail, Property } from '../parse/property.ts'
 import { emptyProperty } from '../parse/property.ts'
 import { loadHtml } from '../parse/sites/dom.ts'
+import { unixToIso } from '../parse/sites/normalize.ts'
 import { sanitizeProperty } from '../parse/sites/merge.ts'
 import { findRegion, regionFromCianId, resolveRegion } from './regions.ts'
 
@@ -212,6 +213,7 @@ function offerToProperty(o: Json, pageUrl: string): Property {
     .filter(isStr)
     .slice(0, 30)
   p.price_per_sqm = pricePerSqm(p.price, p.total_area)
+  p.published_at = unixToIso(num(o.addedTimestamp))
 
   const ch: Record<string, string> = {}
   if (typeof o.isApartments === 'boolean') ch.is_apartments = String(o.isApartments)

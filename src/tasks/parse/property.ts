@@ -56,6 +56,8 @@ export const PropertySchema = z.object({
   repair: z.string().nullable(),
   photos: z.array(z.string()),
   description: z.string().nullable(),
+  /** When the listing was first published (ISO-8601), where the site says; for time on market. */
+  published_at: z.iso.datetime({ offset: true }).nullable().default(null),
   /** The page's raw label → value pairs. */
   characteristics: z.record(z.string(), z.string()),
 })
@@ -105,6 +107,7 @@ export function emptyProperty(source: Property['source'], url: string): Property
     repair: null,
     photos: [],
     description: null,
+    published_at: null,
     characteristics: {},
   }
 }

@@ -1,6 +1,6 @@
 /**
  * @module Sale scenarios and time on market, from the analogs' own history in the listings store:
- * when each was first seen, whether it is still listed, and its price changes.
+ * when each was published (or first seen), whether it is still listed, and its price changes.
  *
  * An analog not seen for GONE_AFTER_DAYS left the market (sold or withdrawn): its exposure is known.
  * One still listed has been on sale at least as long as we have seen it (a censored observation).
@@ -14,6 +14,7 @@ export type MarketHistory = {
   url: string
   /** Price per m² now. */
   price_per_sqm: number
+  /** On the market since: its publication date when the site gave one, else when the store first saw it. */
   first_seen: string
   last_seen: string
   /** [{price, seen_at}], oldest first. */

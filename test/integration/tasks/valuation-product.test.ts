@@ -218,6 +218,20 @@ describe('sale scenarios from the listings store', () => {
   })
 })
 
+describe('time on market from publication dates', () => {
+  it('counts an analog as listed since its publication date when the site gave one', async () => {
+    const stores = createStores(service.db.db)
+    const published = spbAnalog(1, { offer_id: '97500', url: 'https://spb.cian.ru/sale/flat/97500/', published_at: '2026-01-15T09:00:00.000Z' })
+    const unpublished = spbAnalog(2, { offer_id: '97501', url: 'https://spb.cian.ru/sale/flat/97501/' })
+    await stores.listings.upsert([published, unpublished])
+    const history = await stores.listings.history([published.url, unpublished.url])
+    const byUrl = new Map(history.map((h) => [h.url, h]))
+    expect(byUrl.get(published.url)?.first_seen).toBe('2026-01-15T09:00:00.000Z')
+    // Without a publication date: since the store first saw it (just now).
+    expect(Date.now() - Date.parse(byUrl.get(unpublished.url)!.first_seen)).toBeLessThan(60_000)
+  })
+})
+
 describe('the report as a PDF and a share link', () => {
   let report: Record<string, any>
   beforeAll(async () => {

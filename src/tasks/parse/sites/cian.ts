@@ -22,6 +22,7 @@ import {
   toNonNegativeInt,
   toPositive,
   toPositiveInt,
+  unixToIso,
 } from './normalize.ts'
 import { regionFromCity, regionFromUrl } from './region.ts'
 
@@ -127,6 +128,7 @@ function fromState(offerData: unknown): PropertyLayer {
       .map((photo) => asString(dig(photo, 'fullUrl')))
       .filter((u): u is string => u !== null),
     description: cleanDescription(asString(dig(offer, 'description'))),
+    published_at: unixToIso(asNumber(dig(offer, 'publicationDate'))),
   }
   return {
     ...withoutNulls(raw),

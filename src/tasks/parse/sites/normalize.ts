@@ -180,3 +180,10 @@ export function round(value: number, digits: number): number {
   const factor = 10 ** digits
   return Math.round(value * factor) / factor
 }
+
+/** cian's Unix-seconds timestamps (publicationDate, addedTimestamp) as ISO-8601; null when implausible. */
+export function unixToIso(seconds: number | null): string | null {
+  // 2000-01-01 … 2100-01-01: anything else is not a publication date.
+  if (seconds === null || seconds < 946_684_800 || seconds > 4_102_444_800) return null
+  return new Date(seconds * 1000).toISOString()
+}
