@@ -57,7 +57,7 @@ describe('the wizard for a flat without a listing', () => {
     const page = await context.newPage()
     const problems: string[] = []
     page.on('pageerror', (e) => problems.push(e.message))
-    await page.goto(`${service.baseUrl}/?source=store`)
+    await page.goto(`${service.baseUrl}/?source=both`)
     await page.getByRole('button', { name: 'Ввести параметры вручную' }).click()
     const form = page.locator('#manual-form')
     await form.getByLabel('Город').fill('Санкт-Петербург')

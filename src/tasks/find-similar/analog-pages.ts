@@ -46,22 +46,27 @@ const REASON_RU: Record<ChildOutcome['status'], string> = {
   timeout: 'страница не загрузилась вовремя',
 }
 
-function cardOnly(card: RankedAnalog, outcome: ChildOutcome | undefined): RefinedAnalog {
-  const why = outcome ? REASON_RU[outcome.status] : 'страница не загружалась'
+function cardOnly(card: RankedAnalog, outcome: ChildOutcome | undefined, fetched: boolean): RefinedAnalog {
+  const why = outcome ? REASON_RU[outcome.status] : fetched ? 'страница не загружалась' : 'страница не загружалась (поиск только по базе объявлений)'
   const blocked = outcome?.error && /blocked|captcha/i.test(outcome.error) ? ' (сайт заблокировал запрос)' : ''
   return { ...card, facts_source: 'card', facts_note: `${why}${blocked}: использованы данные карточки поиска` }
 }
 
+/**
+ * `fetch: false` (a store-only search: no network) uses only pages already in the store; the other
+ * analogs keep their card facts.
+ */
 export async function refineWithPages(
   analogs: readonly RankedAnalog[],
   ctx: TaskContext<TaskServices>,
-  sessionId: string,
+  options: { sessionId: string; fetch: boolean },
 ): Promise<{ analogs: RefinedAnalog[]; children: number }> {
+  const { sessionId } = options
   const { config, listings, children } = ctx.deps
   const top = analogs.slice(0, config.analogPagesMax).filter((a) => /^https?:\/\//.test(a.url) && missingFacts(a).length > 0)
   if (top.length === 0) return { analogs: [...analogs], children: 0 }
   const fresh = new Map((await listings.findPagesParsedSince(top.map((a) => a.url), config.analogPagesFreshHours)).map((p) => [p.url, p]))
-  const toFetch = top.filter((a) => !fresh.has(a.url))
+  const toFetch = options.fetch ? top.filter((a) => !fresh.has(a.url)) : []
   const pages = new Map<string, Property>(fresh)
   const outcomes = new Map<string, ChildOutcome>()
   if (toFetch.length > 0 && children) {
@@ -88,7 +93,7 @@ export async function refineWithPages(
   const refined = analogs.map((a) => {
     if (!wanted.has(a.url)) return a
     const page = pages.get(a.url)
-    return page ? withPageFacts(a, page) : cardOnly(a, outcomes.get(a.url))
+    return page ? withPageFacts(a, page) : cardOnly(a, outcomes.get(a.url), options.fetch)
   })
   return { analogs: refined, children: toFetch.length }
 }

@@ -126,7 +126,8 @@ export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult,
       },
     })
     await ctx.progress(70, `Найдено ${result.analogs.length} объектов...`)
-    const refined = await refineWithPages(result.analogs, ctx, payload.session_id)
+    // A store-only search makes no request to the sites: it uses only pages already parsed.
+    const refined = await refineWithPages(result.analogs, ctx, { sessionId: payload.session_id, fetch: payload.source !== 'store' })
     await sessions.saveComparables(payload.session_id, refined.analogs)
     await ctx.progress(100, 'Поиск завершен')
     return {

@@ -35,8 +35,10 @@ beforeAll(async () => {
   }
   for (let i = 0; i < 8; i++) routes[`/sale/flat/9000${i}/`] = i === BLOCKED_ANALOG ? 'cian-captcha-2024.html' : cianOfferPage({ offerId: `9000${i}`, buildYear: 2015, ceilingHeight: 2.7 })
   site = await startFixtureServer(routes)
-  // Pages of www.cian.ru never answer: their parse jobs stay running until canceled.
-  hanging = createServer(() => {})
+  // www.cian.ru: search pages are empty, listing pages never answer (their parse jobs run until canceled).
+  hanging = createServer((request, response) => {
+    if (request.url?.startsWith('/cat.php')) response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body>Ничего не найдено</body></html>')
+  })
   await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve))
   const hangingOrigin = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`
   service = await startTestService({
@@ -86,7 +88,7 @@ describe('analogs’ own pages as child jobs of find-similar', () => {
   let similar: Record<string, any>
 
   beforeAll(async () => {
-    const response = await api('POST', '/api/tasks/pipeline', { url: TARGET_URL, session_id: 'vp-1', limit: 5, source: 'store' })
+    const response = await api('POST', '/api/tasks/pipeline', { url: TARGET_URL, session_id: 'vp-1', limit: 5, source: 'both' })
     expect(response.status).toBe(202)
     const body = await response.json()
     report = await statusOf(body.jobs.report.job_id, ['finished', 'failed', 'canceled'])
@@ -119,7 +121,7 @@ describe('analogs’ own pages as child jobs of find-similar', () => {
   it('does not fetch a page parsed within the last day again', async () => {
     const parsed = similar.result.comparables.filter((c: any) => c.facts_source === 'page').map((c: any) => new URL(c.url).pathname)
     const before = site.requests.length
-    const { job_id } = await (await api('POST', '/api/tasks/find-similar', { session_id: 'vp-1', limit: 8, source: 'store' })).json()
+    const { job_id } = await (await api('POST', '/api/tasks/find-similar', { session_id: 'vp-1', limit: 8, source: 'both' })).json()
     const again = await statusOf(job_id, ['finished', 'failed'])
     expect(again.status).toBe('finished')
     // The pages parsed by the first search come from the store; the rest (and the blocked one) are fetched.
@@ -134,12 +136,13 @@ describe('analogs’ own pages as child jobs of find-similar', () => {
       [0, 1, 2].map((i) => spbAnalog(i, { region: 'msk', city: 'Москва', address: `Москва, Тверская, ${i}`, offer_id: `9600${i}`, url: `https://www.cian.ru/sale/flat/9600${i}/`, lat: 55.76, lon: 37.6 })),
     )
     const target = { price: 80_000_000, total_area: 126, rooms: 3, region: 'msk', city: 'Москва', deal_type: 'sale', property_type: 'flat', market: 'new_building', address: 'Москва, Тверская, 9', lat: 55.76, lon: 37.6 }
-    const { job_id } = await (await api('POST', '/api/tasks/find-similar', { session_id: 'vp-cancel', target_property: target, source: 'store', search_strategy: 'citywide' })).json()
+    const { job_id } = await (await api('POST', '/api/tasks/find-similar', { session_id: 'vp-cancel', target_property: target, source: 'both', limit: 3, search_strategy: 'citywide' })).json()
+    // Two at a time (ANALOG_PAGES_CONCURRENCY): the third waits for a free place.
     const running = await until('two children running', async () => {
       const status = await (await api('GET', `/api/tasks/status/${job_id}`)).json()
-      return status.children?.total === 2 ? status : undefined
+      return status.children?.total === 2 && status.message === 'Уточняем аналоги: 0 из 3' ? status : undefined
     })
-    expect(running.message).toMatch(/^Уточняем аналоги: 0 из 3$/)
+    expect(running.status).toBe('started')
     const cancel = await api('POST', `/api/tasks/${job_id}/cancel`, undefined, { authorization: `Bearer ${ADMIN_KEY}` })
     expect(cancel.status).toBe(200)
     const children = await until('children canceled', async () => {
