@@ -15,7 +15,8 @@ beforeAll(async () => {
     tasks: TASKS,
     deps: createTaskServices,
     domain: true,
-    env: { FETCH_REWRITE: `https://www.cian.ru=${site.origin}`, FETCH_RETRIES: '0' },
+    // About search pages only: the analogs' own pages (child parse jobs) are tested in valuation-product.test.ts.
+    env: { FETCH_REWRITE: `https://www.cian.ru=${site.origin}`, FETCH_RETRIES: '0', ANALOG_PAGES_MAX: '0' },
   })
 })
 afterAll(async () => {
