@@ -63,7 +63,8 @@ export function createPdfRenderer(options: { executablePath: string; log: Logger
           await context.route('**/*', (route) => route.abort())
           const page = await context.newPage()
           page.setDefaultTimeout(RENDER_TIMEOUT_MS)
-          await page.setContent(html, { waitUntil: 'load' })
+          // Paper cannot be clicked: collapsed sections («Как считали») are printed open.
+          await page.setContent(html.replace(/<details(?![^>]*\bopen\b)/g, '<details open'), { waitUntil: 'load' })
           await page.emulateMedia({ media: 'print' })
           return await page.pdf({ format: 'A4', printBackground: true, margin: { top: '15mm', bottom: '15mm', left: '12mm', right: '12mm' } })
         } finally {

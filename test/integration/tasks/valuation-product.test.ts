@@ -251,8 +251,15 @@ describe('the report as a PDF and a share link', () => {
     const text = squash(execFileSync('pdftotext', ['-layout', file, '-'], { encoding: 'utf8' }))
     const v = report.valuation
     expect(text).toContain(rub(v.fair_price))
-    expect(text).toContain(rub(v.price_range.lower_bound))
-    expect(text).toContain(rub(v.price_range.upper_bound_max))
+    // The range as the report states it, rounded for people, around the fair price.
+    const range = /продаются за ([\d ]+) ₽ – ([\d ]+) ₽/.exec(text)
+    expect(range).not.toBeNull()
+    const [low, high] = [range![1], range![2]].map((x) => Number(x.replace(/\D/g, '')))
+    expect(low).toBeLessThan(v.fair_price)
+    expect(high).toBeGreaterThan(v.fair_price)
+    expect(Math.abs(low / v.price_range.lower_bound - 1)).toBeLessThan(0.01)
+    // «Как считали» is printed open: the adjustments and their sources are on paper.
+    expect(text).toContain('шкала модели Housler')
     expect(text).toContain('Аналоги')
     expect(text).toContain('Профессора Попова')
     expect(text).toContain('Сценарии продажи')
