@@ -1,0 +1,174 @@
+import type { Page, Route } from 'playwright-core'
+import { AppError, coerceError } from '../errors.ts'
+import type { BrowserPool } from './browser-pool.ts'
+import { abortReason, fetchFailed, type ExchangeResponse } from './http-exchange.ts'
+import { checkListingUrl, listingSiteOf } from './url-policy.ts'
+
+export type ResourceRequest = { url: URL; method: string; headers: Record<string, string>; body?: Buffer }
+
+/** Node's side of a browser request: the guarded exchange (FETCH_REWRITE, address check, proxy, limits). */
+export type FetchResource = (request: ResourceRequest, options: { signal: AbortSignal; timeoutMs: number }) => Promise<ExchangeResponse>
+
+export type BrowserPage = { url: string; status: number; contentType: string; body: string }
+
+export type BrowserRungOptions = {
+  pool: BrowserPool
+  fetchResource: FetchResource
+  listingHosts: readonly string[]
+  /** Budget for the whole page: navigation, subrequests, a challenge's reloads. */
+  timeoutMs: number
+  maxBytes: number
+  maxRequests: number
+}
+
+/** Resource types a listing's content can depend on; images, fonts, media, styles, frames and beacons are refused. */
+const ALLOWED_TYPES: ReadonlySet<string> = new Set(['document', 'script', 'xhr', 'fetch'])
+
+// Not forwarded either way: the connection's own framing, and what Node decoded already.
+const HOP_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'content-encoding',
+  'proxy-authorization',
+  'upgrade',
+])
+
+function forwardedHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_HEADERS.has(name.toLowerCase()) && !name.startsWith(':')))
+}
+
+function responseHeaders(response: ExchangeResponse, location: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value === undefined || HOP_HEADERS.has(name)) continue
+    out[name] = Array.isArray(value) ? value.join(name === 'set-cookie' ? '\n' : ', ') : value
+  }
+  if (location !== undefined) out.location = location
+  return out
+}
+
+/**
+ * Opens a listing page in headless Chromium. Chromium opens no socket of its own: every request is routed to Node,
+ * which allows only the page's own listing site, checks it like any user URL and fetches it with the same guarded
+ * exchange as the plain rung. `isSettled(page)` says when the content is the site's own (not a challenge still
+ * reloading); until then, and within the time budget, the rung waits for the page's next document.
+ */
+export async function fetchInBrowser(
+  siteUrl: URL,
+  options: BrowserRungOptions,
+  isSettled: (page: BrowserPage) => Promise<boolean>,
+  signal?: AbortSignal,
+): Promise<BrowserPage> {
+  if (signal?.aborted) throw abortReason(signal)
+  const site = listingSiteOf(siteUrl.hostname, options.listingHosts)
+  const budget = new AbortController()
+  const deadlineMs = Date.now() + options.timeoutMs
+  const timedOut = fetchFailed(`The browser did not get the page within ${options.timeoutMs} ms`, { retryable: true, reason: 'timeout' })
+  const timer = setTimeout(() => budget.abort(timedOut), options.timeoutMs)
+  const onAbort = () => budget.abort(abortReason(signal!))
+  signal?.addEventListener('abort', onAbort, { once: true })
+  const state = { requests: 0, bytes: 0, refused: 0, mainStatus: 0, mainContentType: '', mainError: undefined as Error | undefined }
+
+  async function handle(route: Route, page: Page): Promise<void> {
+    const request = route.request()
+    const isMain = request.isNavigationRequest() && request.frame() === page.mainFrame()
+    const refuse = (error?: Error) => {
+      state.refused++
+      if (isMain && error) state.mainError = error
+      return route.abort('blockedbyclient').catch(() => {})
+    }
+    if (budget.signal.aborted) return refuse()
+    if (!isMain && !ALLOWED_TYPES.has(request.resourceType())) return refuse()
+    let target: URL
+    try {
+      target = checkListingUrl(request.url(), { listingHosts: options.listingHosts })
+      if (listingSiteOf(target.hostname, options.listingHosts) !== site) {
+        throw new AppError('UrlRejected', `${target.hostname} is not ${site}`, { details: { reason: 'host-not-allowed', url: target.href } })
+      }
+    } catch (e) {
+      const err = coerceError(e)
+      return refuse(isMain ? new AppError('UrlRejected', `Redirect refused: ${err.message}`, { cause: err, details: (err as AppError).details }) : undefined)
+    }
+    if (++state.requests > options.maxRequests) return refuse()
+    try {
+      const response = await options.fetchResource(
+        { url: target, method: request.method(), headers: forwardedHeaders(await request.allHeaders()), body: request.postDataBuffer() ?? undefined },
+        { signal: budget.signal, timeoutMs: Math.max(1, deadlineMs - Date.now()) },
+      )
+      state.bytes += response.body.length
+      if (state.bytes > options.maxBytes) {
+        throw fetchFailed(`The page's requests exceed ${options.maxBytes} bytes`, { reason: 'too-large', limitBytes: options.maxBytes })
+      }
+      const location = response.headers.location
+      const siteLocation = typeof location === 'string' ? new URL(location, target).href : undefined
+      if (isMain) {
+        state.mainStatus = response.status
+        state.mainContentType = String(response.headers['content-type'] ?? '')
+      }
+      await route.fulfill({ status: response.status, headers: responseHeaders(response, siteLocation), body: response.body })
+    } catch (e) {
+      await refuse(coerceError(e))
+    }
+  }
+
+  try {
+    return await options.pool.withPage(async (page) => {
+      budget.signal.addEventListener('abort', () => void page.close({ runBeforeUnload: false }).catch(() => {}), { once: true })
+      await page.route('**/*', (route) => handle(route, page))
+      let documents = 0
+      let wake: (() => void) | undefined
+      page.on('domcontentloaded', () => {
+        documents++
+        wake?.()
+      })
+      const nextDocument = (after: number) =>
+        new Promise<void>((resolve) => {
+          if (documents > after) return resolve()
+          wake = resolve
+          budget.signal.addEventListener('abort', () => resolve(), { once: true })
+        })
+      const failure = () => (budget.signal.aborted ? coerceError(budget.signal.reason) : undefined)
+
+      try {
+        await page.goto(siteUrl.href, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadlineMs - Date.now()) })
+      } catch (e) {
+        throw failure() ?? state.mainError ?? fetchFailed(`The browser could not open ${siteUrl.href}: ${coerceError(e).message}`, { retryable: true })
+      }
+      for (;;) {
+        const seen = documents
+        let snapshot: BrowserPage | undefined
+        try {
+          const body = await page.content()
+          snapshot = { url: page.url(), status: state.mainStatus, contentType: state.mainContentType || 'text/html; charset=utf-8', body }
+        } catch (e) {
+          // The document was replaced while it was read (a challenge reloading): read the next one.
+          if (failure()) throw failure()
+          if (page.isClosed()) throw coerceError(e)
+        }
+        if (snapshot) {
+          if (Buffer.byteLength(snapshot.body) > options.maxBytes) {
+            throw fetchFailed(`Page exceeds ${options.maxBytes} bytes`, { reason: 'too-large', limitBytes: options.maxBytes })
+          }
+          if (await isSettled(snapshot)) return snapshot
+        }
+        await nextDocument(seen)
+        if (failure()) {
+          // Out of time on a page that never settled: what it shows is the verdict.
+          if (snapshot && !signal?.aborted) return snapshot
+          throw failure()
+        }
+        if (state.mainError) throw state.mainError
+      }
+    }, budget.signal)
+  } catch (e) {
+    const err = coerceError(e)
+    if (signal?.aborted) throw abortReason(signal)
+    throw budget.signal.aborted && !(err instanceof AppError) ? coerceError(budget.signal.reason) : err
+  } finally {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
