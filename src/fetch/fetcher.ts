@@ -202,8 +202,6 @@ export function createFetcher(fetchConfig: FetchConfig, deps: FetcherDeps = {}):
     timeoutMs: config.fetchTimeoutMs,
   }
   const defaultLadder: readonly FetchStrategy[] = config.fetchStrategies.default ?? (deps.browserPool ? ['plain', 'browser'] : ['plain'])
-  const wantsBrowser = [defaultLadder, ...config.fetchStrategies.sites.map((site) => site.strategies)].some((ladder) => ladder.includes('browser'))
-  if (wantsBrowser && !deps.browserPool) throw new Error('FETCH_STRATEGIES names browser, but no browser is available (BROWSER_EXECUTABLE_PATH)')
 
   function strategiesFor(url: URL): readonly FetchStrategy[] {
     const host = url.hostname.toLowerCase()
@@ -289,10 +287,12 @@ export function createFetcher(fetchConfig: FetchConfig, deps: FetcherDeps = {}):
     judge: (page: PageContent) => Promise<PageVerdict>,
     signal?: AbortSignal,
   ): Promise<PageContent> {
+    // The composition root refuses to start with this ladder and no Chromium; a tool that built the fetcher itself may not.
+    if (!deps.browserPool) throw fetchFailed('The browser rung has no browser (BROWSER_EXECUTABLE_PATH)', { reason: 'no-browser' })
     const page = await fetchInBrowser(
       siteUrl,
       {
-        pool: deps.browserPool!,
+        pool: deps.browserPool,
         fetchResource: (request, options) => fetchResource(request, proxy, options),
         listingHosts: config.listingHosts,
         timeoutMs: config.fetchTimeoutMs,
