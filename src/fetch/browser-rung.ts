@@ -6,8 +6,15 @@ import { checkListingUrl, listingSiteOf } from './url-policy.ts'
 
 export type ResourceRequest = { url: URL; method: string; headers: Record<string, string>; body?: Buffer }
 
-/** Node's side of a browser request: the guarded exchange (FETCH_REWRITE, address check, proxy, limits). */
-export type FetchResource = (request: ResourceRequest, options: { signal: AbortSignal; timeoutMs: number }) => Promise<ExchangeResponse>
+/**
+ * Node's side of a browser request: the guarded exchange (FETCH_REWRITE, address check, proxy, limits). It follows
+ * redirects itself, passing each Location through `check` first: Chromium does not route the requests of a redirect
+ * it was handed, so it is never handed one.
+ */
+export type FetchResource = (
+  request: ResourceRequest,
+  options: { signal: AbortSignal; timeoutMs: number; check: (url: string) => URL },
+) => Promise<ExchangeResponse & { url: URL }>
 
 export type BrowserPage = { url: string; status: number; contentType: string; body: string }
 
@@ -40,13 +47,12 @@ function forwardedHeaders(headers: Record<string, string>): Record<string, strin
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_HEADERS.has(name.toLowerCase()) && !name.startsWith(':')))
 }
 
-function responseHeaders(response: ExchangeResponse, location: string | undefined): Record<string, string> {
+function responseHeaders(response: ExchangeResponse): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(response.headers)) {
-    if (value === undefined || HOP_HEADERS.has(name)) continue
+    if (value === undefined || HOP_HEADERS.has(name) || name === 'location') continue
     out[name] = Array.isArray(value) ? value.join(name === 'set-cookie' ? '\n' : ', ') : value
   }
-  if (location !== undefined) out.location = location
   return out
 }
 
@@ -70,7 +76,16 @@ export async function fetchInBrowser(
   const timer = setTimeout(() => budget.abort(timedOut), options.timeoutMs)
   const onAbort = () => budget.abort(abortReason(signal!))
   signal?.addEventListener('abort', onAbort, { once: true })
-  const state = { requests: 0, bytes: 0, refused: 0, mainStatus: 0, mainContentType: '', mainError: undefined as Error | undefined }
+  const state = { requests: 0, bytes: 0, refused: 0, mainStatus: 0, mainContentType: '', mainUrl: siteUrl.href, mainError: undefined as Error | undefined }
+
+  /** The page may reach its own listing site only, under the same rules as a URL a user typed. */
+  function onSite(url: string): URL {
+    const target = checkListingUrl(url, { listingHosts: options.listingHosts })
+    if (listingSiteOf(target.hostname, options.listingHosts) !== site) {
+      throw new AppError('UrlRejected', `${target.hostname} is not ${site}`, { details: { reason: 'host-not-allowed', url: target.href } })
+    }
+    return target
+  }
 
   async function handle(route: Route, page: Page): Promise<void> {
     const request = route.request()
@@ -84,31 +99,27 @@ export async function fetchInBrowser(
     if (!isMain && !ALLOWED_TYPES.has(request.resourceType())) return refuse()
     let target: URL
     try {
-      target = checkListingUrl(request.url(), { listingHosts: options.listingHosts })
-      if (listingSiteOf(target.hostname, options.listingHosts) !== site) {
-        throw new AppError('UrlRejected', `${target.hostname} is not ${site}`, { details: { reason: 'host-not-allowed', url: target.href } })
-      }
+      target = onSite(request.url())
     } catch (e) {
       const err = coerceError(e)
-      return refuse(isMain ? new AppError('UrlRejected', `Redirect refused: ${err.message}`, { cause: err, details: (err as AppError).details }) : undefined)
+      return refuse(isMain ? new AppError('UrlRejected', `Navigation refused: ${err.message}`, { cause: err, details: (err as AppError).details }) : undefined)
     }
     if (++state.requests > options.maxRequests) return refuse()
     try {
       const response = await options.fetchResource(
         { url: target, method: request.method(), headers: forwardedHeaders(await request.allHeaders()), body: request.postDataBuffer() ?? undefined },
-        { signal: budget.signal, timeoutMs: Math.max(1, deadlineMs - Date.now()) },
+        { signal: budget.signal, timeoutMs: Math.max(1, deadlineMs - Date.now()), check: onSite },
       )
       state.bytes += response.body.length
       if (state.bytes > options.maxBytes) {
         throw fetchFailed(`The page's requests exceed ${options.maxBytes} bytes`, { reason: 'too-large', limitBytes: options.maxBytes })
       }
-      const location = response.headers.location
-      const siteLocation = typeof location === 'string' ? new URL(location, target).href : undefined
       if (isMain) {
         state.mainStatus = response.status
         state.mainContentType = String(response.headers['content-type'] ?? '')
+        state.mainUrl = response.url.href
       }
-      await route.fulfill({ status: response.status, headers: responseHeaders(response, siteLocation), body: response.body })
+      await route.fulfill({ status: response.status, headers: responseHeaders(response), body: response.body })
     } catch (e) {
       await refuse(coerceError(e))
     }
@@ -142,7 +153,7 @@ export async function fetchInBrowser(
         let snapshot: BrowserPage | undefined
         try {
           const body = await page.content()
-          snapshot = { url: page.url(), status: state.mainStatus, contentType: state.mainContentType || 'text/html; charset=utf-8', body }
+          snapshot = { url: state.mainUrl, status: state.mainStatus, contentType: state.mainContentType || 'text/html; charset=utf-8', body }
         } catch (e) {
           // The document was replaced while it was read (a challenge reloading): read the next one.
           if (failure()) throw failure()

@@ -258,27 +258,54 @@ export function createFetcher(fetchConfig: FetchConfig, deps: FetcherDeps = {}):
   }
 
   /** One request of a browser page, made by Node: same address rules, rewrite, proxy and limits as a plain fetch. */
-  async function fetchResource(request: ResourceRequest, proxy: Proxy | undefined, options: { signal: AbortSignal; timeoutMs: number }) {
-    const method = request.method.toUpperCase()
+  async function fetchResource(
+    request: ResourceRequest,
+    proxy: Proxy | undefined,
+    options: { signal: AbortSignal; timeoutMs: number; check: (url: string) => URL },
+  ) {
+    let method = request.method.toUpperCase()
     if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') throw fetchFailed(`${method} is not allowed from a page`, { reason: 'method' })
-    const rewritten = rewriteUrl(request.url, config.fetchRewrite)
-    const response = await exchange({
-      ...limits,
-      ...route(rewritten ?? request.url, rewritten !== undefined, proxy),
-      timeoutMs: Math.min(options.timeoutMs, config.fetchTimeoutMs),
-      url: rewritten ?? request.url,
-      method,
-      headers: rewritten ? { ...request.headers, 'x-forwarded-host': request.url.host } : request.headers,
-      ...(request.body && method === 'POST' ? { body: request.body } : {}),
-      maxBytes: config.fetchMaxBytes,
-      overflow: 'fail',
-      readsBody: () => method !== 'HEAD',
-      signal: options.signal,
-    })
-    const location = headerValue(response.headers, 'location')
-    if (location === undefined) return response
-    // The browser follows redirects itself; it must see them on the site, and its next request is checked again.
-    return { ...response, headers: { ...response.headers, location: redirectSiteUrl(location, request.url, rewritten) } }
+    let url = request.url
+    let body = method === 'POST' ? request.body : undefined
+    for (let redirects = 0; ; redirects++) {
+      const rewritten = rewriteUrl(url, config.fetchRewrite)
+      const response = await exchange({
+        ...limits,
+        ...route(rewritten ?? url, rewritten !== undefined, proxy),
+        timeoutMs: Math.min(options.timeoutMs, config.fetchTimeoutMs),
+        url: rewritten ?? url,
+        method: method as 'GET' | 'POST' | 'HEAD',
+        headers: rewritten ? { ...request.headers, 'x-forwarded-host': url.host } : request.headers,
+        ...(body ? { body } : {}),
+        maxBytes: config.fetchMaxBytes,
+        overflow: 'fail',
+        readsBody: () => method !== 'HEAD',
+        signal: options.signal,
+      })
+      const location = headerValue(response.headers, 'location')
+      if (!REDIRECT_STATUSES.has(response.status) || location === undefined) return { ...response, url }
+      if (redirects >= MAX_REDIRECTS) {
+        throw fetchFailed(`More than ${MAX_REDIRECTS} redirects from ${request.url.href}`, { status: response.status, reason: 'too-many-redirects' })
+      }
+      let next: string
+      try {
+        next = redirectSiteUrl(location, url, rewritten)
+      } catch (e) {
+        throw fetchFailed(`${url.href} redirected to a malformed Location`, { status: response.status }, coerceError(e))
+      }
+      try {
+        url = options.check(next)
+      } catch (e) {
+        const err = coerceError(e)
+        if (!(err instanceof AppError)) throw err
+        throw new AppError('UrlRejected', `Redirect refused: ${err.message}`, { cause: err, details: { ...(err.details as object), redirectedFrom: url.href } })
+      }
+      // As browsers do: 303, and 301/302 after a POST, continue as a GET without the body.
+      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+        method = 'GET'
+        body = undefined
+      }
+    }
   }
 
   async function fetchWithBrowser(
