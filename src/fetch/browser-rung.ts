@@ -28,6 +28,9 @@ export type BrowserRungOptions = {
   maxRequests: number
 }
 
+/** How often a page that has not settled is read again when nothing else happened (scripts that rewrite it in place). */
+const RECHECK_MS = 250
+
 /** Resource types a listing's content can depend on; images, fonts, media, styles, frames and beacons are refused. */
 const ALLOWED_TYPES: ReadonlySet<string> = new Set(['document', 'script', 'xhr', 'fetch'])
 
@@ -71,12 +74,17 @@ export async function fetchInBrowser(
   if (signal?.aborted) throw abortReason(signal)
   const site = listingSiteOf(siteUrl.hostname, options.listingHosts)
   const budget = new AbortController()
-  const deadlineMs = Date.now() + options.timeoutMs
-  const timedOut = fetchFailed(`The browser did not get the page within ${options.timeoutMs} ms`, { retryable: true, reason: 'timeout' })
-  const timer = setTimeout(() => budget.abort(timedOut), options.timeoutMs)
+  // The budget starts with the page: a Chromium launch or a wait for a free context is not the site's time.
+  let deadlineMs = Number.POSITIVE_INFINITY
+  let timer: NodeJS.Timeout | undefined
+  const startBudget = () => {
+    deadlineMs = Date.now() + options.timeoutMs
+    const timedOut = fetchFailed(`The browser did not get the page within ${options.timeoutMs} ms`, { retryable: true, reason: 'timeout' })
+    timer = setTimeout(() => budget.abort(timedOut), options.timeoutMs)
+  }
   const onAbort = () => budget.abort(abortReason(signal!))
   signal?.addEventListener('abort', onAbort, { once: true })
-  const state = { requests: 0, bytes: 0, refused: 0, mainStatus: 0, mainContentType: '', mainUrl: siteUrl.href, mainError: undefined as Error | undefined }
+  const state = { requests: 0, bytes: 0, refused: 0, mainStatus: 0, mainContentType: '', mainUrl: siteUrl.href, mainError: undefined as Error | undefined, onMainRefused: () => {}, unrouted: false }
 
   /** The page may reach its own listing site only, under the same rules as a URL a user typed. */
   function onSite(url: string): URL {
@@ -92,7 +100,10 @@ export async function fetchInBrowser(
     const isMain = request.isNavigationRequest() && request.frame() === page.mainFrame()
     const refuse = (error?: Error) => {
       state.refused++
-      if (isMain && error) state.mainError = error
+      if (isMain && error) {
+        state.mainError = error
+        state.onMainRefused()
+      }
       return route.abort('blockedbyclient').catch(() => {})
     }
     if (budget.signal.aborted) return refuse()
@@ -104,7 +115,15 @@ export async function fetchInBrowser(
       const err = coerceError(e)
       return refuse(isMain ? new AppError('UrlRejected', `Navigation refused: ${err.message}`, { cause: err, details: (err as AppError).details }) : undefined)
     }
-    if (++state.requests > options.maxRequests) return refuse()
+    if (++state.requests > options.maxRequests) {
+      // Past the cap, answering each request over the protocol would itself be the flood: unrouted, the rest go
+      // to the black-hole proxy and fail at once, with no round trip through Node.
+      if (!state.unrouted) {
+        state.unrouted = true
+        void page.unrouteAll({ behavior: 'ignoreErrors' }).catch(() => {})
+      }
+      return refuse()
+    }
     try {
       const response = await options.fetchResource(
         { url: target, method: request.method(), headers: forwardedHeaders(await request.allHeaders()), body: request.postDataBuffer() ?? undefined },
@@ -127,26 +146,40 @@ export async function fetchInBrowser(
 
   try {
     return await options.pool.withPage(async (page) => {
+      startBudget()
       budget.signal.addEventListener('abort', () => void page.close({ runBeforeUnload: false }).catch(() => {}), { once: true })
       await page.route('**/*', (route) => handle(route, page))
       let documents = 0
       let wake: (() => void) | undefined
+      const notify = () => wake?.()
       page.on('domcontentloaded', () => {
         documents++
-        wake?.()
+        notify()
       })
-      const nextDocument = (after: number) =>
+      // A new document, a refused navigation, the budget's end, or a re-read tick for pages that change in place.
+      const nextChange = (after: number) =>
         new Promise<void>((resolve) => {
-          if (documents > after) return resolve()
-          wake = resolve
-          budget.signal.addEventListener('abort', () => resolve(), { once: true })
+          if (documents > after || state.mainError || budget.signal.aborted) return resolve()
+          const tick = setTimeout(resolve, RECHECK_MS)
+          wake = () => {
+            clearTimeout(tick)
+            resolve()
+          }
+          budget.signal.addEventListener('abort', wake, { once: true })
         })
       const failure = () => (budget.signal.aborted ? coerceError(budget.signal.reason) : undefined)
 
+      const navigationRefused = new Promise<void>((resolve) => {
+        state.onMainRefused = () => {
+          notify()
+          resolve()
+        }
+      })
       try {
-        await page.goto(siteUrl.href, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadlineMs - Date.now()) })
+        await Promise.race([page.goto(siteUrl.href, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadlineMs - Date.now()) }), navigationRefused])
+        if (state.mainError) throw state.mainError
       } catch (e) {
-        throw failure() ?? state.mainError ?? fetchFailed(`The browser could not open ${siteUrl.href}: ${coerceError(e).message}`, { retryable: true })
+        throw state.mainError ?? failure() ?? fetchFailed(`The browser could not open ${siteUrl.href}: ${coerceError(e).message}`, { retryable: true })
       }
       for (;;) {
         const seen = documents
@@ -165,13 +198,13 @@ export async function fetchInBrowser(
           }
           if (await isSettled(snapshot)) return snapshot
         }
-        await nextDocument(seen)
+        await nextChange(seen)
+        if (state.mainError) throw state.mainError
         if (failure()) {
           // Out of time on a page that never settled: what it shows is the verdict.
           if (snapshot && !signal?.aborted) return snapshot
           throw failure()
         }
-        if (state.mainError) throw state.mainError
       }
     }, budget.signal)
   } catch (e) {
