@@ -176,6 +176,10 @@ function describeAttempts(attempts: readonly FetchAttempt[]): string {
     .join('; ')
 }
 
+function isProxyError(error: Error): boolean {
+  return error instanceof AppError && (error.details as { reason?: unknown } | undefined)?.reason === 'proxy'
+}
+
 function blockReason(error: AppError): string {
   return error.message.slice(0, 200)
 }
@@ -373,8 +377,10 @@ export function createFetcher(fetchConfig: FetchConfig, deps: FetcherDeps = {}):
           if (signal?.aborted) throw abortReason(signal)
           if (!(err instanceof AppError && err.code === 'SiteBlocked')) {
             record('failed', err.message.slice(0, 200))
-            if (proxy && isRetryable(err)) proxies.failed(proxy)
-            if (isRetryable(err) && anotherProxy()) continue
+            // A proxy that is down or refuses us is the proxy's failure; the next proxy may well get the page.
+            const proxyFault = proxy !== undefined && (isRetryable(err) || isProxyError(err))
+            if (proxyFault) proxies.failed(proxy)
+            if (proxyFault && anotherProxy()) continue
             throw withAttempts(err, attempts)
           }
           verdict = { blocked: true, reason: blockReason(err) }

@@ -72,7 +72,7 @@ async function httpConnect(socket: Socket, proxy: Proxy, target: TunnelTarget, r
     return end < 0 ? undefined : end + 4
   })
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.toString('latin1'))?.[1])
-  if (status === 407) throw proxyError(proxy, 'refused the credentials (407)', undefined, false)
+  if (status === 407 || status === 401) throw proxyError(proxy, `refused the credentials (${status})`, undefined, false)
   if (status !== 200) throw proxyError(proxy, `refused the tunnel (${Number.isNaN(status) ? 'no status' : status})`)
 }
 
