@@ -20,6 +20,7 @@ import { webhookStateFromRow, startWebhookDelivery, type WebhookDelivery, type W
 import { withRegistry } from './worker-registry.ts'
 import { createMonitoring } from './monitoring.ts'
 import { createMetrics } from '../metrics/index.ts'
+import type { ProxyHealth } from '../fetch/index.ts'
 
 export { STATUSES, PRIORITIES, TERMINAL_STATUSES, jobToStatusBody } from './status.ts'
 export type { Status, StatusBody, Priority, JobRow } from './status.ts'
@@ -28,7 +29,15 @@ export { hashRequest, type IdempotencyClaim } from './idempotency.ts'
 export type { QueueStats } from './stats.ts'
 export type { Worker, WorkerEvents, ActiveJob } from './worker.ts'
 export { CHANNELS } from './listener.ts'
-export { readSchemaState, type WorkerRow, type QueueStatRow, type ThroughputRow, type FailedJobRow, type JobIndexRow } from './monitoring.ts'
+export {
+  readSchemaState,
+  type WorkerRow,
+  type QueueStatRow,
+  type ThroughputRow,
+  type FailedJobRow,
+  type JobIndexRow,
+  type ProxyHealthRow,
+} from './monitoring.ts'
 
 export type QueueOptions = {
   config: Config
@@ -41,6 +50,12 @@ export type QueueOptions = {
   log: Logger
   /** Run pg-boss supervision (expiry, heartbeat checks) in this process. Default true. */
   supervise?: boolean
+}
+
+/** The task services' fetcher reports its proxies' health; the queue publishes it (metrics, heartbeat). */
+function proxyHealthOf(deps: Record<string, unknown>): (() => readonly ProxyHealth[]) | undefined {
+  const fetcher = deps.fetcher as { proxyHealth?: () => readonly ProxyHealth[] } | undefined
+  return typeof fetcher?.proxyHealth === 'function' ? () => fetcher.proxyHealth!() : undefined
 }
 
 /**
@@ -67,8 +82,10 @@ export async function createQueue(options: QueueOptions) {
   })
   const lifecycle = { db: db.db, boss, tasks }
   const monitoring = createMonitoring(db.db, lifecycle)
+  const proxyHealth = proxyHealthOf(options.deps)
   const metrics = createMetrics({
     snapshot: async () => ({ depth: await monitoring.queueStats(), liveWorkers: await monitoring.liveWorkerCount() }),
+    proxyHealth,
   })
   const countEnqueued = <T>(kinds: string[], ids: T): T => {
     for (const kind of kinds) metrics.enqueued(kind)
@@ -194,6 +211,7 @@ export async function createQueue(options: QueueOptions) {
         concurrency: workerOptions.concurrency ?? config.workerConcurrency,
         heartbeatSeconds: config.workerHeartbeatSeconds,
         log,
+        proxyHealth,
       })
       workers.push(registered)
       return registered
