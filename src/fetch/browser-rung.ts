@@ -28,6 +28,12 @@ export type BrowserRungOptions = {
   maxRequests: number
 }
 
+/**
+ * A blocked page that shows no new document for this long is taken as it is: a JavaScript challenge reloads within
+ * seconds (Cloudflare's "Just a moment" in about five); a captcha waits for a human and never will.
+ */
+const CHALLENGE_PATIENCE_MS = 8000
+
 /** How often a page that has not settled is read again when nothing else happened (scripts that rewrite it in place). */
 const RECHECK_MS = 250
 
@@ -181,8 +187,14 @@ export async function fetchInBrowser(
       } catch (e) {
         throw state.mainError ?? failure() ?? fetchFailed(`The browser could not open ${siteUrl.href}: ${coerceError(e).message}`, { retryable: true })
       }
+      let lastDocumentAtMs = Date.now()
+      let lastDocuments = documents
       for (;;) {
         const seen = documents
+        if (seen !== lastDocuments) {
+          lastDocuments = seen
+          lastDocumentAtMs = Date.now()
+        }
         let snapshot: BrowserPage | undefined
         try {
           const body = await page.content()
@@ -197,6 +209,7 @@ export async function fetchInBrowser(
             throw fetchFailed(`Page exceeds ${options.maxBytes} bytes`, { reason: 'too-large', limitBytes: options.maxBytes })
           }
           if (await isSettled(snapshot)) return snapshot
+          if (Date.now() - lastDocumentAtMs > CHALLENGE_PATIENCE_MS) return snapshot
         }
         await nextChange(seen)
         if (state.mainError) throw state.mainError

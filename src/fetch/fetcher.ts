@@ -353,6 +353,7 @@ export function createFetcher(fetchConfig: FetchConfig, deps: FetcherDeps = {}):
     const attempts: FetchAttempt[] = []
     let lastReason = ''
     let blockedBy = siteUrl.hostname
+    let blockDetails: object = {}
     for (const [index, strategy] of ladder.entries()) {
       if (index > 0) await options.onEscalate?.(strategy)
       const tried = new Set<string>()
@@ -384,6 +385,7 @@ export function createFetcher(fetchConfig: FetchConfig, deps: FetcherDeps = {}):
             throw withAttempts(err, attempts)
           }
           verdict = { blocked: true, reason: blockReason(err) }
+          blockDetails = typeof err.details === 'object' && err.details !== null ? err.details : {}
         }
         if (!verdict.blocked) {
           const ms = record('ok')
@@ -402,7 +404,7 @@ export function createFetcher(fetchConfig: FetchConfig, deps: FetcherDeps = {}):
       }
     }
     throw new AppError('SiteBlocked', `Blocked by ${blockedBy}: ${lastReason}. Try again later (${describeAttempts(attempts)})`, {
-      details: { site: blockedBy, reason: lastReason, retryable: true, attempts },
+      details: { retryable: true, ...blockDetails, site: blockedBy, reason: lastReason, attempts },
     })
   }
 
