@@ -35,6 +35,8 @@ export const BROWSER_FLAGS = [
   '--disable-sync',
   '--no-first-run',
   '--disable-blink-features=AutomationControlled',
+  // Images are never needed for a listing's text; not requesting them spares a protocol round trip each.
+  '--blink-settings=imagesEnabled=false',
   // WebRTC could otherwise send UDP where it likes; with this it only goes through the (black-hole) proxy.
   '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
 ]
