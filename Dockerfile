@@ -2,6 +2,9 @@
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# Debian's Chromium for the browser fetch rung (FETCH_STRATEGIES); playwright-core drives it, never downloads one.
+RUN apt-get update && apt-get install -y --no-install-recommends chromium fonts-liberation \
+  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY src ./src
