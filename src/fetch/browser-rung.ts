@@ -1,6 +1,7 @@
 import type { Page, Route } from 'playwright-core'
 import { AppError, coerceError } from '../errors.ts'
 import type { BrowserPool } from './browser-pool.ts'
+import { decodeBody } from './decode-body.ts'
 import { abortReason, fetchFailed, type ExchangeResponse } from './http-exchange.ts'
 import { checkListingUrl, listingSiteOf } from './url-policy.ts'
 
@@ -69,7 +70,8 @@ function responseHeaders(response: ExchangeResponse): Record<string, string> {
  * Opens a listing page in headless Chromium. Chromium opens no socket of its own: every request is routed to Node,
  * which allows only the page's own listing site, checks it like any user URL and fetches it with the same guarded
  * exchange as the plain rung. `isSettled(page)` says when the content is the site's own (not a challenge still
- * reloading); until then, and within the time budget, the rung waits for the page's next document.
+ * reloading): the main document as served is asked first, then the DOM as the page's scripts left it; until one
+ * settles, and within the time budget, the rung waits for the page's next document or change.
  */
 export async function fetchInBrowser(
   siteUrl: URL,
@@ -90,7 +92,7 @@ export async function fetchInBrowser(
   }
   const onAbort = () => budget.abort(abortReason(signal!))
   signal?.addEventListener('abort', onAbort, { once: true })
-  const state = { requests: 0, bytes: 0, refused: 0, mainStatus: 0, mainContentType: '', mainUrl: siteUrl.href, mainError: undefined as Error | undefined, onMainRefused: () => {}, unrouted: false }
+  const state = { requests: 0, bytes: 0, refused: 0, mainStatus: 0, mainContentType: '', mainBody: undefined as Buffer | undefined, mainUrl: siteUrl.href, mainError: undefined as Error | undefined, onMainRefused: () => {}, unrouted: false }
 
   /** The page may reach its own listing site only, under the same rules as a URL a user typed. */
   function onSite(url: string): URL {
@@ -142,6 +144,7 @@ export async function fetchInBrowser(
       if (isMain) {
         state.mainStatus = response.status
         state.mainContentType = String(response.headers['content-type'] ?? '')
+        state.mainBody = response.body
         state.mainUrl = response.url.href
       }
       await route.fulfill({ status: response.status, headers: responseHeaders(response), body: response.body })
@@ -194,6 +197,14 @@ export async function fetchInBrowser(
         if (seen !== lastDocuments) {
           lastDocuments = seen
           lastDocumentAtMs = Date.now()
+        }
+        // The document as the site served it comes first: once the challenge is passed it is the listing, before the
+        // site's own scripts (failing without their bundles, or hydrating) rewrite the DOM.
+        const served = state.mainBody
+        if (served && served.length <= options.maxBytes) {
+          const contentType = state.mainContentType || 'text/html; charset=utf-8'
+          const raw = { url: state.mainUrl, status: state.mainStatus, contentType, body: decodeBody(served, contentType) }
+          if (await isSettled(raw)) return raw
         }
         let snapshot: BrowserPage | undefined
         try {

@@ -15,7 +15,7 @@ async function visit() {
   })
 }
 
-describe('browser pool', () => {
+describe('browser pool', { timeout: 120_000 }, () => {
   it('never has more pages open than its size', async () => {
     let open = 0
     let most = 0

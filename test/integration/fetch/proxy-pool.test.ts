@@ -63,7 +63,7 @@ function noSecret(value: unknown) {
   expect(JSON.stringify(value)).not.toContain(SECRET)
 }
 
-describe('the proxy pool', () => {
+describe('the proxy pool', { timeout: 120_000 }, () => {
   it('fetches through tinyproxy with Basic credentials; the attempt names the proxy without them', async () => {
     const fetcher = fetcherWith([tinyproxy.url])
     const page = await fetcher.fetchPage(`https://spb.cian.ru${LISTING}`, judge())

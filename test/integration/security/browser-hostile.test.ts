@@ -103,7 +103,8 @@ async function failure(path: string, judge?: Parameters<Fetcher['fetchPage']>[1]
   return error
 }
 
-describe('hostile pages in the browser rung', () => {
+// Chromium on a busy two-core machine takes seconds per page: these tests get minutes, not the default 30 s.
+describe('hostile pages in the browser rung', { timeout: 180_000 }, () => {
   it('a document that never finishes loading ends at FETCH_TIMEOUT_MS with a timeout', async () => {
     const error = await failure('/never-ends')
     expect(error.code).toBe('FetchFailed')

@@ -25,7 +25,7 @@ beforeAll(async () => {
       FETCH_REWRITE: `https://spb.cian.ru=${spb.origin},https://www.cian.ru=${moscow.origin}`,
       FETCH_STRATEGIES: 'plain,browser',
       FETCH_RETRIES: '0',
-      FETCH_TIMEOUT_MS: '30000',
+      FETCH_TIMEOUT_MS: '60000',
     },
   })
 })
@@ -44,7 +44,8 @@ async function post(kind: string, body: object): Promise<string> {
   return (await response.json()).job_id
 }
 
-describe('a job behind a JavaScript challenge', () => {
+// Chromium on a busy two-core machine takes seconds per page: these tests get minutes, not the default 30 s.
+describe('a job behind a JavaScript challenge', { timeout: 180_000 }, () => {
   it('parse: plain is blocked, the user reads that the browser takes over, and the job finishes with the listing', async () => {
     const hold = spb.holdNextPass()
     const jobId = await post('parse', { url: `https://spb.cian.ru${LISTING}`, session_id: 'challenge-1' })
@@ -57,7 +58,7 @@ describe('a job behind a JavaScript challenge', () => {
     expect(during.status).toBe('started')
     hold.release()
 
-    const status = await waitForStatus(service.baseUrl, jobId, ['finished', 'failed'], 60_000)
+    const status = await waitForStatus(service.baseUrl, jobId, ['finished', 'failed'], 120_000)
     expect(status.status, status.error).toBe('finished')
     const { data, attempts } = status.result
     for (const field of ['offer_id', 'price', 'total_area', 'rooms', 'floor', 'address', 'city']) {
@@ -71,7 +72,7 @@ describe('a job behind a JavaScript challenge', () => {
   it('find-similar: the live search page behind the challenge is fetched by the browser rung', async () => {
     const target = { deal_type: 'rent', property_type: 'flat', region: 'msk', city: 'Москва', price: 80000, total_area: 45, rooms: 2 }
     const jobId = await post('find-similar', { session_id: 'challenge-2', target_property: target, limit: 10, source: 'live' })
-    const status = await waitForStatus(service.baseUrl, jobId, ['finished', 'failed'], 90_000)
+    const status = await waitForStatus(service.baseUrl, jobId, ['finished', 'failed'], 150_000)
     expect(status.status, status.error).toBe('finished')
     expect(status.result.count).toBeGreaterThanOrEqual(5)
     const attempts = status.result.fetch_attempts as Array<{ strategy: string; outcome: string }>
