@@ -19,11 +19,16 @@ describe('browser pool', { timeout: 120_000 }, () => {
   it('never has more pages open than its size', async () => {
     let open = 0
     let most = 0
+    // The first two pages wait for each other, so two at once is reached for sure; the pool must stop a third.
+    let bothOpen!: () => void
+    const barrier = new Promise<void>((resolve) => (bothOpen = resolve))
     await Promise.all(
       Array.from({ length: 6 }, () =>
         pool.withPage(async (page) => {
           open++
           most = Math.max(most, open)
+          if (open === 2) bothOpen()
+          await barrier
           await page.setContent('<p>x</p>')
           open--
         }),
