@@ -2,8 +2,9 @@
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
-# Headless Chromium prints report PDFs (GET /api/reports/:id?format=pdf); DejaVu covers Cyrillic.
-RUN apt-get update && apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
+# Debian's Chromium for the browser fetch rung (FETCH_STRATEGIES) and report PDFs; playwright-core drives it,
+# never downloads one. DejaVu covers Cyrillic.
+RUN apt-get update && apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-liberation \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force

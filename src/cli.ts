@@ -4,6 +4,8 @@ import { loadConfig } from './config.ts'
 import { createDb } from './db/index.ts'
 import { coerceError } from './errors.ts'
 import { checkListingUrl, createFetcher } from './fetch/index.ts'
+import { createBrowserPoolFor } from './services.ts'
+import { pageJudge } from './tasks/page-judge.ts'
 import { parsePage, readPage, type PageReading } from './tasks/parse/parse-page.ts'
 import type { ParseOutcome, Property } from './tasks/parse/property.ts'
 import { readSchemaState, STATUSES, type QueueStatRow, type WorkerRow } from './queue/index.ts'
@@ -178,8 +180,15 @@ async function main(argv: string[]): Promise<number> {
       if (!arg) throw new UsageError('parse-url needs a url')
       const config = loadConfig()
       checkListingUrl(arg, config)
-      const page = await createFetcher(config).fetchPage(arg)
-      return printParse(parsePage(page.body, page.url))
+      const browserPool = createBrowserPoolFor(config)
+      try {
+        const judged = pageJudge<ParseOutcome>((page) => parsePage(page.body, page.url))
+        const page = await createFetcher(config, { browserPool }).fetchPage(arg, judged.options)
+        console.error(JSON.stringify({ attempts: page.attempts }))
+        return printParse(judged.outcomeOf(page))
+      } finally {
+        await browserPool?.close()
+      }
     }
     default:
       throw new UsageError(`unknown command "${command}"`)

@@ -51,6 +51,59 @@ const originMap = z
     return map
   })
 
+export const FETCH_STRATEGY_NAMES = ['plain', 'browser'] as const
+export type FetchStrategy = (typeof FETCH_STRATEGY_NAMES)[number]
+
+/** The ladder: `default` for every site (undefined = decide at start: plain,browser when Chromium is installed), per-domain overrides. */
+export type FetchStrategies = Readonly<{
+  default: readonly FetchStrategy[] | undefined
+  sites: ReadonlyArray<Readonly<{ domain: string; strategies: readonly FetchStrategy[] }>>
+}>
+
+function parseStrategyList(text: string, ctx: z.RefinementCtx): FetchStrategy[] {
+  const names = text.split(',').map((item) => item.trim().toLowerCase()).filter(Boolean)
+  const bad = names.filter((name) => !(FETCH_STRATEGY_NAMES as readonly string[]).includes(name))
+  if (bad.length > 0 || names.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a list of ${FETCH_STRATEGY_NAMES.join('/')}` })
+  }
+  return [...new Set(names)] as FetchStrategy[]
+}
+
+/** `FETCH_STRATEGIES=plain,browser;avito.ru=browser;cian.ru=plain` → default ladder and per-domain ladders. */
+const strategies = z
+  .string()
+  .optional()
+  .transform((value, ctx): FetchStrategies => {
+    let fallback: FetchStrategy[] | undefined
+    const sites: Array<{ domain: string; strategies: FetchStrategy[] }> = []
+    for (const segment of (value ?? '').split(';').map((item) => item.trim()).filter(Boolean)) {
+      const separator = segment.indexOf('=')
+      if (separator < 0) fallback = parseStrategyList(segment, ctx)
+      else {
+        const domain = segment.slice(0, separator).trim().toLowerCase().replace(/^\*\./, '')
+        sites.push({ domain, strategies: parseStrategyList(segment.slice(separator + 1), ctx) })
+      }
+    }
+    return { default: fallback, sites }
+  })
+
+const PROXY_SCHEMES = ['http:', 'https:', 'socks5:', 'socks5h:']
+
+/** Proxy URLs; a bad entry is named by position only, so its credentials never reach a log. */
+const proxies = list.superRefine((entries, ctx) => {
+  entries.forEach((entry, index) => {
+    let url: URL | undefined
+    try {
+      url = new URL(entry)
+    } catch {
+      url = undefined
+    }
+    if (!url || !PROXY_SCHEMES.includes(url.protocol) || !url.hostname || !url.port) {
+      ctx.addIssue({ code: 'custom', message: `entry ${index + 1} is not scheme://[user:password@]host:port (http, https, socks5)` })
+    }
+  })
+})
+
 const EnvSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
@@ -84,6 +137,16 @@ const EnvSchema = z.object({
   FETCH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
   FETCH_MAX_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(10_000_000),
   FETCH_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  FETCH_STRATEGIES: strategies,
+  FETCH_PROXIES: proxies,
+  PROXY_COOLDOWN_SECONDS: seconds(60),
+  PROXY_COOLDOWN_MAX_SECONDS: seconds(3600),
+  BROWSER_EXECUTABLE_PATH: z.string().default('/usr/bin/chromium'),
+  BROWSER_POOL_SIZE: z.coerce.number().int().min(1).max(32).default(2),
+  BROWSER_CONTEXT_MAX_PAGES: z.coerce.number().int().min(1).max(100_000).default(20),
+  BROWSER_CONTEXT_MAX_AGE_SECONDS: seconds(300),
+  BROWSER_RESTART_AFTER_PAGES: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  BROWSER_MAX_REQUESTS: z.coerce.number().int().min(1).max(10_000).default(100),
 
   WEBHOOK_SECRET: z.string().optional(),
   WEBHOOK_ALLOWLIST: list,
@@ -144,6 +207,20 @@ export type Config = Readonly<{
   fetchConnectTimeoutMs: number
   fetchMaxBytes: number
   fetchRetries: number
+  fetchStrategies: FetchStrategies
+  /** Proxy URLs with their credentials; shown anywhere only through redactProxyUrl. */
+  fetchProxies: readonly string[]
+  proxyCooldownSeconds: number
+  proxyCooldownMaxSeconds: number
+  browserExecutablePath: string
+  /** Warm browser contexts, also the number of pages open at once. */
+  browserPoolSize: number
+  browserContextMaxPages: number
+  browserContextMaxAgeSeconds: number
+  /** Chromium is relaunched after this many pages, which bounds its memory. */
+  browserRestartAfterPages: number
+  /** Requests one page may make (its document, scripts, XHR); the rest are refused. */
+  browserMaxRequests: number
   webhookSecret: string | undefined
   webhookAllowlist: readonly string[]
   /** Webhook delivery back-off: base × 2^(attempt-1) with jitter, capped; given up after webhookGiveUpSeconds. */
@@ -228,6 +305,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     fetchConnectTimeoutMs: e.FETCH_CONNECT_TIMEOUT_MS,
     fetchMaxBytes: e.FETCH_MAX_BYTES,
     fetchRetries: e.FETCH_RETRIES,
+    fetchStrategies: Object.freeze(e.FETCH_STRATEGIES),
+    fetchProxies: Object.freeze(e.FETCH_PROXIES),
+    proxyCooldownSeconds: e.PROXY_COOLDOWN_SECONDS,
+    proxyCooldownMaxSeconds: e.PROXY_COOLDOWN_MAX_SECONDS,
+    browserExecutablePath: e.BROWSER_EXECUTABLE_PATH,
+    browserPoolSize: e.BROWSER_POOL_SIZE,
+    browserContextMaxPages: e.BROWSER_CONTEXT_MAX_PAGES,
+    browserContextMaxAgeSeconds: e.BROWSER_CONTEXT_MAX_AGE_SECONDS,
+    browserRestartAfterPages: e.BROWSER_RESTART_AFTER_PAGES,
+    browserMaxRequests: e.BROWSER_MAX_REQUESTS,
     webhookSecret: e.WEBHOOK_SECRET,
     webhookAllowlist: Object.freeze(e.WEBHOOK_ALLOWLIST),
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,

@@ -24,7 +24,8 @@ export async function openRuntime(options: {
   name: string
   env?: Record<string, string | undefined>
   tasks?: readonly TaskDefinition[]
-  deps?: (config: Config, db: Db) => object
+  /** The task services; a close() on them runs at shutdown, after the queue stopped. */
+  deps?: (config: Config, db: Db, log: Logger) => object
   supervise?: boolean
   /** Overrides LOG_LEVEL (the CLI keeps stdout for its own output). */
   logLevel?: string
@@ -42,13 +43,15 @@ export async function openRuntime(options: {
     )
   }
   const db = createDb({ url, poolSize: config.dbPoolSize, applicationName: `housler-${options.name}` })
+  let deps: { close?: () => Promise<void> } = {}
   try {
+    deps = options.deps?.(config, db, log) ?? {}
     const queue = await createQueue({
       config,
       db,
       url,
       tasks: options.tasks ?? TASKS,
-      deps: (options.deps?.(config, db) ?? {}) as Record<string, unknown>,
+      deps: deps as Record<string, unknown>,
       log,
       supervise: options.supervise,
     })
@@ -60,11 +63,13 @@ export async function openRuntime(options: {
       queue,
       async close() {
         await queue.stop()
+        await deps.close?.()
         await db.destroy()
         await embedded?.stop()
       },
     }
   } catch (e) {
+    await deps.close?.()
     await db.destroy()
     await embedded?.stop()
     throw toStartupError(e, config.databaseUrl ?? url)

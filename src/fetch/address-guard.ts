@@ -131,25 +131,30 @@ function familyOf(options: { family?: number | string }): 4 | 6 | undefined {
   return undefined
 }
 
+/** Resolves a host and refuses it whole when any answer is forbidden; the vetted answers are what may be connected to. */
+export function createGuardedResolve(resolveHost: ResolveHost): (hostname: string) => Promise<readonly ResolvedAddress[]> {
+  return async (hostname) => {
+    const answers = await resolveHost(hostname)
+    const forbidden = answers.find(({ address }) => isForbiddenAddress(address))
+    if (forbidden) {
+      const reason = forbiddenAddressReason(forbidden.address)
+      throw new AppError('UrlRejected', `${hostname} resolves to a forbidden address (${reason})`, {
+        details: { reason: 'forbidden-address', host: hostname, address: forbidden.address },
+      })
+    }
+    return answers
+  }
+}
+
 /**
  * A `lookup` for node:net that resolves, refuses the whole host if any answer is forbidden, and hands the socket
  * exactly the addresses it vetted: the check and the connect use one answer, so DNS rebinding has no gap to use.
  */
 export function createGuardedLookup(resolveHost: ResolveHost): LookupFunction {
+  const guardedResolve = createGuardedResolve(resolveHost)
   return (hostname, options, callback) => {
-    resolveHost(hostname).then(
+    guardedResolve(hostname).then(
       (answers) => {
-        const forbidden = answers.find(({ address }) => isForbiddenAddress(address))
-        if (forbidden) {
-          const reason = forbiddenAddressReason(forbidden.address)
-          callback(
-            new AppError('UrlRejected', `${hostname} resolves to a forbidden address (${reason})`, {
-              details: { reason: 'forbidden-address', host: hostname, address: forbidden.address },
-            }),
-            '',
-          )
-          return
-        }
         const family = familyOf(options)
         const usable = family ? answers.filter((answer) => answer.family === family) : answers
         const first = usable[0]

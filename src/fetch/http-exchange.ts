@@ -4,14 +4,17 @@ import type { LookupFunction, Socket } from 'node:net'
 import type { Transform } from 'node:stream'
 import zlib from 'node:zlib'
 import { AppError, coerceError } from '../errors.ts'
+import type { CreateConnection } from './proxy-tunnel.ts'
 
 export type ExchangeRequest = {
   url: URL
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'HEAD'
   headers: Readonly<Record<string, string>>
   body?: Buffer
   /** Vets each resolved address before the socket connects; undefined means a trusted operator target. */
   lookup?: LookupFunction
+  /** Opens the connection itself (a proxy tunnel); it does its own address check. */
+  createConnection?: CreateConnection
   connectTimeoutMs: number
   /** Covers the whole exchange: lookup, connect, headers and body. */
   timeoutMs: number
@@ -67,8 +70,9 @@ export function exchange(request: ExchangeRequest): Promise<ExchangeResponse> {
       method: request.method,
       headers: request.headers,
       // A fresh socket per request: a pooled one could have been vetted for another host.
-      agent: false,
-      ...(request.lookup ? { lookup: request.lookup } : {}),
+      ...(request.createConnection
+        ? { createConnection: request.createConnection }
+        : { agent: false, ...(request.lookup ? { lookup: request.lookup } : {}) }),
     })
 
     const onAbort = () => settle(abortReason(signal!))

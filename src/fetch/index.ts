@@ -20,7 +20,30 @@ export {
   type FetchedPage,
   /** { status (2xx), bodySnippet (first WEBHOOK_SNIPPET_BYTES, UTF-8) }. */
   type WebhookResponse,
+  /** A caller's judgement of a page: { blocked: false } or { blocked: true, reason }. */
+  type PageVerdict,
+  /** { url, status, contentType, body }: what a rung got, before the ladder adds strategy and attempts. */
+  type PageContent,
+  /** { strategy, proxy (redacted id or null), outcome ok|blocked|failed, ms, reason? }. */
+  type FetchAttempt,
+  /** Proxies one rung tries for a page before the next rung: 2. */
+  PROXIES_PER_RUNG,
 } from './fetcher.ts'
+export {
+  /** createBrowserPool(options) → { withPage, stats, pid, close }: warm Chromium contexts, recycled by use and age. */
+  createBrowserPool,
+  /** Chromium's command-line flags. */
+  BROWSER_FLAGS,
+  type BrowserPool,
+  type BrowserPoolOptions,
+} from './browser-pool.ts'
+export {
+  /** scheme://host:port of a proxy URL: the only form shown in logs, metrics and pages. */
+  redactProxyUrl,
+  /** { proxy, successes, failures, captchas, latencyMs, coolingUntil }. */
+  type ProxyHealth,
+} from './proxy-pool.ts'
+export type { FetchStrategy } from '../config.ts'
 export {
   /** Sync check of a listing URL; returns the parsed URL or throws AppError('UrlRejected', …, { details: { reason } }). */
   checkListingUrl,

@@ -65,6 +65,13 @@ export function isListingHost(hostname: string, extraHosts: readonly string[]): 
   )
 }
 
+/** The listing site a host belongs to (its domain: "cian.ru" for spb.cian.ru, "avito.ru" for m.avito.ru), or undefined. */
+export function listingSiteOf(hostname: string, extraHosts: readonly string[]): string | undefined {
+  const host = hostname.toLowerCase()
+  if ((LISTING_EXACT_HOSTS as readonly string[]).includes(host)) return host.replace(/^(www|m)\./, '')
+  return [...LISTING_DOMAINS, ...extraHosts].map((domain) => domain.toLowerCase()).find((domain) => isUnderDomain(host, domain))
+}
+
 /**
  * Accepts only an http(s) URL on a known listing site (or LISTING_HOSTS, with subdomains), without credentials or
  * literal IPs. Returns the parsed URL; throws AppError('UrlRejected', …, { details: { reason, url } }).

@@ -4,7 +4,7 @@ import { basicAuth } from 'hono/basic-auth'
 import { html, raw } from 'hono/html'
 import type { HtmlEscapedString } from 'hono/utils/html'
 import { AppError } from '../errors.ts'
-import { STATUSES, type JobRow, type QueueStatRow, type ThroughputRow, type WorkerRow } from '../queue/index.ts'
+import { STATUSES, type JobRow, type ProxyHealthRow, type QueueStatRow, type ThroughputRow, type WorkerRow } from '../queue/index.ts'
 import type { AppDeps } from './app.ts'
 import { JobIdSchema } from './contract.ts'
 import { parseWith } from './validate.ts'
@@ -174,6 +174,16 @@ the queue's failed column counts jobs that are failed now — a requeued job lea
 failed by a worker that has since stopped stays in it.</p>`
 }
 
+function proxiesTable(proxies: ProxyHealthRow[]): Html {
+  if (proxies.length === 0) return html`<p class="muted">No FETCH_PROXIES in use by live workers.</p>`
+  return html`<table><thead><tr><th>proxy</th><th>workers</th><th>successes</th><th>failures</th><th>captchas</th><th>mean latency</th><th>cooling down</th></tr></thead><tbody>
+${proxies.map(
+  (p) => html`<tr data-proxy="${p.proxy}"><td>${p.proxy}</td><td class="n">${p.workers}</td><td class="n">${p.successes}</td><td class="n">${p.failures}</td>
+<td class="n">${p.captchas}</td><td class="n">${p.latency_ms === null ? '—' : `${p.latency_ms} ms`}</td>
+<td class="${p.cooling_until ? 'dead' : 'idle'}">${p.cooling_until ? html`until ${iso(p.cooling_until)} (${p.workers_cooling} of ${p.workers} workers)` : 'no'}</td></tr>`,
+)}</tbody></table>`
+}
+
 function throughputChart(rows: ThroughputRow[]): Html {
   const width = 640
   const height = 160
@@ -264,7 +274,7 @@ async function fragment(value: Html): Promise<string> {
   return String(await value)
 }
 
-/** /dashboard: the operator UI over the same views operators query (housler.jobs, queue_stats, workers, throughput). */
+/** /dashboard: the operator UI over the same views operators query (housler.jobs, queue_stats, workers, proxy_health, throughput). */
 export function createDashboardRoutes({ config, queue }: AppDeps): Hono {
   const routes = new Hono()
   routes.use('*', dashboardGuard(config))
@@ -280,19 +290,22 @@ export function createDashboardRoutes({ config, queue }: AppDeps): Hono {
   })
 
   async function overview() {
-    const [stats, workers, throughput] = await Promise.all([
+    const [stats, workers, throughput, proxies] = await Promise.all([
       queue.monitoring.queueStats(),
       queue.monitoring.workers(),
       queue.monitoring.throughput(30),
+      queue.monitoring.proxyHealth(),
     ])
     const kinds = [...new Set([...queue.kinds, ...stats.map((row) => row.kind)])]
     return {
       stats,
       workers,
       throughput,
+      proxies,
       html: {
         queues: await fragment(queuesTable(stats, kinds)),
         workers: await fragment(workersTable(workers)),
+        proxies: await fragment(proxiesTable(proxies)),
         throughput: await fragment(throughputChart(throughput)),
       },
     }
@@ -333,6 +346,7 @@ export function createDashboardRoutes({ config, queue }: AppDeps): Hono {
 <p><a href="/dashboard/jobs?status=failed">all failed jobs</a> · <a href="/dashboard/jobs?status=started">running jobs</a>
 <button data-action="/dashboard/api/requeue-failed" data-confirm="Requeue every failed job?">requeue all failed</button></p>
 <h2>Workers</h2><div id="workers">${raw(data.html.workers)}</div>
+<h2>Proxies</h2><div id="proxies">${raw(data.html.proxies)}</div>
 <h2>Throughput</h2><div id="throughput">${raw(data.html.throughput)}</div>`,
         '/dashboard/api/overview',
       ),

@@ -16,7 +16,21 @@ const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
  * One Prometheus registry per process (API or worker). Queue depth and live workers come from a
  * snapshot read at most every `snapshotMaxAgeMs` (default 5000 ms), however often it is scraped.
  */
-export function createMetrics(options: { snapshot: () => Promise<MetricsSnapshot>; snapshotMaxAgeMs?: number }) {
+/** Per-proxy counters of this process's fetcher, labelled by the proxy's redacted id (never its credentials). */
+export type ProxyHealthSource = () => ReadonlyArray<{
+  proxy: string
+  successes: number
+  failures: number
+  captchas: number
+  latencyMs: number | null
+  coolingUntil: string | null
+}>
+
+export function createMetrics(options: {
+  snapshot: () => Promise<MetricsSnapshot>
+  snapshotMaxAgeMs?: number
+  proxyHealth?: ProxyHealthSource
+}) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const maxAgeMs = options.snapshotMaxAgeMs ?? 5000
@@ -71,6 +85,7 @@ export function createMetrics(options: { snapshot: () => Promise<MetricsSnapshot
       this.set((await snapshot()).liveWorkers)
     },
   })
+  if (options.proxyHealth) registerProxyMetrics(registry, options.proxyHealth)
   const httpRequests = new Counter({
     name: 'housler_http_requests_total',
     help: 'HTTP requests by method, route pattern and status',
@@ -118,3 +133,44 @@ export function createMetrics(options: { snapshot: () => Promise<MetricsSnapshot
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+function registerProxyMetrics(registry: Registry, health: ProxyHealthSource): void {
+  // Counters read from the fetcher's own totals at scrape time; the fetcher is the one place that counts.
+  new Counter({
+    name: 'housler_proxy_attempts_total',
+    help: 'Fetch attempts through each FETCH_PROXIES proxy by outcome: success, failure, captcha (block or challenge)',
+    labelNames: ['proxy', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const entry of health()) {
+        this.inc({ proxy: entry.proxy, outcome: 'success' }, entry.successes)
+        this.inc({ proxy: entry.proxy, outcome: 'failure' }, entry.failures)
+        this.inc({ proxy: entry.proxy, outcome: 'captcha' }, entry.captchas)
+      }
+    },
+  })
+  new Gauge({
+    name: 'housler_proxy_latency_seconds',
+    help: 'Mean duration of the successful attempts through each proxy',
+    labelNames: ['proxy'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const entry of health()) if (entry.latencyMs !== null) this.set({ proxy: entry.proxy }, entry.latencyMs / 1000)
+    },
+  })
+  new Gauge({
+    name: 'housler_proxy_cooldown_seconds',
+    help: 'Seconds left of each proxy\'s cool-down (0: in rotation)',
+    labelNames: ['proxy'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const entry of health()) {
+        const leftMs = entry.coolingUntil ? Date.parse(entry.coolingUntil) - Date.now() : 0
+        this.set({ proxy: entry.proxy }, Math.max(0, leftMs) / 1000)
+      }
+    },
+  })
+}

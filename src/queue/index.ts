@@ -21,6 +21,7 @@ import { withRegistry } from './worker-registry.ts'
 import { createMonitoring } from './monitoring.ts'
 import { cancelChildren, countChildren, createChildJobs, type ChildCounts } from './children.ts'
 import { createMetrics } from '../metrics/index.ts'
+import type { ProxyHealth } from '../fetch/index.ts'
 
 export { STATUSES, PRIORITIES, TERMINAL_STATUSES, jobToStatusBody } from './status.ts'
 export type { Status, StatusBody, Priority, JobRow } from './status.ts'
@@ -29,7 +30,15 @@ export { hashRequest, type IdempotencyClaim } from './idempotency.ts'
 export type { QueueStats } from './stats.ts'
 export type { Worker, WorkerEvents, ActiveJob } from './worker.ts'
 export { CHANNELS } from './listener.ts'
-export { readSchemaState, type WorkerRow, type QueueStatRow, type ThroughputRow, type FailedJobRow, type JobIndexRow } from './monitoring.ts'
+export {
+  readSchemaState,
+  type WorkerRow,
+  type QueueStatRow,
+  type ThroughputRow,
+  type FailedJobRow,
+  type JobIndexRow,
+  type ProxyHealthRow,
+} from './monitoring.ts'
 
 export type QueueOptions = {
   config: Config
@@ -42,6 +51,12 @@ export type QueueOptions = {
   log: Logger
   /** Run pg-boss supervision (expiry, heartbeat checks) in this process. Default true. */
   supervise?: boolean
+}
+
+/** The task services' fetcher reports its proxies' health; the queue publishes it (metrics, heartbeat). */
+function proxyHealthOf(deps: Record<string, unknown>): (() => readonly ProxyHealth[]) | undefined {
+  const fetcher = deps.fetcher as { proxyHealth?: () => readonly ProxyHealth[] } | undefined
+  return typeof fetcher?.proxyHealth === 'function' ? () => fetcher.proxyHealth!() : undefined
 }
 
 /**
@@ -74,8 +89,10 @@ export async function createQueue(options: QueueOptions) {
     children: createChildJobs({ db: db.db, enqueue: (requests) => enqueueMany({ db: db.db, boss, tasks, pool: db.pool }, requests), cancel: cancelChild, listener, log }),
   }
   const monitoring = createMonitoring(db.db, lifecycle)
+  const proxyHealth = proxyHealthOf(options.deps)
   const metrics = createMetrics({
     snapshot: async () => ({ depth: await monitoring.queueStats(), liveWorkers: await monitoring.liveWorkerCount() }),
+    proxyHealth,
   })
   const countEnqueued = <T>(kinds: string[], ids: T): T => {
     for (const kind of kinds) metrics.enqueued(kind)
@@ -206,6 +223,7 @@ export async function createQueue(options: QueueOptions) {
         concurrency: workerOptions.concurrency ?? config.workerConcurrency,
         heartbeatSeconds: config.workerHeartbeatSeconds,
         log,
+        proxyHealth,
       })
       workers.push(registered)
       return registered

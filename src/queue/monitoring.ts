@@ -4,6 +4,18 @@ import { pendingMigrations } from '../db/index.ts'
 import { expireJobs, requeueJob, type LifecycleDeps } from './lifecycle.ts'
 import type { JobRow } from './status.ts'
 
+/** A row of housler.proxy_health. */
+export type ProxyHealthRow = {
+  proxy: string
+  workers: number
+  successes: number
+  failures: number
+  captchas: number
+  latency_ms: number | null
+  cooling_until: Date | null
+  workers_cooling: number
+}
+
 export type WorkerRow = {
   id: string
   host: string
@@ -37,6 +49,14 @@ export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps)
         SELECT id, host, pid, version, kinds, concurrency, state, current_jobs::text[] AS current_jobs, finished_count, failed_count,
           started_at, last_heartbeat_at, extract(epoch FROM heartbeat_age)::float8 AS heartbeat_age_seconds
         FROM housler.workers ORDER BY state = 'dead', host, pid`.execute(db)
+      return result.rows
+    },
+    /** housler.proxy_health: each proxy summed over the live workers. */
+    async proxyHealth(): Promise<ProxyHealthRow[]> {
+      const result = await sql<ProxyHealthRow>`
+        SELECT proxy, workers, successes::float8 AS successes, failures::float8 AS failures, captchas::float8 AS captchas,
+          latency_ms, cooling_until, workers_cooling
+        FROM housler.proxy_health ORDER BY proxy`.execute(db)
       return result.rows
     },
     async liveWorkerCount(): Promise<number> {

@@ -3,6 +3,7 @@ import os from 'node:os'
 import { sql, type Kysely } from 'kysely'
 import { coerceError } from '../errors.ts'
 import type { Database } from '../db/index.ts'
+import type { ProxyHealth } from '../fetch/index.ts'
 import type { Logger } from '../log.ts'
 import type { Worker } from './worker.ts'
 
@@ -18,15 +19,24 @@ const DEAD_ROW_RETENTION_HOURS = 24
  */
 export function withRegistry(
   worker: Worker,
-  options: { db: Kysely<Database>; kinds: readonly string[]; concurrency: number; heartbeatSeconds: number; log: Logger },
+  options: {
+    db: Kysely<Database>
+    kinds: readonly string[]
+    concurrency: number
+    heartbeatSeconds: number
+    log: Logger
+    /** This process's proxy counters (housler.proxy_health sums them over live workers). */
+    proxyHealth?: () => readonly ProxyHealth[]
+  },
 ): Worker {
   const { db, log } = options
   const beat = async () => {
     const counts = worker.counts()
     const current = worker.active().map((job) => job.id)
+    const proxies = JSON.stringify(options.proxyHealth?.() ?? [])
     await sql`
       UPDATE housler._workers SET last_heartbeat_at = now(), current_jobs = ${current}::uuid[],
-        finished_count = ${counts.finished}, failed_count = ${counts.failed}
+        finished_count = ${counts.finished}, failed_count = ${counts.failed}, proxy_health = ${proxies}::jsonb
       WHERE id = ${worker.id}`.execute(db)
   }
   const registered = sql`

@@ -35,7 +35,10 @@ export async function startTestService(options: {
   const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...options.env })
   const log = process.env.TEST_LOG ? createLogger({ level: 'debug' }) : createSilentLogger()
   const db = createDb({ url: databaseUrl, poolSize: config.dbPoolSize })
-  const queue = await createQueue({ config, db, url: databaseUrl, tasks: options.tasks, deps: typeof options.deps === 'function' ? (options.deps(config, db) as Record<string, unknown>) : { config, ...options.deps }, log })
+  const deps = (typeof options.deps === 'function' ? options.deps(config, db) : { config, ...options.deps }) as Record<string, unknown> & {
+    close?: () => Promise<void>
+  }
+  const queue = await createQueue({ config, db, url: databaseUrl, tasks: options.tasks, deps, log })
   const app = createApp({ config, queue, log, readers: options.domain ? createStores(db.db) : undefined })
   const workerOptions = typeof options.worker === 'object' ? options.worker : {}
   const worker = options.worker === false ? undefined : queue.startWorker(workerOptions)
@@ -54,6 +57,7 @@ export async function startTestService(options: {
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await queue.stop()
+      await deps.close?.()
       await db.destroy()
       await database?.drop()
     },

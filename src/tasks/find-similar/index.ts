@@ -8,8 +8,11 @@ import { findAnalogs, STRATEGIES, STRATEGY_STEPS, type AnalogSource } from './st
 import { STEP_LABELS, summarizeSearch, type SearchSummary } from './summary.ts'
 import type { AnalogQuery } from './query.ts'
 import type { RankedAnalog } from './rank.ts'
+import type { FetchAttempt } from '../../fetch/index.ts'
+import { pageJudge } from '../page-judge.ts'
 import type { TaskServices } from '../services.ts'
-import { defineTask } from '../types.ts'
+import { defineTask, type TaskContext } from '../types.ts'
+import type { SerpOutcome } from './serp-cian.ts'
 
 const TargetSchema = PropertySchema.partial().extend({
   price: z.number().nonnegative().nullable().optional(),
@@ -37,12 +40,19 @@ export type FindSimilarResult = {
   steps: unknown[]
   /** Why the search found what it found (summary.ts). */
   summary: SearchSummary
+  /** Every live search page fetch try (strategy, proxy, outcome, ms). */
+  fetch_attempts: FetchAttempt[]
 }
 
 const MAX_LIVE_PAGES = 2
 
 /** Live analogs: cian search pages fetched safely (FETCH_REWRITE may serve them from a mirror), cards upserted. */
-export function createLiveSource(services: TaskServices, notices: Set<string> = new Set()): AnalogSource {
+export function createLiveSource(
+  services: TaskServices,
+  notices: Set<string> = new Set(),
+  progress?: Pick<TaskContext, 'progress'>,
+  attempts?: FetchAttempt[],
+): AnalogSource {
   return {
     async search(query: AnalogQuery, signal?: AbortSignal): Promise<Property[]> {
       const found: Property[] = []
@@ -56,10 +66,12 @@ export function createLiveSource(services: TaskServices, notices: Set<string> = 
       }
       for (let page = 1; page <= MAX_LIVE_PAGES && found.length < query.limit; page++) {
         const url = buildCianSearchUrl({ ...query, page })
-        const fetched = await services.fetcher.fetchPage(url, { signal })
         // Loaded on first use: the HTML parser is most of an idle worker's task code (see parse/index.ts).
         const { parseCianSerp } = await import('./serp-cian.ts')
-        const outcome = parseCianSerp(fetched.body, fetched.url)
+        const judged = pageJudge<SerpOutcome>((candidate) => parseCianSerp(candidate.body, candidate.url), progress)
+        const fetched = await services.fetcher.fetchPage(url, { signal, ...judged.options })
+        attempts?.push(...fetched.attempts)
+        const outcome = judged.outcomeOf(fetched)
         if (outcome.blocked) throw new AppError('SiteBlocked', `Blocked by ${outcome.site}: ${outcome.reason}. Try again later`)
         await services.listings.upsert(outcome.cards)
         found.push(...outcome.cards)
@@ -70,10 +82,16 @@ export function createLiveSource(services: TaskServices, notices: Set<string> = 
   }
 }
 
-function combinedSource(services: TaskServices, mode: FindSimilarPayload['source'], notices: Set<string>): AnalogSource {
+function combinedSource(
+  services: TaskServices,
+  mode: FindSimilarPayload['source'],
+  notices: Set<string>,
+  progress: Pick<TaskContext, 'progress'>,
+  attempts: FetchAttempt[],
+): AnalogSource {
   const store: AnalogSource = { search: (query) => services.listings.search(query) }
   if (mode === 'store') return store
-  const live = createLiveSource(services, notices)
+  const live = createLiveSource(services, notices, progress, attempts)
   if (mode === 'live') return live
   return {
     async search(query, signal) {
@@ -114,7 +132,8 @@ export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult,
     const notices = new Set<string>()
     const ladder = STRATEGY_STEPS[payload.search_strategy]
     const started = Date.now()
-    const result = await findAnalogs(target, payload.search_strategy, combinedSource(ctx.deps, payload.source, notices), {
+    const attempts: FetchAttempt[] = []
+    const result = await findAnalogs(target, payload.search_strategy, combinedSource(ctx.deps, payload.source, notices, ctx, attempts), {
       limit: payload.limit,
       signal: ctx.signal,
       // One progress line per step, in Russian: which step, how far along, what it found so far.
@@ -137,6 +156,7 @@ export const findSimilarTask = defineTask<FindSimilarPayload, FindSimilarResult,
       session_id: payload.session_id,
       steps: result.steps.map(({ name, skipped, found, kept, rejected }) => ({ name, skipped, found, kept, rejected })),
       summary: summarizeSearch(target, payload.search_strategy, result.steps, result.rejected, [...notices]),
+      fetch_attempts: attempts,
     }
   },
 })

@@ -17,6 +17,7 @@ import type { BlockedPage, MetroDetail, Property } from '../parse/property.ts'
 import { emptyProperty } from '../parse/property.ts'
 import { loadHtml } from '../parse/sites/dom.ts'
 import { unixToIso } from '../parse/sites/normalize.ts'
+import { detectChallenge } from '../parse/sites/challenge.ts'
 import { sanitizeProperty } from '../parse/sites/merge.ts'
 import { findRegion, regionFromCianId, resolveRegion } from './regions.ts'
 
@@ -56,6 +57,10 @@ export function parseCianSerp(html: string, url: string): SerpOutcome {
   const domCards = readDomCards($, url)
   const offers = readStateOffers(html)
   const totalFound = readTotalFound($, html)
+  if (domCards.length === 0 && (offers === null || offers.length === 0)) {
+    const challenge = detectChallenge($, 'cian')
+    if (challenge) return challenge
+  }
   if (offers === null || offers.length === 0) {
     return { blocked: false, cards: domCards.map(sanitizeProperty), totalFound, via: 'dom' }
   }

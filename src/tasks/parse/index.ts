@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { AppError } from '../../errors.ts'
-import { checkListingUrl } from '../../fetch/index.ts'
+import { checkListingUrl, type FetchAttempt } from '../../fetch/index.ts'
+import { pageJudge } from '../page-judge.ts'
 import type { TaskServices } from '../services.ts'
 import { defineTask } from '../types.ts'
 import { checkAddedAnalog } from './added-analog.ts'
@@ -23,7 +24,8 @@ export const ParsePayloadSchema = z.object({
 })
 export type ParsePayload = z.infer<typeof ParsePayloadSchema>
 /** `source`: who got the page — our fetcher ('server') or the user's browser ('browser'). */
-export type ParseResult = { success: true; data: Property; session_id: string; source: 'server' | 'browser' }
+/** `attempts`: what each fetch strategy got (strategy, proxy, outcome, ms), the successful one last; [] for a page from the browser. */
+export type ParseResult = { success: true; data: Property; session_id: string; source: 'server' | 'browser'; attempts: FetchAttempt[] }
 
 /** A page without an offer id and without a price is not a listing (a search page, a home page…). */
 function looksLikeListing(property: Property): boolean {
@@ -49,19 +51,27 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
     const { fetcher, sessions, listings } = ctx.deps
     await ctx.progress(10, 'Инициализация парсера...')
     const fromBrowser = payload.html !== undefined
-    let page: { body: string; url: string }
-    if (payload.html !== undefined) {
-      await ctx.progress(20, 'Страница получена из браузера...')
-      page = { body: payload.html, url: payload.url }
-    } else {
-      await ctx.progress(20, 'Загрузка страницы...')
-      page = await fetcher.fetchPage(payload.url, { signal: ctx.signal })
-    }
-    await ctx.progress(40, 'Извлечение данных...')
     // Loaded on the first parse, not at start: cheerio, parse5, htmlparser2 and undici (cheerio's
     // fromURL) are ~16 MB of an idle worker's RSS (bench/RESULTS.md, scenario f).
     const { readPage } = await import('./parse-page.ts')
-    const reading = readPage(page.body, page.url)
+    let reading: ReturnType<typeof readPage>
+    let attempts: FetchAttempt[] = []
+    if (payload.html !== undefined) {
+      await ctx.progress(20, 'Страница получена из браузера...')
+      await ctx.progress(40, 'Извлечение данных...')
+      reading = readPage(payload.html, payload.url)
+    } else {
+      await ctx.progress(20, 'Загрузка страницы...')
+      // The ladder's judge: a block or challenge page sends the fetch to the next strategy.
+      const judged = pageJudge((candidate) => {
+        const read = readPage(candidate.body, candidate.url)
+        return read.page_kind === 'blocked' ? { blocked: true, reason: read.reason, site: read.site, read } : { blocked: false, read }
+      }, ctx)
+      const page = await fetcher.fetchPage(payload.url, { signal: ctx.signal, ...judged.options })
+      await ctx.progress(40, 'Извлечение данных...')
+      reading = judged.outcomeOf(page).read
+      attempts = page.attempts
+    }
     if (reading.page_kind === 'blocked') {
       const details = { site: reading.site, reason: reading.reason }
       // The user's own copy of a captcha page stays one: retrying it cannot help.
@@ -87,6 +97,6 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
     await listings.upsert([reading.property], { page: true })
     if (payload.role === 'added_analog') await sessions.addAnalog(payload.session_id, reading.property)
     await ctx.progress(100, 'Готово')
-    return { success: true, data: reading.property, session_id: payload.session_id, source: fromBrowser ? 'browser' : 'server' }
+    return { success: true, data: reading.property, session_id: payload.session_id, source: fromBrowser ? 'browser' : 'server', attempts }
   },
 })

@@ -3,6 +3,7 @@ import { parseCianSerp } from '../find-similar/serp-cian.ts'
 import { emptyProperty, type BlockedPage, type ParseOutcome, type Property } from './property.ts'
 import { parseAvito } from './sites/avito.ts'
 import { detectBlock } from './sites/blocked.ts'
+import { detectChallenge } from './sites/challenge.ts'
 import { loadHtml } from './sites/dom.ts'
 import { parseCian } from './sites/cian.ts'
 import { parseDomclick } from './sites/domclick.ts'
@@ -66,7 +67,9 @@ function parseLoaded($: cheerio.CheerioAPI, text: string, url: string): ParseOut
   // A block verdict needs both: no listing content, and the markers of a block page. Real
   // listings load captcha scripts for their own forms and may say "captcha" anywhere.
   if (hasListingContent(property)) return { blocked: false, property }
-  const block = detectBlock($, site.source === 'generic' ? hostOf(url) || 'unknown' : site.source)
+  const siteName = site.source === 'generic' ? hostOf(url) || 'unknown' : site.source
+  // A JavaScript challenge is a block page too: never a listing with a few stray fields.
+  const block = detectBlock($, siteName) ?? detectChallenge($, siteName)
   return block ?? { blocked: false, property }
 }
 

@@ -267,6 +267,8 @@ describe('fetchPage with FETCH_REWRITE', () => {
       status: 200,
       contentType: 'text/html; charset=utf-8',
       body: PAGE,
+      strategy: 'plain',
+      attempts: [{ strategy: 'plain', proxy: null, outcome: 'ok', ms: expect.any(Number) }],
     })
   })
 
