@@ -6,6 +6,7 @@ import type { Database } from '../db/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN, type WebhookStateRow } from '../webhooks/index.ts'
 import { CHANNELS } from './listener.ts'
+import { findJobsPastTtl } from './pg-boss-internals.ts'
 import { TERMINAL_STATUSES, type JobRow } from './status.ts'
 
 export type LifecycleDeps = {
@@ -188,16 +189,11 @@ export async function runCleanup(
 ): Promise<{ expired: number; orphansCanceled: number }> {
   let expired = 0
   for (;;) {
-    // Read-only access to pgboss.job, by its completed_on index; writes go through pg-boss's API.
-    const due = await sql<{ id: string; kind: string }>`
-      SELECT j.id, j.name AS kind FROM pgboss.job j
-      WHERE (j.state = 'completed' AND j.completed_on < now() - make_interval(secs => ${ttl.resultTtlSeconds}))
-         OR (j.state IN ('failed', 'cancelled') AND j.completed_on < now() - make_interval(secs => ${ttl.failureTtlSeconds}))
-      LIMIT ${CLEANUP_BATCH}`.execute(deps.db)
-    const ours = due.rows.filter((row) => deps.tasks.has(row.kind))
+    const due = await findJobsPastTtl(deps.db, ttl, CLEANUP_BATCH)
+    const ours = due.filter((row) => deps.tasks.has(row.kind))
     await expireJobs(deps, ours)
     expired += ours.length
-    if (due.rows.length < CLEANUP_BATCH) break
+    if (due.length < CLEANUP_BATCH) break
   }
   const orphans = await sql<{ parent: string; status: string }>`
     SELECT DISTINCT p.id AS parent, p.status FROM housler._tasks t

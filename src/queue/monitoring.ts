@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
 import { pendingMigrations } from '../db/index.ts'
+import { readPgBossSchemaVersion } from './pg-boss-internals.ts'
 import { expireJobs, requeueJob, type LifecycleDeps } from './lifecycle.ts'
 import type { JobRow } from './status.ts'
 
@@ -102,9 +103,6 @@ export type Monitoring = ReturnType<typeof createMonitoring>
 
 /** Database reachable, pg-boss schema version, pending migrations — without starting pg-boss or migrating. */
 export async function readSchemaState(db: Kysely<Database>): Promise<{ pgBossSchemaVersion: number | null; pendingMigrations: string[] }> {
-  const version = await sql<{ version: number }>`SELECT version FROM pgboss.version`.execute(db).then(
-    (result) => result.rows[0]?.version ?? null,
-    () => null,
-  )
+  const version = await readPgBossSchemaVersion(db)
   return { pgBossSchemaVersion: version, pendingMigrations: await pendingMigrations(db) }
 }
