@@ -37,9 +37,18 @@ export async function up(db: Kysely<any>): Promise<void> {
       END
     $fn$
   `.execute(db)
+  await sql`
+    CREATE FUNCTION housler.rq_error_code(state text, output jsonb, permanent_error jsonb)
+    RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+      SELECT CASE
+        WHEN permanent_error IS NOT NULL THEN permanent_error ->> 'code'
+        WHEN state IN ('failed', 'retry') THEN coalesce(output ->> 'code', output -> 'value' ->> 'code')
+      END
+    $fn$
+  `.execute(db)
   await sql`COMMENT ON FUNCTION housler.rq_error(text, jsonb, jsonb, text) IS 'Error message of a job (failed, canceled, or awaiting a retry), as housler.jobs and webhooks show it.'`.execute(db)
 
-  // Same columns, names and types as migration 0001: dependent views and column comments stay.
+  // The columns of migration 0001, in place (dependent views and comments stay), plus error_code.
   await sql`
     CREATE OR REPLACE VIEW housler.jobs AS
     SELECT
@@ -68,10 +77,14 @@ export async function up(db: Kysely<any>): Promise<void> {
         WHEN j.state IN ('failed', 'retry') THEN j.output ->> 'stack'
       END AS stack,
       t.depends_on,
-      t.payload
+      t.payload,
+      -- New columns go last: CREATE OR REPLACE VIEW keeps the existing ones in place.
+      housler.rq_error_code(j.state::text, j.output, t.permanent_error) AS error_code
     FROM housler._tasks t
     LEFT JOIN pgboss.job j ON j.name = t.kind AND j.id = t.job_id
   `.execute(db)
+
+  await sql`COMMENT ON COLUMN housler.jobs.error_code IS 'Code of the failure (e.g. JobTimeout, ListingNotFound) when it had one'`.execute(db)
 
   await sql`
     CREATE OR REPLACE FUNCTION housler.capture_webhook_event() RETURNS trigger LANGUAGE plpgsql AS $fn$

@@ -43,7 +43,6 @@ export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLim
       },
       { ref: 'report', kind: 'report', payload: { session_id: body.session_id }, dependsOn: ['find-similar'], ...common },
     ]
-    for (const step of steps) queue.validate(step.kind, step.payload)
     const ids = await queue.enqueueFlow(steps)
     return c.json(
       {

@@ -22,7 +22,7 @@ export async function findJob(db: Kysely<Database>, jobId: string): Promise<JobR
 
 /** The columns the status endpoint shows: no payload, no stack. */
 const STATUS_COLUMNS =
-  'id, kind, status, priority, progress, message, session_id, created_at, started_at, ended_at, attempts, max_attempts, next_attempt_at, result, error, depends_on'
+  'id, kind, status, priority, progress, message, session_id, created_at, started_at, ended_at, attempts, max_attempts, next_attempt_at, result, error, error_code, depends_on'
 
 /**
  * The status read, the hottest query of the service (every poller, every 2 s): a named prepared
@@ -207,4 +207,20 @@ export async function runCleanup(
   }
   await sql`DELETE FROM housler._tasks WHERE expired_at < now() - make_interval(days => ${TOMBSTONE_DAYS})`.execute(deps.db)
   return { expired, orphansCanceled }
+}
+
+/** Requeues every failed job (of one kind, or all); returns their ids. */
+export async function requeueFailed(deps: LifecycleDeps, kind?: string): Promise<string[]> {
+  const failed = await sql<{ id: string }>`
+    SELECT id FROM housler.failed_jobs WHERE (${kind ?? null}::text IS NULL OR kind = ${kind ?? null})`.execute(deps.db)
+  for (const row of failed.rows) await requeueJob(deps, row.id)
+  return failed.rows.map((row) => row.id)
+}
+
+/** RQ's `empty`: deletes every job of a kind still waiting to run (queued, scheduled, deferred). */
+export async function emptyQueue(deps: LifecycleDeps, kind: string): Promise<number> {
+  const waiting = await sql<{ id: string; kind: string }>`
+    SELECT id, kind FROM housler.jobs WHERE kind = ${kind} AND status IN ('queued', 'scheduled', 'deferred')`.execute(deps.db)
+  await expireJobs(deps, waiting.rows)
+  return waiting.rows.length
 }
