@@ -104,7 +104,7 @@ describe('the CLI against a live service', () => {
     expect(canceled.stdout).toContain(`canceled ${running}: canceled`)
     await waitForStatus(service.baseUrl, running, ['canceled'])
 
-    const waiting = await Promise.all([1, 2].map(() => service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })))
+    const waiting = await Promise.all([1, 2].map(async () => (await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })).jobId))
     const emptied = await cli('empty', 'echo')
     expect(emptied.code).toBe(0)
     expect(emptied.stdout).toMatch(/^deleted [2-9]\d* waiting echo jobs$/m)
