@@ -177,7 +177,7 @@ async function drain(system: SystemName, variant: string, processes: number, key
       if (system === 'ours' && queueKind === 'progress5') {
         const { queue, close } = await openOurs(url)
         for (let offset = 0; offset < N.drain; offset += 1000) {
-          (await queue.enqueueMany(Array.from({ length: Math.min(1000, N.drain - offset) }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))).map((outcome) => outcome.jobId)
+          await queue.enqueueMany(Array.from({ length: Math.min(1000, N.drain - offset) }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))
         }
         await close()
       } else {
@@ -455,7 +455,7 @@ async function seedRetained(url: string, count: number) {
 
 async function scenarioRetained() {
   await freshDb('retained', async (url) => {
-    const { queue, close } = await openOurs(url)
+    const { close } = await openOurs(url)
     await close()
     const seeded = performance.now()
     await seedRetained(url, N.retained)
