@@ -6,7 +6,8 @@
  *
  * Also relied upon, outside TypeScript (migrations keep their frozen DDL):
  * - the housler.jobs view LEFT JOINs pgboss.job on (name, id) and reads state, blocked, start_after,
- *   started_on, completed_on, retry_count and output (migrations 0001, 0005);
+ *   started_on, completed_on, retry_count and output (migrations 0001, 0005); housler.rq_status(),
+ *   rq_error() and rq_error_code() take pg-boss's enum pgboss.job_state (migration 0005);
  * - housler.capture_webhook_event() is a row trigger AFTER INSERT / UPDATE OF state ON pgboss.job
  *   (migrations 0004, 0005): pg-boss 12 clones row triggers of the partitioned parent onto each queue's
  *   partition, so the outbox row commits with whatever ends the job (worker, cancel, expiry).
@@ -134,7 +135,7 @@ export async function countJobsByStatus(db: Kysely<Database>, kinds: string[]): 
   // pgboss.job alone, plus the few task rows settling a permanent failure (a partial index): joining
   // every task row would double the cost of a count that is already a scan of every retained job.
   const result = await sql<{ kind: string; status: string; jobs: number }>`
-    SELECT j.name AS kind, housler.rq_status(j.state::text, j.blocked, j.start_after, t.job_id IS NOT NULL, false) AS status, count(*)::int AS jobs
+    SELECT j.name AS kind, housler.rq_status(j.state, j.blocked, j.start_after, t.job_id IS NOT NULL, false) AS status, count(*)::int AS jobs
     FROM pgboss.job j
     LEFT JOIN housler._tasks t ON t.job_id = j.id AND t.permanent_error IS NOT NULL
     WHERE j.name = ANY(${kinds}::text[])
