@@ -108,6 +108,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     $fn$
   `.execute(db)
 
-  // The queue counts join only the task rows settling a permanent failure: a handful, by this index.
+  // The queue counts look up only the task rows settling a permanent failure: a handful, by this index.
   await sql`CREATE INDEX _tasks_permanent_error_idx ON housler._tasks (job_id) WHERE permanent_error IS NOT NULL`.execute(db)
 }
