@@ -59,6 +59,8 @@ export type StartWorkerOptions = { kinds?: readonly string[]; concurrency?: numb
 export interface Queue {
   /** Task kinds this queue runs. */
   readonly kinds: readonly string[]
+  /** A kind's job timeout in seconds (its own, else RQ_JOB_TIMEOUT): RQ's job.timeout. */
+  timeoutSeconds(kind: string): number
   /** Parses and admits the payload (once), then enqueues; a repeat of an Idempotency-Key or dedupeKey answers the existing job. */
   enqueue(request: EnqueueRequest): Promise<Enqueued>
   /** RQ's enqueue_many: every job or none, in one transaction. */
@@ -174,6 +176,7 @@ export function createQueue(options: QueueOptions): QueueService {
   const queue: Queue = {
     kinds,
     monitoring,
+    timeoutSeconds: (kind) => tasks.get(kind)?.timeoutSeconds ?? config.jobTimeoutSeconds,
     async enqueue(request) {
       const item = prepare(request)
       let outcome: EnqueueOutcome
