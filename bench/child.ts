@@ -56,8 +56,8 @@ if (role === 'drain') {
   const url = system
   // Logs at info like a deployment (stdout goes nowhere); BENCH_API_LOG=silent measures the logging's share.
   const logLevel = process.env.BENCH_API_LOG === 'silent' ? 'silent' : 'info'
-  const { config, log, db, queue } = await openOurs(url, { supervise: false, logLevel })
-  const app = createApp({ config, queue, log })
+  const { config, log, queue, metrics, close } = await openOurs(url, { supervise: false, logLevel })
+  const app = createApp({ config, queue, metrics, log })
   // The floor: Hono plus one primary-key select on a pool of 10, nothing else.
   const pool = new pg.Pool({ connectionString: url, max: 10 })
   const bare = new Hono()
@@ -74,8 +74,7 @@ if (role === 'drain') {
   stop = async () => {
     ours.server.close()
     reference.server.close()
-    await queue.stop()
-    await db.destroy()
+    await close()
     await pool.end()
   }
   send({ type: 'ready', port: ours.port, barePort: reference.port, rss: process.memoryUsage().rss })

@@ -20,10 +20,9 @@ await client.connect()
 if (process.env.PGSS) await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
 const ids: string[] = []
 if (mode !== 'enqueue') {
-  const { queue, db } = await openOurs(url)
-  ids.push(...(await queue.enqueueMany(Array.from({ length: 2000 }, (_, i) => ({ kind: 'noop', payload: { seq: i } })))))
-  await queue.stop()
-  await db.destroy()
+  const { queue, close } = await openOurs(url)
+  ids.push(...(await queue.enqueueMany(Array.from({ length: 2000 }, (_, i) => ({ kind: 'noop', payload: { seq: i } })))).map((outcome) => outcome.jobId))
+  await close()
 }
 const api = spawnChild(['api', url])
 try {

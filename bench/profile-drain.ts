@@ -16,7 +16,7 @@ const client = new pg.Client({ connectionString: url })
 await client.connect()
 const pgss = (await client.query(`SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'`)).rows[0].setting.includes('pg_stat_statements')
 if (pgss) await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
-const { queue, db } = await openOurs(url)
+const { queue, db, close } = await openOurs(url)
 try {
   for (let offset = 0; offset < jobs; offset += 1000) {
     await queue.enqueueMany(Array.from({ length: Math.min(1000, jobs - offset) }, (_, i) => ({ kind, payload: { seq: offset + i } })))
@@ -43,8 +43,7 @@ try {
     console.table(rows)
   }
 } finally {
-  await queue.stop()
-  await db.destroy()
+  await close()
   await client.end()
   await dropDatabase(admin, name)
 }

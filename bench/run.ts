@@ -175,12 +175,11 @@ async function drain(system: SystemName, variant: string, processes: number, key
     const children: Child[] = []
     try {
       if (system === 'ours' && queueKind === 'progress5') {
-        const { queue, db } = await openOurs(url)
+        const { queue, close } = await openOurs(url)
         for (let offset = 0; offset < N.drain; offset += 1000) {
           await queue.enqueueMany(Array.from({ length: Math.min(1000, N.drain - offset) }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))
         }
-        await queue.stop()
-        await db.destroy()
+        await close()
       } else {
         await enqueueBacklog(client, N.drain)
       }
@@ -347,13 +346,12 @@ async function scenarioPickup() {
 // progress5 jobs, so both see the same drain, the same machine load and the same process.
 async function scenarioStatus() {
   await freshDb('status', async (url) => {
-    const { queue, db } = await openOurs(url)
+    const { queue, close } = await openOurs(url)
     const ids: string[] = []
     for (let offset = 0; offset < N.statusBacklog; offset += 1000) {
-      ids.push(...(await queue.enqueueMany(Array.from({ length: 1000 }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))))
+      ids.push(...(await queue.enqueueMany(Array.from({ length: 1000 }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))).map((outcome) => outcome.jobId))
     }
-    await queue.stop()
-    await db.destroy()
+    await close()
     const api = spawnChild(['api', url])
     const worker = spawnChild(['drain', 'ours', 'progress5', url])
     try {
@@ -457,9 +455,8 @@ async function seedRetained(url: string, count: number) {
 
 async function scenarioRetained() {
   await freshDb('retained', async (url) => {
-    const { queue, db } = await openOurs(url)
-    await queue.stop()
-    await db.destroy()
+    const { close } = await openOurs(url)
+    await close()
     const seeded = performance.now()
     await seedRetained(url, N.retained)
     log(`  seeded ${N.retained} retained jobs in ${((performance.now() - seeded) / 1000).toFixed(1)} s`)

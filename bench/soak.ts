@@ -58,11 +58,11 @@ const CHILD_ENV = {
 
 async function runChild(role: string, url: string): Promise<void> {
   const runtime = await openRuntime({ name: `soak-${role}`, env: { ...CHILD_ENV, DATABASE_URL: url }, tasks: [soakTask] })
-  const { config, log, queue } = runtime
+  const { config, log, queue, metrics } = runtime
   let counts = () => ({ finished: 0, failed: 0 })
   let close = () => runtime.close()
   if (role === 'api') {
-    const app = createApp({ config, queue, log })
+    const app = createApp({ config, queue, metrics, log })
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => process.send?.({ type: 'ready', port: info.port }))
     close = async () => {
       server.close()
@@ -70,7 +70,7 @@ async function runChild(role: string, url: string): Promise<void> {
     }
   } else {
     const worker = queue.startWorker()
-    queue.startCleanup()
+    runtime.startCleanup()
     counts = () => worker.counts()
     process.send?.({ type: 'ready' })
   }

@@ -2,10 +2,7 @@ import net from 'node:net'
 import pg from 'pg'
 import type { Runner, WorkerUtils } from 'graphile-worker'
 import type { Worker as BullWorker } from 'bullmq'
-import { loadConfig } from '../src/config.ts'
-import { createDb, type Db } from '../src/db/index.ts'
-import { createLogger, createSilentLogger } from '../src/log.ts'
-import { createQueue, type Queue } from '../src/queue/index.ts'
+import { openRuntime } from '../src/runtime.ts'
 import { BENCH_TASKS, hooks } from './tasks.ts'
 
 /** One queue system under test, driven the same way by every scenario. */
@@ -37,23 +34,23 @@ const KIND = (variant: string) => (variant.startsWith('progress') ? 'progress5' 
 
 /** `logLevel` 'info' is what a deployed API runs with (one JSON line per request, to stdout). */
 export async function openOurs(url: string, options: { supervise?: boolean; concurrency?: number; logLevel?: 'info' | 'silent' } = {}) {
-  const config = loadConfig({
+  const env = {
     DATABASE_URL: url,
     LOG_LEVEL: options.logLevel ?? 'silent',
     WORKER_CONCURRENCY: String(options.concurrency ?? 16),
     DB_POOL_SIZE: '10',
     // The bench is the only client: the per-client rate limit would measure itself.
     RATE_LIMIT_PER_MINUTE: '0',
-  })
-  const log = config.logLevel === 'silent' ? createSilentLogger() : createLogger({ level: config.logLevel, name: 'api' })
-  const db: Db = createDb({ url, poolSize: config.dbPoolSize, applicationName: 'housler-bench' })
-  const queue: Queue = await createQueue({ config, db, url, tasks: BENCH_TASKS, deps: {}, log, supervise: options.supervise ?? true })
-  return { config, log, db, queue }
+  }
+  // The same composition root as the server and the worker, with the bench's task kinds.
+  const runtime = await openRuntime({ name: 'bench', env, tasks: BENCH_TASKS, supervise: options.supervise ?? true })
+  const { config, log, db, queue, metrics } = runtime
+  return { config, log, db, queue, metrics, close: () => runtime.close() }
 }
 
 export async function openSystem(system: SystemName, url: string, queueName = 'noop'): Promise<Client> {
   if (system === 'ours') {
-    const { db, queue } = await openOurs(url)
+    const { db, queue, close } = await openOurs(url)
     let kind = queueName
     return {
       send: (data) => queue.enqueue({ kind, payload: data }).then(() => {}),
@@ -65,8 +62,7 @@ export async function openSystem(system: SystemName, url: string, queueName = 'n
       remaining: async () =>
         Number((await db.pool.query(`SELECT count(*) FROM pgboss.job WHERE name = ANY($1) AND state < 'completed'`, [['noop', 'progress5']])).rows[0].count),
       async close() {
-        await queue.stop()
-        await db.destroy()
+        await close()
       },
     }
   }

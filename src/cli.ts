@@ -140,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
     case 'requeue':
       if (values.all) {
         return withRuntime(async ({ queue }) => {
-          const ids = await queue.monitoring.requeueFailed(values.kind)
+          const ids = await queue.requeueFailed(values.kind)
           console.log(`requeued ${ids.length} failed jobs${values.kind ? ` of kind ${values.kind}` : ''}`)
           for (const id of ids) console.log(id)
           return 0
@@ -160,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
     case 'empty':
       if (!arg) throw new UsageError('empty needs a kind')
       return withRuntime(async ({ queue }) => {
-        const deleted = await queue.monitoring.emptyQueue(arg)
+        const deleted = await queue.emptyQueue(arg)
         console.log(`deleted ${deleted} waiting ${arg} jobs`)
         return 0
       })

@@ -1,10 +1,13 @@
 import { loadConfig, type Config } from './config.ts'
-import { createDb, startEmbeddedPostgres, type Db, type EmbeddedServer } from './db/index.ts'
+import { coerceError } from './errors.ts'
+import { createDb, migrateToLatest, startEmbeddedPostgres, type Db, type EmbeddedServer } from './db/index.ts'
 import { createLogger, type Logger } from './log.ts'
-import { createQueue, type Queue } from './queue/index.ts'
+import { createMetrics, type Metrics } from './metrics/index.ts'
+import { createQueue, proxyHealthOf, startQueueBackend, type Queue } from './queue/index.ts'
 import { toStartupError } from './startup.ts'
 import { TASKS } from './tasks/registry.ts'
 import type { TaskDefinition } from './tasks/types.ts'
+import { startWebhookDelivery, type WebhookDelivery } from './webhooks/index.ts'
 
 export type Runtime = {
   config: Config
@@ -12,12 +15,20 @@ export type Runtime = {
   url: string
   db: Db
   queue: Queue
+  /** Prometheus registry of this process. */
+  metrics: Metrics
+  /** One TTL cleanup pass now (RQ_RESULT_TTL, RQ_FAILURE_TTL, orphaned dependents, old tombstones). */
+  cleanup(): Promise<{ expired: number; orphansCanceled: number }>
+  /** Runs the cleanup every CLEANUP_INTERVAL_SECONDS in this process until close(). */
+  startCleanup(): void
+  /** Stops the workers (grace period), webhook delivery, pg-boss, the pools and the embedded database. */
   close(): Promise<void>
 }
 
 /**
- * Shared start-up of the composition roots: config, database (the embedded one when DATABASE_URL
- * is unset), pg-boss and our migrations. Everything below receives these objects as arguments.
+ * The composition root shared by the server, the worker and the CLI: config, database (the
+ * embedded one when DATABASE_URL is unset), pg-boss, our migrations after it, metrics, the queue,
+ * webhook delivery and the cleanup timer. Everything below receives these objects as arguments.
  * A failure the user can fix rejects with a StartupError whose message names the cause and the fix.
  */
 export async function openRuntime(options: {
@@ -26,6 +37,7 @@ export async function openRuntime(options: {
   tasks?: readonly TaskDefinition[]
   /** The task services; a close() on them runs at shutdown, after the queue stopped. */
   deps?: (config: Config, db: Db, log: Logger) => object
+  /** Run pg-boss supervision (expiry, heartbeat checks) in this process. Default true. */
   supervise?: boolean
   /** Overrides LOG_LEVEL (the CLI keeps stdout for its own output). */
   logLevel?: string
@@ -43,35 +55,62 @@ export async function openRuntime(options: {
     )
   }
   const db = createDb({ url, poolSize: config.dbPoolSize, applicationName: `housler-${options.name}` })
-  let deps: { close?: () => Promise<void> } = {}
+  const tasks = options.tasks ?? TASKS
+  let backend: Awaited<ReturnType<typeof startQueueBackend>> | undefined
   try {
-    deps = options.deps?.(config, db, log) ?? {}
-    const queue = await createQueue({
-      config,
-      db,
-      url,
-      tasks: options.tasks ?? TASKS,
-      deps: deps as Record<string, unknown>,
-      log,
-      supervise: options.supervise,
-    })
-    return {
-      config,
-      log,
-      url,
-      db,
-      queue,
-      async close() {
-        await queue.stop()
-        await deps.close?.()
-        await db.destroy()
-        await embedded?.stop()
-      },
-    }
+    // pg-boss creates its schema first: our migrations' views read it.
+    backend = await startQueueBackend({ url, config, tasks, log, supervise: options.supervise ?? true })
+    const migration = await migrateToLatest(db.db)
+    if (migration.error) throw coerceError(migration.error)
   } catch (e) {
-    await deps.close?.()
+    await backend?.close()
     await db.destroy()
     await embedded?.stop()
     throw toStartupError(e, config.databaseUrl ?? url)
+  }
+  const deps: { close?: () => Promise<void> } = options.deps?.(config, db, log) ?? {}
+  let webhookDelivery: WebhookDelivery | undefined
+  let cleanupTimer: NodeJS.Timeout | undefined
+  const metrics = createMetrics({
+    snapshot: async () => ({ depth: await queue.monitoring.queueStats(), liveWorkers: await queue.monitoring.liveWorkerCount() }),
+    proxyHealth: proxyHealthOf(deps as Record<string, unknown>),
+  })
+  const { queue, cleanup } = createQueue({
+    config,
+    db,
+    backend,
+    tasks,
+    deps: deps as Record<string, unknown>,
+    metrics,
+    log,
+    // Worker processes deliver webhooks; one loop per process however many workers it runs.
+    onFirstWorker: () => {
+      webhookDelivery ??= startWebhookDelivery({ db: db.db, config, log })
+    },
+  })
+  const queueBackend = backend
+  return {
+    config,
+    log,
+    url,
+    db,
+    queue,
+    metrics,
+    cleanup,
+    startCleanup() {
+      const tick = () => cleanup().catch((e) => log.warn({ err: coerceError(e).message }, 'cleanup pass failed'))
+      cleanupTimer = setInterval(tick, config.cleanupIntervalSeconds * 1000)
+      cleanupTimer.unref()
+      void tick()
+    },
+    async close() {
+      if (cleanupTimer) clearInterval(cleanupTimer)
+      await queue.stop()
+      await deps.close?.()
+      await webhookDelivery?.stop()
+      await queueBackend.close()
+      await db.destroy()
+      await embedded?.stop()
+    },
   }
 }

@@ -15,9 +15,9 @@ const OFFLINE_PROBE_HOST = 'cian.ru'
 
 try {
   const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices })
-  const { config, log, queue } = runtime
+  const { config, log, queue, metrics } = runtime
   const pdf = createPdfRenderer({ executablePath: config.chromiumPath, log })
-  const app = createApp({ config, queue, log, readers: createStores(runtime.db.db), pdf })
+  const app = createApp({ config, queue, metrics, log, readers: createStores(runtime.db.db), pdf })
   let server: Awaited<ReturnType<typeof listen>>
   try {
     server = await listen({ fetch: app.fetch, port: config.port, host: config.host, portVariable: 'PORT' })
@@ -26,7 +26,7 @@ try {
     throw e
   }
   const worker = apiOnly ? undefined : queue.startWorker({ kinds: config.workerKinds })
-  queue.startCleanup()
+  runtime.startCleanup()
   const bound = server.address() as AddressInfo // PORT=0 binds an ephemeral port: log the real one
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
   log.info({ url: `http://${host}:${bound.port}`, worker: Boolean(worker) }, 'housler task service listening')

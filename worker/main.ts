@@ -9,10 +9,10 @@ try {
   const runtime = await openRuntime({ name: 'worker', deps: createTaskServices })
   const { config, log, queue } = runtime
   const worker = queue.startWorker({ kinds: config.workerKinds })
-  queue.startCleanup()
+  runtime.startCleanup()
   log.info({ worker_id: worker.id, kinds: queue.kinds, concurrency: config.workerConcurrency }, 'worker started')
   const metricsServer = config.metricsPort
-    ? await listen({ fetch: createMetricsApp(queue.metrics).fetch, port: config.metricsPort, host: config.host, portVariable: 'METRICS_PORT' }).catch(
+    ? await listen({ fetch: createMetricsApp(runtime.metrics).fetch, port: config.metricsPort, host: config.host, portVariable: 'METRICS_PORT' }).catch(
         async (e) => {
           await runtime.close()
           throw e

@@ -2,8 +2,9 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import type { Config } from '../config.ts'
-import { AppError, coerceError } from '../errors.ts'
+import { AppError, coerceError, isDatabaseUnreachable } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import type { Metrics } from '../metrics/index.ts'
 import type { Queue } from '../queue/index.ts'
 import { HTTP_STATUS } from './errors.ts'
 import { createTaskRoutes } from './tasks-routes.ts'
@@ -19,7 +20,7 @@ import { createPdfRenderer, type PdfRenderer } from '../pdf/index.ts'
 import { apiCors, securityHeaders } from './security-headers.ts'
 import { rejectUnstorableUrl } from './validate.ts'
 
-export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders; pdf?: PdfRenderer }
+export type AppDeps = { config: Config; queue: Queue; metrics: Metrics; log: Logger; readers?: DomainReaders; pdf?: PdfRenderer }
 
 const STATUS_POLL = /^\/api\/tasks\/status\/[^/]+$/
 const PAGE_PATHS = new Set(['/api/tasks/parse', INTAKE_PATH, IMPORT_PATH])
@@ -30,10 +31,10 @@ export function errorBody(error: string, details: unknown = null) {
 
 /** The HTTP API: the guide's contract under /api/tasks, health probes, JSON errors everywhere. */
 export function createApp(deps: AppDeps): Hono {
-  const { config, queue, log } = deps
+  const { config, queue, metrics, log } = deps
   const app = new Hono()
 
-  app.use('*', httpMetrics(queue.metrics))
+  app.use('*', httpMetrics(metrics))
   // A status poll answered 2xx is logged at debug: clients poll every ~2 s per job, and a JSON line
   // each was ~10% of the API's CPU per poll (bench/RESULTS.md, scenario d). Everything else, and
   // every poll that fails, stays at info.
@@ -72,7 +73,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
   app.get('/readyz', async (c) => {
     try {
-      await queue.ping()
+      await queue.monitoring.ping()
       return c.json({ status: 'ready', database: 'reachable' })
     } catch (e) {
       return c.json(errorBody('Database unreachable', { reason: coerceError(e).message }), 503)
@@ -90,7 +91,7 @@ export function createApp(deps: AppDeps): Hono {
   }
   app.route('/api/tasks', createTaskRoutes(deps, rateLimit))
   app.route('/dashboard', createDashboardRoutes(deps))
-  app.route('/metrics', createMetricsRoutes(queue.metrics))
+  app.route('/metrics', createMetricsRoutes(metrics))
 
   app.route('/', createStaticRoutes())
   app.notFound((c) => c.json(errorBody('Not found', { method: c.req.method, path: c.req.path }), 404))
@@ -103,7 +104,7 @@ export function createApp(deps: AppDeps): Hono {
     if (e instanceof HTTPException) {
       return c.json(errorBody(e.message || 'Bad request', { status: e.status }), e.status)
     }
-    if (queue.isUnreachable(e)) {
+    if (isDatabaseUnreachable(e)) {
       return c.json(errorBody('Queue database unreachable; try again shortly', { reason: coerceError(e).message }), 503)
     }
     const error = coerceError(e)

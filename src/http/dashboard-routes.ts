@@ -4,7 +4,7 @@ import { basicAuth } from 'hono/basic-auth'
 import { html, raw } from 'hono/html'
 import type { HtmlEscapedString } from 'hono/utils/html'
 import { AppError } from '../errors.ts'
-import { STATUSES, type JobRow, type ProxyHealthRow, type QueueStatRow, type ThroughputRow, type WorkerRow } from '../queue/index.ts'
+import { STATUSES, TERMINAL_STATUSES, type JobRow, type ProxyHealthRow, type QueueStatRow, type ThroughputRow, type WorkerRow } from '../queue/index.ts'
 import type { AppDeps } from './app.ts'
 import { JobIdSchema } from './contract.ts'
 import { parseWith } from './validate.ts'
@@ -233,7 +233,7 @@ ${rows.map((row) => {
 
 function jobDetail(row: JobRow): Html {
   const canRequeue = row.status === 'failed' || row.status === 'canceled'
-  const canCancel = !['finished', 'failed', 'canceled', 'expired'].includes(row.status)
+  const canCancel = row.status !== 'expired' && !TERMINAL_STATUSES.has(row.status)
   const canDelete = row.status !== 'started'
   return html`<table>
 <tr><th>id</th><td>${row.id}</td></tr><tr><th>kind</th><td>${row.kind}</td></tr>
@@ -330,7 +330,7 @@ export function createDashboardRoutes({ config, queue }: AppDeps): Hono {
 
   async function jobById(c: Context) {
     const jobId = parseWith(JobIdSchema, c.req.param('id'), 'job id')
-    const row = await queue.findRow(jobId)
+    const row = await queue.monitoring.findJob(jobId)
     if (!row || row.status === 'expired') {
       throw new AppError('JobNotFound', `No job ${jobId} (never enqueued, expired or deleted)`, { details: { job_id: jobId } })
     }
@@ -395,7 +395,7 @@ ${filter.page < pages ? html`<a id="next" href="/dashboard/jobs?${query(filter.p
   routes.get('/search', async (c) => {
     const q = (c.req.query('q') ?? '').trim()
     if (JobIdSchema.safeParse(q).success) {
-      const row = await queue.findRow(q)
+      const row = await queue.monitoring.findJob(q)
       if (row && row.status !== 'expired') return c.redirect(`/dashboard/jobs/${row.id}`)
     }
     return c.redirect(`/dashboard/jobs?${new URLSearchParams({ session_id: q }).toString()}`)
@@ -411,19 +411,19 @@ ${filter.page < pages ? html`<a id="next" href="/dashboard/jobs?${query(filter.p
   })
   routes.post('/api/jobs/:id/delete', async (c) => {
     const jobId = parseWith(JobIdSchema, c.req.param('id'), 'job id')
-    await queue.delete(jobId)
+    await queue.remove(jobId)
     return c.json({ message: `deleted ${jobId}` })
   })
   routes.post('/api/requeue-failed', async (c) => {
-    const ids = await queue.monitoring.requeueFailed()
+    const ids = await queue.requeueFailed()
     return c.json({ message: `requeued ${ids.length} failed jobs`, job_ids: ids })
   })
   routes.post('/api/queues/:kind/requeue-failed', async (c) => {
-    const ids = await queue.monitoring.requeueFailed(c.req.param('kind'))
+    const ids = await queue.requeueFailed(c.req.param('kind'))
     return c.json({ message: `requeued ${ids.length} failed ${c.req.param('kind')} jobs`, job_ids: ids })
   })
   routes.post('/api/queues/:kind/empty', async (c) => {
-    const deleted = await queue.monitoring.emptyQueue(c.req.param('kind'))
+    const deleted = await queue.emptyQueue(c.req.param('kind'))
     return c.json({ message: `deleted ${deleted} waiting ${c.req.param('kind')} jobs`, deleted })
   })
   return routes

@@ -58,7 +58,6 @@ export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLim
           { ref: 'find-similar', kind: 'find-similar', payload: search, dependsOn: ['parse'], ...common },
           { ref: 'report', kind: 'report', payload: { session_id: body.session_id }, dependsOn: ['find-similar'], ...common },
         ]
-    for (const step of steps) queue.validate(step.kind, step.payload)
     const ids = await queue.enqueueFlow(steps)
     return c.json(
       {

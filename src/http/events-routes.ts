@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
 import { coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { CHANNELS, TERMINAL_STATUSES, type Queue } from '../queue/index.ts'
+import { TERMINAL_STATUSES, type Queue } from '../queue/index.ts'
 import { JobIdSchema } from './contract.ts'
 import { parseWith } from './validate.ts'
 
@@ -18,7 +18,7 @@ type Watch = { subscribers: Set<Subscriber>; latest?: Body; reading?: Promise<Bo
  * it (reads never overlap per job: a notification during a read marks it dirty and one more read
  * follows). A new client of an already-watched job gets the cached latest body: no read at all.
  */
-export function createStatusHub(options: { read(jobId: string): Promise<Body>; listener: Queue['listener']; log: Logger }) {
+export function createStatusHub(options: { read(jobId: string): Promise<Body>; onStatusChange: Queue['onStatusChange']; log: Logger }) {
   const watches = new Map<string, Watch>()
   let reads = 0
 
@@ -49,10 +49,10 @@ export function createStatusHub(options: { read(jobId: string): Promise<Body>; l
     read(jobId, watch).catch((e) => options.log.warn({ err: coerceError(e).message, job_id: jobId }, 'status push read failed'))
   }
 
-  options.listener.on(CHANNELS.status, refresh)
-  // Notifications sent while the listener was down are lost: re-read every watched job.
-  options.listener.onReconnect(() => {
-    for (const jobId of watches.keys()) refresh(jobId)
+  options.onStatusChange((jobId) => {
+    if (jobId !== null) return refresh(jobId)
+    // Notifications sent while the listener was down are lost: re-read every watched job.
+    for (const watched of watches.keys()) refresh(watched)
   })
 
   return {

@@ -4,7 +4,7 @@ import { html } from 'hono/html'
 import { z } from 'zod'
 import type { Config } from '../config.ts'
 import { AppError, coerceError } from '../errors.ts'
-import { isListingHost } from '../fetch/index.ts'
+import { checkListingUrl, isListingHost } from '../fetch/index.ts'
 import type { Queue } from '../queue/index.ts'
 import type { IntakeTokens } from '../store/index.ts'
 import type { Property } from '../tasks/parse/property.ts'
@@ -84,18 +84,16 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
       const { readPage, siteFor } = await import('../tasks/parse/parse-page.ts')
       const reading = readPage(body.html, body.url)
       if (reading.page_kind === 'serp') {
-        checkUrl(body.url, queue)
+        checkUrl(body.url, config)
         const imported = await listings.upsert(reading.cards.filter((card) => card.offer_id !== null))
         const answer = { page_kind: 'serp' as const, imported, cards: reading.cards.length, source: siteFor(body.url).source }
         return asPage ? c.html(receivedPage(`Добавлено объявлений в базу аналогов: ${imported}.`), 200) : c.json(answer, 200)
       }
-      const jobId = await queue.enqueue({
-        kind: 'parse',
-        payload: queue.validate('parse', { url: body.url, session_id: body.session_id, html: body.html }) as Record<string, unknown>,
-        sessionId: body.session_id,
-      })
+      // The queue parses and admits the payload (the listing-URL policy included) exactly once.
+      const enqueued = await queue.enqueue({ kind: 'parse', payload: { url: body.url, session_id: body.session_id, html: body.html }, sessionId: body.session_id })
+      const jobId = enqueued.jobId
       await intake.record(body.token, jobId, body.url)
-      const answer = { job_id: jobId, status: 'queued', message: 'Page received from the browser', poll_url: `/api/tasks/status/${jobId}`, page_kind: reading.page_kind }
+      const answer = { job_id: jobId, status: enqueued.status, message: 'Page received from the browser', poll_url: `/api/tasks/status/${jobId}`, page_kind: reading.page_kind }
       return asPage ? c.html(receivedPage('Страница получена. Вернитесь во вкладку Housler — оценка продолжится там.'), 202) : c.json(answer, 202)
     } catch (e) {
       const err = coerceError(e)
@@ -112,7 +110,7 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
     const siteOf = (url: string) => siteFor(url).source
     if (/^text\/html\b/.test(type)) {
       const url = c.req.query('url') ?? c.req.header('x-page-url') ?? ''
-      checkUrl(url, queue)
+      checkUrl(url, config)
       const reading = readPage(await c.req.text(), url)
       if (reading.page_kind === 'blocked') {
         throw new AppError('ValidationFailed', `The page is a block page (${reading.reason}), not search results`, { details: { page_kind: 'blocked', reason: reading.reason } })
@@ -143,9 +141,9 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
   return routes
 }
 
-function checkUrl(url: string, queue: Queue): void {
-  // The parse kind's admission check is the listing-URL policy: one rule for every way a page arrives.
-  queue.validate('parse', { url, session_id: '-' })
+function checkUrl(url: string, config: Config): void {
+  // The parse kind's admission check (tasks/parse admit): one rule for every way a page arrives.
+  checkListingUrl(url, config)
 }
 
 function isFormPost(c: Context): boolean {

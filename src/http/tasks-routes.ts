@@ -14,7 +14,7 @@ const QUEUED_MESSAGE = 'Task queued successfully'
 
 export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: RateLimiter): Hono {
   const routes = new Hono()
-  const hub = createStatusHub({ read: (jobId) => queue.getStatus(jobId), listener: queue.listener, log })
+  const hub = createStatusHub({ read: (jobId) => queue.getStatus(jobId), onStatusChange: (handler) => queue.onStatusChange(handler), log })
 
   function pollUrl(jobId: string) {
     return `/api/tasks/status/${jobId}`
@@ -24,14 +24,13 @@ export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: Rat
     const body = await readJsonObject(c)
     const meta = parseWith(EnqueueMetaSchema, Object.fromEntries(META_KEYS.map((key) => [key, body[key]])), 'queue options')
     const payload = Object.fromEntries(Object.entries(body).filter(([key]) => !(META_KEYS as readonly string[]).includes(key)))
-    const valid = queue.validate(kind, payload) as Record<string, unknown>
     const runAt = meta.enqueue_at
       ? new Date(meta.enqueue_at)
       : meta.enqueue_in
         ? new Date(Date.now() + meta.enqueue_in * 1000)
         : undefined
-    const sessionId = typeof valid.session_id === 'string' ? valid.session_id : null
-    return { kind, payload: valid, sessionId, priority: meta.priority, runAt, ...webhookOf(meta), ...idempotencyOf(c, kind, body) }
+    // The queue parses and admits the payload (once); session_id comes from the parsed payload.
+    return { kind, payload, priority: meta.priority, runAt, ...webhookOf(meta), ...idempotencyOf(c, kind, body) }
   }
 
   function webhookOf(meta: { webhook_url?: string; webhook_events?: Array<'finished' | 'failed' | 'canceled'> }) {
@@ -55,7 +54,7 @@ export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: Rat
     return { idempotency: { client, key, bodyHash: hashRequest(kind, body) } }
   }
 
-  routes.get('/queue-stats', async (c) => c.json(await queue.cachedStats()))
+  routes.get('/queue-stats', async (c) => c.json(await queue.monitoring.stats()))
 
   routes.get('/status/:job_id/events', (c) => streamJobEvents(c, hub))
 
@@ -77,30 +76,14 @@ export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: Rat
   // One route per registered task kind: parse, find-similar, report (and kinds tests register).
   routes.post('/:kind{[a-z][a-z0-9-]*}', rateLimit.middleware, async (c) => {
     const kind = c.req.param('kind')
-    if (!queue.tasks.has(kind)) {
+    if (!queue.kinds.includes(kind)) {
       throw new AppError('JobNotFound', `Unknown task kind "${kind}"`, { details: { kinds: queue.kinds } })
     }
-    const request = await readEnqueueRequest(c, kind)
-    try {
-      const jobId = await queue.enqueue(request)
-      const status = request.runAt && request.runAt.getTime() > Date.now() ? 'scheduled' : 'queued'
-      return c.json({ job_id: jobId, status, message: QUEUED_MESSAGE, poll_url: pollUrl(jobId) }, 202)
-    } catch (e) {
-      if (!queue.isUnreachable(e)) throw e
-      if (!config.syncFallback) {
-        throw new AppError('QueueUnavailable', 'Queue database unreachable and SYNC_FALLBACK is off; try again shortly', {
-          details: { fallback: false },
-        })
-      }
-      // The guide's synchronous fallback: the task runs now and the answer is its final status.
-      const body = await queue.runInline({
-        kind,
-        payload: request.payload,
-        sessionId: request.sessionId ?? null,
-        priority: request.priority ?? 'normal',
-      })
-      return c.json({ ...body, poll_url: pollUrl(body.job_id), fallback: true }, 200)
-    }
+    const enqueued = await queue.enqueue(await readEnqueueRequest(c, kind))
+    // SYNC_FALLBACK: the database was unreachable, the task ran in this request; its final status.
+    if (enqueued.fallback) return c.json({ ...enqueued.fallback, poll_url: pollUrl(enqueued.jobId), fallback: true }, 200)
+    // A reused job (Idempotency-Key replay, dedupe) answers with its real status, not `queued`.
+    return c.json({ job_id: enqueued.jobId, status: enqueued.status, message: QUEUED_MESSAGE, poll_url: pollUrl(enqueued.jobId) }, 202)
   })
 
   return routes

@@ -49,9 +49,8 @@ export function createValuationRoutes(deps: ValuationRouteDeps): Hono {
   routes.post('/api/sessions/:session_id/analogs', deps.rateLimit.middleware, async (c) => {
     const sessionId = parseWith(z.string().min(1).max(200), c.req.param('session_id'), 'session_id')
     const body = parseWith(AddAnalogSchema, await readJsonObject(c), 'analog')
-    const payload = queue.validate('parse', { url: body.url, session_id: sessionId, role: 'added_analog' })
-    const jobId = await queue.enqueue({ kind: 'parse', payload, sessionId })
-    return c.json({ job_id: jobId, status: 'queued', message: 'Analog queued for parsing', poll_url: `/api/tasks/status/${jobId}` }, 202)
+    const { jobId, status } = await queue.enqueue({ kind: 'parse', payload: { url: body.url, session_id: sessionId, role: 'added_analog' }, sessionId })
+    return c.json({ job_id: jobId, status, message: 'Analog queued for parsing', poll_url: `/api/tasks/status/${jobId}` }, 202)
   })
 
   routes.post('/api/reports/:id/share', async (c) => {

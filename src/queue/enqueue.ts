@@ -8,6 +8,7 @@ import type { TaskDefinition } from '../tasks/types.ts'
 import { insertSubscriptions, type WebhookSubscription } from '../webhooks/outbox.ts'
 import { findReusable, recordKeys, type IdempotencyClaim } from './idempotency.ts'
 import { CHANNELS } from './listener.ts'
+import { captureInsert, enqueueStatement, type CapturedInsert } from './pg-boss-internals.ts'
 import { PG_BOSS_PRIORITY, type Priority } from './status.ts'
 
 export type EnqueueRequest = {
@@ -33,19 +34,21 @@ export type FlowStep = EnqueueRequest & { ref: string; dependsOn?: string[] }
 export type EnqueueDeps = {
   db: Kysely<Database>
   boss: PgBoss
-  tasks: ReadonlyMap<string, TaskDefinition>
   /** The pool under `db`: plain enqueues run on it as one prepared statement (see insertPlain). */
   pool?: pg.Pool
 }
 
-export function findTask(tasks: ReadonlyMap<string, TaskDefinition>, kind: string): TaskDefinition {
+/** A request parsed and admitted, with its job id: what the writers take. */
+export type PreparedJob = { jobId: string; task: TaskDefinition; request: EnqueueRequest; payload: unknown; sessionId: string | null }
+
+function findTask(tasks: ReadonlyMap<string, TaskDefinition>, kind: string): TaskDefinition {
   const task = tasks.get(kind)
   if (!task) throw new AppError('ValidationFailed', `Unknown task kind "${kind}"`, { details: { kind } })
   return task
 }
 
-/** Validates a payload against its kind's schema: bad input never reaches the queue. */
-export function validatePayload(task: TaskDefinition, payload: unknown): unknown {
+/** Parses a payload against its kind's schema: bad input never reaches the queue. */
+function parsePayload(task: TaskDefinition, payload: unknown): unknown {
   const parsed = task.payload.safeParse(payload)
   if (!parsed.success) {
     throw new AppError('ValidationFailed', `Invalid payload for task "${task.kind}"`, {
@@ -55,36 +58,48 @@ export function validatePayload(task: TaskDefinition, payload: unknown): unknown
   return parsed.data
 }
 
-type Prepared = { jobId: string; task: TaskDefinition; request: EnqueueRequest; payload: unknown }
-
+/**
+ * The one parse and admission of a request (the kind's checks, e.g. the listing URL policy); throws
+ * AppError (4xx) to refuse. Every enqueue path goes through here, whoever the caller.
+ */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-function prepare(tasks: EnqueueDeps['tasks'], request: EnqueueRequest): Prepared {
+export function prepareJob(tasks: ReadonlyMap<string, TaskDefinition>, admitDeps: unknown, request: EnqueueRequest): PreparedJob {
   const task = findTask(tasks, request.kind)
   if (request.jobId !== undefined && !UUID.test(request.jobId)) {
     // Job ids are uuid columns here and in pg-boss; RQ's own ids (str(uuid4())) always fit.
     throw new AppError('ValidationFailed', `Job id "${request.jobId.slice(0, 80)}" is not a UUID`, { details: { job_id: 'must be a UUID' } })
   }
-  return { jobId: request.jobId?.toLowerCase() ?? randomUUID(), task, request, payload: validatePayload(task, request.payload) }
+  const payload = parsePayload(task, request.payload)
+  task.admit?.(payload, admitDeps)
+  // The guide's payloads carry the client's session_id; it is also the job's session.
+  const fromPayload = (payload as { session_id?: unknown } | null)?.session_id
+  const sessionId = request.sessionId ?? (typeof fromPayload === 'string' ? fromPayload : null)
+  return { jobId: request.jobId?.toLowerCase() ?? randomUUID(), task, request, payload, sessionId }
+}
+
+/** No idempotency key, no dedupe key, no webhook: nothing to look up or lock, only rows to write. */
+export function isPlain(item: PreparedJob): boolean {
+  return !item.request.idempotency && !item.task.dedupeKey && !item.request.webhook
 }
 
 // 11 parameters a row: 2,000 rows stay under Postgres's 65,535 parameters per statement.
 const TASK_ROWS_PER_INSERT = 2000
 
-async function insertTaskRows(trx: Transaction<Database>, items: Prepared[], dependsOn: Map<string, string[]>) {
+async function insertTaskRows(trx: Transaction<Database>, items: PreparedJob[], dependsOn: Map<string, string[]>) {
   for (let offset = 0; offset < items.length; offset += TASK_ROWS_PER_INSERT) {
     await insertTaskRowChunk(trx, items.slice(offset, offset + TASK_ROWS_PER_INSERT), dependsOn)
   }
 }
 
-async function insertTaskRowChunk(trx: Transaction<Database>, items: Prepared[], dependsOn: Map<string, string[]>) {
+async function insertTaskRowChunk(trx: Transaction<Database>, items: PreparedJob[], dependsOn: Map<string, string[]>) {
   await trx
     .insertInto('housler._tasks')
     .values(
       items.map((item) => ({
         job_id: item.jobId,
         kind: item.task.kind,
-        session_id: item.request.sessionId ?? null,
+        session_id: item.sessionId,
         priority: item.request.priority ?? 'normal',
         payload: JSON.stringify(item.payload),
         max_attempts: item.task.retry.maxAttempts,
@@ -103,11 +118,11 @@ async function notifyKinds(trx: Transaction<Database>, kinds: Iterable<string>) 
   for (const kind of new Set(kinds)) await sql`SELECT pg_notify(${CHANNELS.jobs}, ${kind})`.execute(trx)
 }
 
-function jobData(item: Prepared, dependsOn: string[] = [], hasDependents = false) {
-  return { payload: item.payload, sessionId: item.request.sessionId ?? null, dependsOn, hasDependents }
+function jobData(item: PreparedJob, dependsOn: string[] = [], hasDependents = false) {
+  return { payload: item.payload, sessionId: item.sessionId, dependsOn, hasDependents }
 }
 
-function jobOptions(item: Prepared) {
+function jobOptions(item: PreparedJob) {
   return {
     id: item.jobId,
     priority: PG_BOSS_PRIORITY[item.request.priority ?? 'normal'],
@@ -116,15 +131,10 @@ function jobOptions(item: Prepared) {
 }
 
 /**
- * Enqueues jobs, each as our task row plus its pg-boss job, all in ONE transaction:
- * a crash leaves either every row or none.
+ * Writes prepared jobs, each as our task row plus its pg-boss job, all in ONE transaction: a crash
+ * leaves either every row or none. reused: an existing job answered (Idempotency-Key or dedupeKey).
  */
-export async function enqueueMany(deps: EnqueueDeps, requests: EnqueueRequest[]): Promise<string[]> {
-  return (await enqueueWithOutcome(deps, requests)).map((outcome) => outcome.jobId)
-}
-
-export async function enqueueWithOutcome(deps: EnqueueDeps, requests: EnqueueRequest[]): Promise<EnqueueOutcome[]> {
-  const items = requests.map((request) => prepare(deps.tasks, request))
+export async function writeJobs(deps: EnqueueDeps, items: PreparedJob[]): Promise<EnqueueOutcome[]> {
   if (deps.pool && items.every(isPlain) && (await insertPlain(deps as EnqueueDeps & { pool: pg.Pool }, items))) {
     return items.map((item) => ({ jobId: item.jobId, reused: false }))
   }
@@ -156,89 +166,18 @@ export async function enqueueWithOutcome(deps: EnqueueDeps, requests: EnqueueReq
   return items.map((item) => ({ jobId: reused.get(item.jobId)?.jobId ?? item.jobId, reused: reused.has(item.jobId) }))
 }
 
-/** No idempotency key, no dedupe key, no webhook: nothing to look up or lock, only rows to write. */
-function isPlain(item: Prepared): boolean {
-  return !item.request.idempotency && !item.task.dedupeKey && !item.request.webhook
-}
-
-type BossInsert = { text: string; json: string }
-
-// Per kind: pg-boss's INSERT text, once its JSON for a group was seen to be JSON.stringify(jobs).
-const insertTexts = new Map<string, string>()
-
-/** The same records to json_to_recordset: a key that is null and a key that is absent both read NULL. */
-function sameRecords(a: string, b: string): boolean {
-  const strip = (rows: Array<Record<string, unknown>>) => rows.map((row) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null)))
-  return JSON.stringify(strip(JSON.parse(a))) === JSON.stringify(strip(JSON.parse(b)))
-}
-
 /**
- * pg-boss's own INSERT for `jobs` of one kind, captured instead of run; undefined if it takes other
- * than one JSON parameter. Capturing runs pg-boss's insert() (~0.08 ms on an idle process, half the
- * JavaScript of an idle enqueue), so once a capture showed that pg-boss sends the same records as
- * JSON.stringify(jobs) (it adds "__traceContext": null) and the text is fixed per kind, later groups
- * reuse the text and build the JSON here. Should a pg-boss version reshape the jobs, the comparison
- * fails and every group is captured.
+ * Plain enqueues in ONE statement (pg-boss-internals.ts enqueueStatement), so one round trip and one
+ * commit instead of five (BEGIN, two inserts, NOTIFY, COMMIT), prepared once per connection: pickup
+ * 3.49 → 2.68 ms and HTTP enqueues 2,226 → 2,366/s (bench/RESULTS.md, c1437b1), which pg-boss's
+ * public send() with `{ db }` cannot match. Returns false, having written nothing, when pg-boss's SQL
+ * is not the one plain INSERT this relies on; the caller then uses the transaction path.
  */
-async function bossInsertSql(boss: PgBoss, kind: string, jobs: Parameters<PgBoss['insert']>[1]): Promise<BossInsert | undefined> {
-  const json = JSON.stringify(jobs)
-  const known = insertTexts.get(kind)
-  if (known !== undefined) return { text: known, json }
-  let captured: { text: string; values?: unknown[] } | undefined
-  const capture = {
-    async executeSql(text: string, values?: unknown[]) {
-      captured = { text, values }
-      return { rows: [] }
-    },
-  }
-  await boss.insert(kind, jobs, { db: capture, returnId: true })
-  if (!captured || captured.values?.length !== 1 || typeof captured.values[0] !== 'string') return undefined
-  if (sameRecords(captured.values[0], json)) insertTexts.set(kind, captured.text)
-  return { text: captured.text, json: captured.values[0] }
-}
-
-/** One plain INSERT whose only parameter is $1: what nests as a CTE with its parameter renumbered. */
-const nestable = (text: string) => /^\s*INSERT INTO/i.test(text) && !/\$[2-9]/.test(text) && (text.match(/\$1\b/g) ?? []).length === 1
-
-type Statement = { bossTexts: string[]; text: string; name?: string }
-// By set of kinds: pg-boss's text for a kind is fixed for the life of the process (it caches the
-// queue's table and policy too), so the statement is built once and reused while the text is the same.
-const statements = new Map<string, Statement | null>()
-let named = 0
-
-function buildStatement(bossTexts: string[]): Statement | null {
-  if (!bossTexts.every(nestable)) return null
-  const jobCtes = bossTexts.map((text, i) => `j${i} AS (${text.replace(/\$1\b/, `$${9 + i}`)})`)
-  const text = `WITH tasks AS (
-      INSERT INTO housler._tasks (job_id, kind, session_id, priority, payload, max_attempts)
-      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[])
-      RETURNING job_id
-    ),
-    ${jobCtes.join(',\n    ')},
-    jobs AS (${bossTexts.map((_, i) => `SELECT id FROM j${i}`).join(' UNION ALL ')}),
-    woke AS (SELECT pg_notify('${CHANNELS.jobs}', kind) FROM unnest($7::text[]) AS kind)
-    SELECT 1 / ((SELECT count(*) FROM tasks) = $8::int AND (SELECT count(*) FROM jobs) = $8::int)::int AS ok,
-      (SELECT count(*) FROM woke) AS woke`
-  // Unique per text: node-postgres refuses one name for two texts on a connection.
-  const name = named < 64 ? `housler_enqueue_${named++}` : undefined
-  return { bossTexts, text, name }
-}
-
-/**
- * Plain enqueues in ONE statement, so one round trip and one commit: our task rows, pg-boss's jobs
- * (its own INSERT, generated by pg-boss and nested as a CTE, as pg-boss nests it for its notify) and
- * the wake-up NOTIFY, atomic as any single statement. The transaction path costs five round trips
- * (BEGIN, two inserts, NOTIFY, COMMIT) and re-plans pg-boss's INSERT each time; this statement is
- * prepared once per connection and kind. If pg-boss skipped a job (ON CONFLICT), the division by
- * zero aborts the statement, so no task row is left without its job. Returns false, having written
- * nothing, when pg-boss's SQL is not the one plain INSERT this relies on; the caller then uses the
- * transaction path.
- */
-async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: Prepared[]): Promise<boolean> {
+async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: PreparedJob[]): Promise<boolean> {
   const byKind = [...Map.groupBy(items, (item) => item.task.kind)].sort(([a], [b]) => a.localeCompare(b))
-  const inserts: BossInsert[] = []
+  const inserts: CapturedInsert[] = []
   for (const [kind, group] of byKind) {
-    const captured = await bossInsertSql(
+    const captured = await captureInsert(
       deps.boss,
       kind,
       group.map((item) => ({ data: jobData(item), ...jobOptions(item) })),
@@ -246,17 +185,12 @@ async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: Prepare
     if (!captured) return false
     inserts.push(captured)
   }
-  const key = byKind.map(([kind]) => kind).join('\n')
-  let statement = statements.get(key)
-  if (statement === undefined || (statement && !statement.bossTexts.every((text, i) => text === inserts[i].text))) {
-    statement = buildStatement(inserts.map((insert) => insert.text))
-    statements.set(key, statement)
-  }
+  const statement = enqueueStatement(byKind.map(([kind]) => kind), inserts)
   if (!statement) return false
   const values: unknown[] = [
     items.map((item) => item.jobId),
     items.map((item) => item.task.kind),
-    items.map((item) => item.request.sessionId ?? null),
+    items.map((item) => item.sessionId),
     items.map((item) => item.request.priority ?? 'normal'),
     items.map((item) => JSON.stringify(item.payload)),
     items.map((item) => item.task.retry.maxAttempts),
@@ -269,7 +203,7 @@ async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: Prepare
   return true
 }
 
-async function insertWebhooks(trx: Transaction<Database>, items: Prepared[]) {
+async function insertWebhooks(trx: Transaction<Database>, items: PreparedJob[]) {
   const rows = items.flatMap((item) => (item.request.webhook ? [{ jobId: item.jobId, ...item.request.webhook }] : []))
   if (rows.length > 0) await insertSubscriptions(trx, rows)
 }
@@ -278,7 +212,11 @@ async function insertWebhooks(trx: Transaction<Database>, items: Prepared[]) {
  * Enqueues a graph of jobs (RQ depends_on, pg-boss flow) atomically. A step waits `deferred`
  * until every step it depends on has finished; returns job ids by ref.
  */
-export async function enqueueFlow(deps: EnqueueDeps, steps: FlowStep[]): Promise<Record<string, string>> {
+export async function enqueueFlow(
+  deps: EnqueueDeps,
+  prepare: (request: EnqueueRequest) => PreparedJob,
+  steps: FlowStep[],
+): Promise<Record<string, string>> {
   const refs = new Set(steps.map((step) => step.ref))
   for (const step of steps) {
     for (const parent of step.dependsOn ?? []) {
@@ -287,7 +225,7 @@ export async function enqueueFlow(deps: EnqueueDeps, steps: FlowStep[]): Promise
       }
     }
   }
-  const items = steps.map((step) => ({ ...prepare(deps.tasks, step), step }))
+  const items = steps.map((step) => ({ ...prepare(step), step }))
   const idByRef = new Map(items.map((item) => [item.step.ref, item.jobId]))
   const dependsOn = new Map(items.map((item) => [item.jobId, (item.step.dependsOn ?? []).map((ref) => idByRef.get(ref)!)]))
   const parents = new Set([...dependsOn.values()].flat())

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto'
 import { AppError, coerceError, isDatabaseUnreachable } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import type { TaskDefinition } from '../tasks/types.ts'
-import type { Priority, StatusBody } from './status.ts'
+import type { PreparedJob } from './enqueue.ts'
+import type { StatusBody } from './status.ts'
 
 const KEPT_RESULTS = 1000
 /** Task services backed by the (unreachable) database: in fallback their writes are skipped, not fatal. */
@@ -38,7 +37,6 @@ function withBestEffortStores(deps: Record<string, unknown>, log: Logger): Recor
  * It is not durable: a restart of this process forgets it (documented in the README).
  */
 export function createFallback(options: {
-  tasks: ReadonlyMap<string, TaskDefinition>
   deps: Record<string, unknown>
   timeoutSeconds: number
   resultTtlSeconds: number
@@ -63,10 +61,10 @@ export function createFallback(options: {
       return entry.body
     },
 
-    async run(request: { kind: string; payload: unknown; sessionId: string | null; priority: Priority }): Promise<StatusBody> {
-      const task = options.tasks.get(request.kind)!
-      const jobId = randomUUID()
-      const log = options.log.child({ job_id: jobId, kind: task.kind, session_id: request.sessionId, fallback: true })
+    /** Runs a parsed and admitted job now, in this process. */
+    async run(job: PreparedJob): Promise<StatusBody> {
+      const { task, jobId, sessionId } = job
+      const log = options.log.child({ job_id: jobId, kind: task.kind, session_id: sessionId, fallback: true })
       const timeoutSeconds = task.timeoutSeconds ?? options.timeoutSeconds
       const controller = new AbortController()
       const timer = setTimeout(
@@ -78,7 +76,7 @@ export function createFallback(options: {
         job_id: jobId,
         kind: task.kind,
         status: 'started',
-        priority: request.priority,
+        priority: job.request.priority ?? 'normal',
         created_at: createdAt,
         started_at: createdAt,
         ended_at: null,
@@ -86,7 +84,7 @@ export function createFallback(options: {
         message: 'Обработка...',
         attempt: 1,
         max_attempts: 1,
-        session_id: request.sessionId,
+        session_id: sessionId,
       }
       log.warn('queue database unreachable; running the task synchronously')
       const aborted = new Promise<never>((_, reject) =>
@@ -94,9 +92,9 @@ export function createFallback(options: {
       )
       try {
         const result = await Promise.race([
-          task.handler(task.payload.parse(request.payload), {
+          task.handler(job.payload, {
             jobId,
-            sessionId: request.sessionId,
+            sessionId,
             attempt: 1,
             progress: async (percent, message) => {
               body.progress = percent
@@ -113,6 +111,7 @@ export function createFallback(options: {
       } catch (e) {
         const error = coerceError(e)
         Object.assign(body, { status: 'failed', error: error.message, message: 'Ошибка', ended_at: new Date().toISOString() })
+        if (error instanceof AppError) body.error_code = error.code
       } finally {
         clearTimeout(timer)
       }

@@ -1,26 +1,36 @@
 import { sql } from 'kysely'
 import type { PgBoss } from 'pg-boss'
 import type { Config } from '../config.ts'
-import { coerceError, isDatabaseUnreachable } from '../errors.ts'
+import { AppError, coerceError, isDatabaseUnreachable } from '../errors.ts'
 import type { Db } from '../db/index.ts'
-import { migrateToLatest, pendingMigrations } from '../db/index.ts'
 import type { Logger } from '../log.ts'
+import type { Metrics } from '../metrics/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
+import { webhookStateFromRow, type WebhookState } from '../webhooks/index.ts'
 import { startBoss } from './boss.ts'
-import { enqueueFlow, enqueueMany, enqueueWithOutcome, findTask, validatePayload, type EnqueueRequest, type FlowStep } from './enqueue.ts'
+import { enqueueFlow, prepareJob, writeJobs, type EnqueueOutcome, type EnqueueRequest, type FlowStep, type PreparedJob } from './enqueue.ts'
 import { createFallback } from './fallback.ts'
 import { createGroupCommit } from './group-commit.ts'
-import { assertLive, cancelDependents, cancelJob, deleteJob, findJob, findJobStatus, requeueJob, runCleanup } from './lifecycle.ts'
+import {
+  assertLive,
+  cancelDependents,
+  cancelJob,
+  deleteJob,
+  emptyQueue,
+  findJob,
+  findJobStatus,
+  requeueFailed,
+  requeueJob,
+  runCleanup,
+  type LifecycleDeps,
+} from './lifecycle.ts'
 import { CHANNELS, createListener, type Listener } from './listener.ts'
+import { createMonitoring, type Monitoring } from './monitoring.ts'
 import { createProgressWriter } from './progress.ts'
-import { computeStats, createStatsCache, type QueueStats } from './stats.ts'
 import { jobToStatusBody, type JobRow, type Status, type StatusBody } from './status.ts'
 import { createWorker, type Worker, type WorkerEvents } from './worker.ts'
-import { webhookStateFromRow, startWebhookDelivery, type WebhookDelivery, type WebhookState } from '../webhooks/index.ts'
 import { withRegistry } from './worker-registry.ts'
-import { createMonitoring } from './monitoring.ts'
 import { cancelChildren, countChildren, createChildJobs, type ChildCounts } from './children.ts'
-import { createMetrics } from '../metrics/index.ts'
 import type { ProxyHealth } from '../fetch/index.ts'
 
 export { STATUSES, PRIORITIES, TERMINAL_STATUSES, jobToStatusBody } from './status.ts'
@@ -29,7 +39,7 @@ export type { EnqueueRequest, EnqueueOutcome, FlowStep } from './enqueue.ts'
 export { hashRequest, type IdempotencyClaim } from './idempotency.ts'
 export type { QueueStats } from './stats.ts'
 export type { Worker, WorkerEvents, ActiveJob } from './worker.ts'
-export { CHANNELS } from './listener.ts'
+export type { Monitoring, GroupCommitCounts } from './monitoring.ts'
 export {
   readSchemaState,
   type WorkerRow,
@@ -40,67 +50,126 @@ export {
   type ProxyHealthRow,
 } from './monitoring.ts'
 
-export type QueueOptions = {
-  config: Config
-  db: Db
-  /** Connection string of the same database, for pg-boss's pool and the LISTEN connection. */
-  url: string
-  tasks: readonly TaskDefinition[]
-  /** Services handed to task handlers (fetcher, stores, …). */
-  deps: Record<string, unknown>
-  log: Logger
-  /** Run pg-boss supervision (expiry, heartbeat checks) in this process. Default true. */
-  supervise?: boolean
+/** What an enqueue answers: the job, whether an existing one answered, and its real status. */
+export type Enqueued = EnqueueOutcome & {
+  status: Status
+  /** SYNC_FALLBACK: the database was unreachable and the task ran in this request; its final status. */
+  fallback?: StatusBody
 }
 
-/** The task services' fetcher reports its proxies' health; the queue publishes it (metrics, heartbeat). */
-function proxyHealthOf(deps: Record<string, unknown>): (() => readonly ProxyHealth[]) | undefined {
+/** A status body, with its webhook delivery when the job has one. */
+export type JobStatus = StatusBody & { webhook?: WebhookState; children?: ChildCounts }
+
+export type StartWorkerOptions = { kinds?: readonly string[]; concurrency?: number; events?: WorkerEvents }
+
+/**
+ * The RQ-compatible queue: all that HTTP, the CLI and the RESP adapter see. Errors are AppErrors
+ * (ValidationFailed, JobNotFound, JobExpired, InvalidState, Conflict, QueueUnavailable).
+ */
+export interface Queue {
+  /** Task kinds this queue runs. */
+  readonly kinds: readonly string[]
+  /** A kind's job timeout in seconds (its own, else RQ_JOB_TIMEOUT): RQ's job.timeout. */
+  timeoutSeconds(kind: string): number
+  /** Parses and admits the payload (once), then enqueues; a repeat of an Idempotency-Key or dedupeKey answers the existing job. */
+  enqueue(request: EnqueueRequest): Promise<Enqueued>
+  /** RQ's enqueue_many: every job or none, in one transaction. */
+  enqueueMany(requests: EnqueueRequest[]): Promise<EnqueueOutcome[]>
+  /** A graph of jobs (RQ depends_on); a step is `deferred` until its parents finished. Job ids by ref. */
+  enqueueFlow(steps: FlowStep[]): Promise<Record<string, string>>
+  /** The guide's status body (with `error_code` beside `error`); throws JobNotFound / JobExpired. */
+  getStatus(jobId: string): Promise<JobStatus>
+  cancel(jobId: string): Promise<StatusBody>
+  /** RQ's requeue: a failed or canceled job runs again with a fresh retry budget. */
+  requeue(jobId: string): Promise<StatusBody>
+  /** Requeues every failed job (of one kind, or all); their ids. */
+  requeueFailed(kind?: string): Promise<string[]>
+  /** Deletes a job that is not running; its id then answers "expired". */
+  remove(jobId: string): Promise<void>
+  /** RQ's empty: deletes every waiting (queued, scheduled, deferred) job of a kind; how many. */
+  emptyQueue(kind: string): Promise<number>
+  /** Calls `handler` with a job id whenever its status may have changed; null: notifications may have been lost, re-read all. */
+  onStatusChange(handler: (jobId: string | null) => void): void
+  /** Starts consuming jobs in this process. */
+  startWorker(options?: StartWorkerOptions): Worker
+  /** Stops the workers started here (each finishes its running jobs within the grace period). */
+  stop(): Promise<void>
+  readonly monitoring: Monitoring
+}
+
+/** pg-boss and the LISTEN connection, started before our migrations and closed after the queue stops. */
+export type QueueBackend = { readonly boss: PgBoss; readonly listener: Listener; close(): Promise<void> }
+
+export async function startQueueBackend(options: {
+  url: string
+  config: Config
+  tasks: readonly TaskDefinition[]
+  log: Logger
+  /** Run pg-boss supervision (expiry, heartbeat checks) in this process. */
+  supervise: boolean
+}): Promise<QueueBackend> {
+  const boss = await startBoss(options)
+  const listener = createListener({ url: options.url, channels: Object.values(CHANNELS), log: options.log })
+  return {
+    boss,
+    listener,
+    async close() {
+      await listener.close()
+      await boss.stop({ graceful: false, close: true, timeout: 1000 }).catch(() => {})
+    },
+  }
+}
+
+/** The task services' fetcher reports its proxies' health; the runtime and queue publish it (metrics, heartbeat). */
+export function proxyHealthOf(deps: Record<string, unknown>): (() => readonly ProxyHealth[]) | undefined {
   const fetcher = deps.fetcher as { proxyHealth?: () => readonly ProxyHealth[] } | undefined
   return typeof fetcher?.proxyHealth === 'function' ? () => fetcher.proxyHealth!() : undefined
 }
 
-/**
- * The RQ-compatible queue over pg-boss: the only module that knows pg-boss exists.
- * Starts pg-boss, migrates our schema after it, and listens for wake-ups.
- */
-export async function createQueue(options: QueueOptions) {
-  const { config, db, log } = options
-  const tasks = new Map(options.tasks.map((task) => [task.kind, task]))
-  const boss: PgBoss = await startBoss({ url: options.url, config, tasks: options.tasks, log, supervise: options.supervise ?? true })
-  const migration = await migrateToLatest(db.db)
-  if (migration.error) {
-    await boss.stop({ graceful: false }).catch(() => {})
-    throw coerceError(migration.error)
-  }
-  const listener: Listener = createListener({ url: options.url, channels: Object.values(CHANNELS), log })
+export type QueueOptions = {
+  config: Config
+  db: Db
+  backend: QueueBackend
+  tasks: readonly TaskDefinition[]
+  /** Services handed to task handlers and admission checks (fetcher, stores, …). */
+  deps: Record<string, unknown>
+  metrics: Metrics
+  log: Logger
+  /** Called when this process starts its first worker (the runtime starts webhook delivery). */
+  onFirstWorker?: () => void
+}
+
+/** The Queue, plus the TTL cleanup only the composition root schedules. */
+export type QueueService = { queue: Queue; cleanup(): Promise<{ expired: number; orphansCanceled: number }> }
+
+export function createQueue(options: QueueOptions): QueueService {
+  const { config, db, log, metrics } = options
+  const { boss, listener } = options.backend
+  const tasks: ReadonlyMap<string, TaskDefinition> = new Map(options.tasks.map((task) => [task.kind, task]))
+  const kinds = Object.freeze([...tasks.keys()])
+  const lifecycle: LifecycleDeps = { db: db.db, boss, tasks }
+  const writer = { db: db.db, boss, pool: db.pool }
   const progress = createProgressWriter(db.fastPool, log)
-  const fallback = createFallback({
-    tasks,
-    deps: options.deps,
-    timeoutSeconds: config.jobTimeoutSeconds,
-    resultTtlSeconds: config.resultTtlSeconds,
-    log,
-  })
-  const lifecycle = { db: db.db, boss, tasks }
+  const fallback = createFallback({ deps: options.deps, timeoutSeconds: config.jobTimeoutSeconds, resultTtlSeconds: config.resultTtlSeconds, log })
+  // Concurrent plain enqueues share one statement (group commit); keyed ones go alone, so two
+  // requests with one key never race inside a group.
+  const groupCommit = createGroupCommit({ write: (items: PreparedJob[]) => writeJobs(writer, items) })
+  const monitoring = createMonitoring(db.db, kinds, () => groupCommit.stats())
+  const workers: Worker[] = []
+  const prepare = (request: EnqueueRequest) => prepareJob(tasks, options.deps, request)
   const cancelChild = (jobId: string, reason: string) => cancelJob(lifecycle, jobId, reason)
   // Handlers in workers may run child jobs (find-similar's analog pages); the inline fallback may not.
   const workerDeps = {
     ...options.deps,
-    children: createChildJobs({ db: db.db, enqueue: (requests) => enqueueMany({ db: db.db, boss, tasks, pool: db.pool }, requests), cancel: cancelChild, listener, log }),
+    children: createChildJobs({
+      db: db.db,
+      enqueue: async (requests) => (await writeJobs(writer, requests.map(prepare))).map((outcome) => outcome.jobId),
+      cancel: cancelChild,
+      listener,
+      log,
+    }),
   }
-  const monitoring = createMonitoring(db.db, lifecycle)
   const proxyHealth = proxyHealthOf(options.deps)
-  const metrics = createMetrics({
-    snapshot: async () => ({ depth: await monitoring.queueStats(), liveWorkers: await monitoring.liveWorkerCount() }),
-    proxyHealth,
-  })
-  const countEnqueued = <T>(kinds: string[], ids: T): T => {
-    for (const kind of kinds) metrics.enqueued(kind)
-    return ids
-  }
-  const workers: Worker[] = []
-  let cleanupTimer: NodeJS.Timeout | undefined
-  let webhookDelivery: WebhookDelivery | undefined
 
   async function settleDependents(jobId: string, outcome: 'finished' | 'ended') {
     try {
@@ -117,55 +186,55 @@ export async function createQueue(options: QueueOptions) {
     }
   }
 
-  const statsCache = createStatsCache(() => computeStats(db.db, [...tasks.keys()]))
-  const groupCommit = createGroupCommit({ write: (requests: EnqueueRequest[]) => enqueueMany({ db: db.db, boss, tasks, pool: db.pool }, requests) })
+  async function statusOf(outcome: EnqueueOutcome, item: PreparedJob): Promise<Status> {
+    if (outcome.reused) return (await queue.getStatus(outcome.jobId)).status
+    return item.request.runAt && item.request.runAt.getTime() > Date.now() ? 'scheduled' : 'queued'
+  }
 
-  const queue = {
-    boss,
-    listener,
-    tasks,
-    kinds: [...tasks.keys()],
-    /** Prometheus registry of this process (prom-client). */
-    metrics,
-    /** Reads of the operator views, bulk requeue and empty (dashboard, CLI). */
+  async function runInline(item: PreparedJob): Promise<Enqueued> {
+    if (!config.syncFallback) {
+      throw new AppError('QueueUnavailable', 'Queue database unreachable and SYNC_FALLBACK is off; try again shortly', {
+        details: { fallback: false },
+      })
+    }
+    // The guide's synchronous fallback: the task runs now and the answer is its final status.
+    const body = await fallback.run(item)
+    return { jobId: body.job_id, reused: false, status: body.status, fallback: body }
+  }
+
+  const queue: Queue = {
+    kinds,
     monitoring,
-    /** Validates and enqueues one job. Throws AppError('ValidationFailed') on a bad payload. */
-    async enqueue(request: EnqueueRequest): Promise<string> {
-      // Concurrent plain enqueues share one transaction (group commit); keyed ones go alone, so
-      // two requests with one key never race inside a group.
-      const task = findTask(tasks, request.kind)
-      const grouped = !request.idempotency && !task.dedupeKey
-      if (grouped) validatePayload(task, request.payload)
-      const jobId = grouped ? await groupCommit.add(request) : (await enqueueMany({ db: db.db, boss, tasks }, [request]))[0]
-      metrics.enqueued(request.kind)
-      return jobId
+    timeoutSeconds: (kind) => tasks.get(kind)?.timeoutSeconds ?? config.jobTimeoutSeconds,
+    async enqueue(request) {
+      const item = prepare(request)
+      let outcome: EnqueueOutcome
+      try {
+        const grouped = !item.request.idempotency && !item.task.dedupeKey
+        outcome = grouped ? await groupCommit.add(item) : (await writeJobs(writer, [item]))[0]
+      } catch (e) {
+        if (!isDatabaseUnreachable(e)) throw e
+        return runInline(item)
+      }
+      // A replay answered by an existing job enqueued nothing.
+      if (!outcome.reused) metrics.enqueued(request.kind)
+      return { ...outcome, status: await statusOf(outcome, item) }
     },
-    /** Group-commit counters: groups written and requests in them. */
-    groupCommitStats: () => groupCommit.stats(),
-    /** Like enqueue, but says whether an existing job answered (Idempotency-Key or the kind's dedupeKey). */
-    enqueueWithOutcome: (request: EnqueueRequest) =>
-      enqueueWithOutcome({ db: db.db, boss, tasks }, [request]).then(([outcome]) => {
-        // A replay answered by an existing job enqueued nothing.
-        if (!outcome.reused) metrics.enqueued(request.kind)
-        return outcome
-      }),
-    enqueueMany: (requests: EnqueueRequest[]) =>
-      enqueueMany({ db: db.db, boss, tasks, pool: db.pool }, requests).then((ids) => countEnqueued(requests.map((r) => r.kind), ids)),
-    enqueueFlow: (steps: FlowStep[]) =>
-      enqueueFlow({ db: db.db, boss, tasks }, steps).then((ids) => countEnqueued(steps.map((step) => step.kind), ids)),
-    /** Validates a payload and runs the kind's admission checks; throws AppError (4xx) to refuse. */
-    validate(kind: string, payload: unknown): unknown {
-      const task = findTask(tasks, kind)
-      const valid = validatePayload(task, payload)
-      task.admit?.(valid, options.deps)
-      return valid
+    async enqueueMany(requests) {
+      const outcomes = await writeJobs(writer, requests.map(prepare))
+      outcomes.forEach((outcome, i) => outcome.reused || metrics.enqueued(requests[i].kind))
+      return outcomes
     },
-    /** Status body by job id; throws JobNotFound / JobExpired. Fallback jobs are found in memory. */
-    async getStatus(jobId: string): Promise<StatusBody & { webhook?: WebhookState; children?: ChildCounts }> {
+    async enqueueFlow(steps) {
+      const ids = await enqueueFlow(writer, prepare, steps)
+      for (const step of steps) metrics.enqueued(step.kind)
+      return ids
+    },
+    async getStatus(jobId) {
       const inline = fallback.find(jobId)
       if (inline) return inline
       const row = assertLive(await findJobStatus(db.pool, jobId), jobId)
-      const body: StatusBody & { webhook?: WebhookState; children?: ChildCounts } = jobToStatusBody(row as JobRow & { status: Status })
+      const body: JobStatus = jobToStatusBody(row as JobRow & { status: Status })
       const webhook = webhookStateFromRow(row)
       if (webhook) body.webhook = webhook
       if (tasks.get(body.kind)?.spawnsChildren) {
@@ -174,31 +243,24 @@ export async function createQueue(options: QueueOptions) {
       }
       return body
     },
-    findRow: (jobId: string) => findJob(db.db, jobId),
-    stats: (): Promise<QueueStats> => computeStats(db.db, [...tasks.keys()]),
-    /** Counts for GET /queue-stats: a snapshot at most ~1 s old (a count per request scans every retained job). */
-    cachedStats: (): Promise<QueueStats> => statsCache.get(),
-    cancel: (jobId: string) =>
-      cancelJob(lifecycle, jobId).then(async (row) => {
-        await cancelChildren({ db: db.db, cancel: cancelChild }, jobId)
-        metrics.canceled(row.kind)
-        return jobToStatusBody(row as JobRow & { status: Status })
-      }),
-    requeue: (jobId: string) => requeueJob(lifecycle, jobId).then((row) => jobToStatusBody(row as JobRow & { status: Status })),
-    delete: (jobId: string) => deleteJob(lifecycle, jobId),
-    cleanup: () => runCleanup(lifecycle, config),
-    /** Runs a task inside the request when the database is unreachable (SYNC_FALLBACK). */
-    runInline: fallback.run,
-    isUnreachable: isDatabaseUnreachable,
-    async ping(): Promise<{ database: boolean; pgBossSchemaVersion: number | null; pendingMigrations: string[] }> {
-      const [version, pending] = await Promise.all([boss.schemaVersion(), pendingMigrations(db.db)])
-      return { database: true, pgBossSchemaVersion: version, pendingMigrations: pending }
+    async cancel(jobId) {
+      const row = await cancelJob(lifecycle, jobId)
+      await cancelChildren({ db: db.db, cancel: cancelChild }, jobId)
+      metrics.canceled(row.kind)
+      return jobToStatusBody(row as JobRow & { status: Status })
     },
-    /** Starts consuming jobs in this process. */
-    startWorker(workerOptions: { kinds?: readonly string[]; concurrency?: number; events?: WorkerEvents } = {}): Worker {
-      const kinds = workerOptions.kinds?.length ? workerOptions.kinds : [...tasks.keys()]
-      // Worker processes deliver webhooks; one loop per process however many workers it runs.
-      webhookDelivery ??= startWebhookDelivery({ db: db.db, config, log })
+    requeue: (jobId) => requeueJob(lifecycle, jobId).then((row) => jobToStatusBody(row as JobRow & { status: Status })),
+    requeueFailed: (kind) => requeueFailed(lifecycle, kind),
+    remove: (jobId) => deleteJob(lifecycle, jobId),
+    emptyQueue: (kind) => emptyQueue(lifecycle, kind),
+    onStatusChange(handler) {
+      listener.on(CHANNELS.status, handler)
+      listener.onReconnect(() => handler(null))
+    },
+    startWorker(workerOptions = {}) {
+      const workerKinds = workerOptions.kinds?.length ? workerOptions.kinds : kinds
+      if (workers.length === 0) options.onFirstWorker?.()
+      const concurrency = workerOptions.concurrency ?? config.workerConcurrency
       const worker = createWorker({
         boss,
         db: db.db,
@@ -206,8 +268,8 @@ export async function createQueue(options: QueueOptions) {
         listener,
         progress,
         tasks,
-        kinds: kinds.filter((kind) => tasks.has(kind)),
-        concurrency: workerOptions.concurrency ?? config.workerConcurrency,
+        kinds: workerKinds.filter((kind) => tasks.has(kind)),
+        concurrency,
         pollIntervalMs: config.workerPollIntervalMs,
         heartbeatSeconds: config.heartbeatSeconds,
         defaultTimeoutSeconds: config.jobTimeoutSeconds,
@@ -217,35 +279,14 @@ export async function createQueue(options: QueueOptions) {
         events: metrics.jobEvents(workerOptions.events),
         settleDependents,
       })
-      const registered = withRegistry(worker, {
-        db: db.db,
-        kinds,
-        concurrency: workerOptions.concurrency ?? config.workerConcurrency,
-        heartbeatSeconds: config.workerHeartbeatSeconds,
-        log,
-        proxyHealth,
-      })
+      const registered = withRegistry(worker, { db: db.db, kinds: workerKinds, concurrency, heartbeatSeconds: config.workerHeartbeatSeconds, log, proxyHealth })
       workers.push(registered)
       return registered
     },
-    /** Runs the TTL cleanup every CLEANUP_INTERVAL_SECONDS in this process. */
-    startCleanup(): void {
-      const tick = () =>
-        runCleanup(lifecycle, config).catch((e) => log.warn({ err: coerceError(e).message }, 'cleanup pass failed'))
-      cleanupTimer = setInterval(tick, config.cleanupIntervalSeconds * 1000)
-      cleanupTimer.unref()
-      void tick()
-    },
-    async stop(): Promise<void> {
-      if (cleanupTimer) clearInterval(cleanupTimer)
+    async stop() {
       await Promise.all(workers.map((worker) => worker.stop()))
-      await webhookDelivery?.stop()
       await progress.flush()
-      await listener.close()
-      await boss.stop({ graceful: false, close: true, timeout: 1000 }).catch(() => {})
     },
   }
-  return queue
+  return { queue, cleanup: () => runCleanup(lifecycle, config) }
 }
-
-export type Queue = Awaited<ReturnType<typeof createQueue>>

@@ -6,6 +6,7 @@ import type { Database } from '../db/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN, type WebhookStateRow } from '../webhooks/index.ts'
 import { CHANNELS } from './listener.ts'
+import { findJobsPastTtl } from './pg-boss-internals.ts'
 import { TERMINAL_STATUSES, type JobRow } from './status.ts'
 
 export type LifecycleDeps = {
@@ -21,7 +22,7 @@ export async function findJob(db: Kysely<Database>, jobId: string): Promise<JobR
 
 /** The columns the status endpoint shows: no payload, no stack. */
 const STATUS_COLUMNS =
-  'id, kind, status, priority, progress, message, session_id, created_at, started_at, ended_at, attempts, max_attempts, next_attempt_at, result, error, depends_on'
+  'id, kind, status, priority, progress, message, session_id, created_at, started_at, ended_at, attempts, max_attempts, next_attempt_at, result, error, error_code, depends_on'
 
 /**
  * The status read, the hottest query of the service (every poller, every 2 s): a named prepared
@@ -188,16 +189,11 @@ export async function runCleanup(
 ): Promise<{ expired: number; orphansCanceled: number }> {
   let expired = 0
   for (;;) {
-    // Read-only access to pgboss.job, by its completed_on index; writes go through pg-boss's API.
-    const due = await sql<{ id: string; kind: string }>`
-      SELECT j.id, j.name AS kind FROM pgboss.job j
-      WHERE (j.state = 'completed' AND j.completed_on < now() - make_interval(secs => ${ttl.resultTtlSeconds}))
-         OR (j.state IN ('failed', 'cancelled') AND j.completed_on < now() - make_interval(secs => ${ttl.failureTtlSeconds}))
-      LIMIT ${CLEANUP_BATCH}`.execute(deps.db)
-    const ours = due.rows.filter((row) => deps.tasks.has(row.kind))
+    const due = await findJobsPastTtl(deps.db, ttl, CLEANUP_BATCH)
+    const ours = due.filter((row) => deps.tasks.has(row.kind))
     await expireJobs(deps, ours)
     expired += ours.length
-    if (due.rows.length < CLEANUP_BATCH) break
+    if (due.length < CLEANUP_BATCH) break
   }
   const orphans = await sql<{ parent: string; status: string }>`
     SELECT DISTINCT p.id AS parent, p.status FROM housler._tasks t
@@ -211,4 +207,20 @@ export async function runCleanup(
   }
   await sql`DELETE FROM housler._tasks WHERE expired_at < now() - make_interval(days => ${TOMBSTONE_DAYS})`.execute(deps.db)
   return { expired, orphansCanceled }
+}
+
+/** Requeues every failed job (of one kind, or all); returns their ids. */
+export async function requeueFailed(deps: LifecycleDeps, kind?: string): Promise<string[]> {
+  const failed = await sql<{ id: string }>`
+    SELECT id FROM housler.failed_jobs WHERE (${kind ?? null}::text IS NULL OR kind = ${kind ?? null})`.execute(deps.db)
+  for (const row of failed.rows) await requeueJob(deps, row.id)
+  return failed.rows.map((row) => row.id)
+}
+
+/** RQ's `empty`: deletes every job of a kind still waiting to run (queued, scheduled, deferred). */
+export async function emptyQueue(deps: LifecycleDeps, kind: string): Promise<number> {
+  const waiting = await sql<{ id: string; kind: string }>`
+    SELECT id, kind FROM housler.jobs WHERE kind = ${kind} AND status IN ('queued', 'scheduled', 'deferred')`.execute(deps.db)
+  await expireJobs(deps, waiting.rows)
+  return waiting.rows.length
 }

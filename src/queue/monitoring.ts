@@ -1,7 +1,9 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
 import { pendingMigrations } from '../db/index.ts'
-import { expireJobs, requeueJob, type LifecycleDeps } from './lifecycle.ts'
+import { findJob } from './lifecycle.ts'
+import { readPgBossSchemaVersion } from './pg-boss-internals.ts'
+import { computeStats, createStatsCache, type QueueStats } from './stats.ts'
 import type { JobRow } from './status.ts'
 
 /** A row of housler.proxy_health. */
@@ -37,9 +39,48 @@ export type ThroughputRow = { minute: Date; finished: number; failed: number; wa
 export type FailedJobRow = Pick<JobRow, 'id' | 'kind' | 'session_id' | 'attempts' | 'error' | 'stack' | 'ended_at'>
 export type JobIndexRow = Pick<JobRow, 'id' | 'kind' | 'status' | 'created_at' | 'started_at' | 'ended_at' | 'next_attempt_at'>
 
+export type GroupCommitCounts = { groups: number; requests: number }
+
+/** Read-only views of the queue for operators: the dashboard, the CLI, /readyz, metrics, the RESP adapter. */
+export interface Monitoring {
+  /** Database reachable (throws if not), pg-boss schema version, our pending migrations. */
+  ping(): Promise<{ database: true; pgBossSchemaVersion: number | null; pendingMigrations: string[] }>
+  /** GET /queue-stats: a snapshot at most ~1 s old (a count scans every retained job); `fresh` counts now. */
+  stats(options?: { fresh?: boolean }): Promise<QueueStats>
+  /** housler.queue_stats: jobs per kind and RQ status (no expired). */
+  queueStats(): Promise<QueueStatRow[]>
+  workers(): Promise<WorkerRow[]>
+  liveWorkerCount(): Promise<number>
+  failed(options?: { kind?: string; limit?: number }): Promise<FailedJobRow[]>
+  /** One row of housler.jobs (payload and stack included), or undefined. */
+  findJob(jobId: string): Promise<JobRow | undefined>
+  /** One page of housler.jobs, newest first; filters are optional. */
+  jobs(filter: { status?: string; kind?: string; sessionId?: string; limit: number; offset: number }): Promise<{ rows: JobRow[]; total: number }>
+  /** Ids and times of live jobs (one status and kind, or all), oldest first: the RQ adapter's lists and registries. */
+  jobIndex(filter: { status?: string; kind?: string; limit: number }): Promise<JobIndexRow[]>
+  /** Jobs finished and failed per minute over the last `minutes`, all kinds together, gaps filled. */
+  throughput(minutes?: number): Promise<ThroughputRow[]>
+  /** Enqueue group commit so far in this process: groups written and requests in them. */
+  groupCommit(): GroupCommitCounts
+  /** housler.proxy_health: each proxy summed over the live workers. */
+  proxyHealth(): Promise<ProxyHealthRow[]>
+}
+
 /** Reads of the operator views (housler.queue_stats, workers, failed_jobs, throughput, jobs). */
-export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps) {
+export function createMonitoring(
+  db: Kysely<Database>,
+  kinds: readonly string[],
+  groupCommit: () => GroupCommitCounts,
+): Monitoring {
+  const statsCache = createStatsCache(() => computeStats(db, [...kinds]))
   return {
+    async ping() {
+      await sql`SELECT 1`.execute(db)
+      return { database: true, ...(await readSchemaState(db)) }
+    },
+    stats: (options = {}) => (options.fresh ? computeStats(db, [...kinds]) : statsCache.get()),
+    findJob: (jobId) => findJob(db, jobId),
+    groupCommit,
     async queueStats(): Promise<QueueStatRow[]> {
       const result = await sql<QueueStatRow>`SELECT kind, status, jobs FROM housler.queue_stats WHERE status <> 'expired' ORDER BY kind, status`.execute(db)
       return result.rows
@@ -51,7 +92,6 @@ export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps)
         FROM housler.workers ORDER BY state = 'dead', host, pid`.execute(db)
       return result.rows
     },
-    /** housler.proxy_health: each proxy summed over the live workers. */
     async proxyHealth(): Promise<ProxyHealthRow[]> {
       const result = await sql<ProxyHealthRow>`
         SELECT proxy, workers, successes::float8 AS successes, failures::float8 AS failures, captchas::float8 AS captchas,
@@ -70,7 +110,6 @@ export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps)
         ORDER BY ended_at DESC NULLS LAST LIMIT ${options.limit ?? 100}`.execute(db)
       return result.rows
     },
-    /** One page of housler.jobs, newest first; filters are optional. */
     async jobs(filter: { status?: string; kind?: string; sessionId?: string; limit: number; offset: number }): Promise<{ rows: JobRow[]; total: number }> {
       const where = sql`(${filter.status ?? null}::text IS NULL OR status = ${filter.status ?? null})
         AND (${filter.kind ?? null}::text IS NULL OR kind = ${filter.kind ?? null})
@@ -82,7 +121,6 @@ export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps)
       ])
       return { rows: rows.rows, total: total.rows[0].n }
     },
-    /** Ids and times of live jobs (one status and kind, or all), oldest first: the RQ adapter's lists and registries. */
     async jobIndex(filter: { status?: string; kind?: string; limit: number }): Promise<JobIndexRow[]> {
       const result = await sql<JobIndexRow>`
         SELECT id, kind, status, created_at, started_at, ended_at, next_attempt_at FROM housler.jobs
@@ -91,7 +129,6 @@ export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps)
         ORDER BY created_at, id LIMIT ${filter.limit}`.execute(db)
       return result.rows
     },
-    /** Jobs finished and failed per minute over the last `minutes`, all kinds together, gaps filled. */
     async throughput(minutes = 30): Promise<ThroughputRow[]> {
       const result = await sql<ThroughputRow>`
         WITH m AS (SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => ${minutes - 1}), date_trunc('minute', now()), interval '1 minute') AS minute)
@@ -101,30 +138,11 @@ export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps)
         GROUP BY m.minute ORDER BY m.minute`.execute(db)
       return result.rows
     },
-    /** Requeues every failed job (of one kind, or all); returns their ids. */
-    async requeueFailed(kind?: string): Promise<string[]> {
-      const failed = await sql<{ id: string }>`
-        SELECT id FROM housler.failed_jobs WHERE (${kind ?? null}::text IS NULL OR kind = ${kind ?? null})`.execute(db)
-      for (const row of failed.rows) await requeueJob(lifecycle, row.id)
-      return failed.rows.map((row) => row.id)
-    },
-    /** RQ's `empty`: deletes every job of a kind still waiting to run (queued, scheduled, deferred). */
-    async emptyQueue(kind: string): Promise<number> {
-      const waiting = await sql<{ id: string; kind: string }>`
-        SELECT id, kind FROM housler.jobs WHERE kind = ${kind} AND status IN ('queued', 'scheduled', 'deferred')`.execute(db)
-      await expireJobs(lifecycle, waiting.rows)
-      return waiting.rows.length
-    },
   }
 }
 
-export type Monitoring = ReturnType<typeof createMonitoring>
-
 /** Database reachable, pg-boss schema version, pending migrations — without starting pg-boss or migrating. */
 export async function readSchemaState(db: Kysely<Database>): Promise<{ pgBossSchemaVersion: number | null; pendingMigrations: string[] }> {
-  const version = await sql<{ version: number }>`SELECT version FROM pgboss.version`.execute(db).then(
-    (result) => result.rows[0]?.version ?? null,
-    () => null,
-  )
+  const version = await readPgBossSchemaVersion(db)
   return { pgBossSchemaVersion: version, pendingMigrations: await pendingMigrations(db) }
 }

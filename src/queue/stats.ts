@@ -1,5 +1,7 @@
-import { sql, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
+import { countJobsByStatus } from './pg-boss-internals.ts'
+import type { Status } from './status.ts'
 
 export type StatusCounts = {
   queued_jobs: number
@@ -23,30 +25,32 @@ const EMPTY: StatusCounts = {
   canceled_jobs: 0,
 }
 
-/** RQ's registries counted per kind, with the RQ↔pg-boss mapping of the research notes §2.16. */
+const COUNT_KEY: Record<Status, keyof StatusCounts> = {
+  queued: 'queued_jobs',
+  started: 'started_jobs',
+  finished: 'finished_jobs',
+  failed: 'failed_jobs',
+  deferred: 'deferred_jobs',
+  scheduled: 'scheduled_jobs',
+  canceled: 'canceled_jobs',
+}
+
+/** RQ's registries counted per kind, in the status words of housler.jobs (one SQL mapping for both). */
 export async function computeStats(db: Kysely<Database>, kinds: string[]): Promise<QueueStats> {
-  const result = await sql<{ kind: string } & StatusCounts>`
-    SELECT name AS kind,
-      count(*) FILTER (WHERE state IN ('created', 'retry') AND NOT blocked AND start_after <= now())::int AS queued_jobs,
-      count(*) FILTER (WHERE state = 'active')::int AS started_jobs,
-      count(*) FILTER (WHERE state = 'completed')::int AS finished_jobs,
-      count(*) FILTER (WHERE state = 'failed')::int AS failed_jobs,
-      count(*) FILTER (WHERE state IN ('created', 'retry') AND blocked)::int AS deferred_jobs,
-      count(*) FILTER (WHERE state IN ('created', 'retry') AND NOT blocked AND start_after > now())::int AS scheduled_jobs,
-      count(*) FILTER (WHERE state = 'cancelled')::int AS canceled_jobs
-    FROM pgboss.job WHERE name = ANY(${kinds}::text[]) GROUP BY name`.execute(db)
+  const rows = await countJobsByStatus(db, kinds)
   const byKind: Record<string, StatusCounts> = Object.fromEntries(kinds.map((kind) => [kind, { ...EMPTY }]))
   const total: StatusCounts = { ...EMPTY }
-  for (const row of result.rows) {
-    const { kind, ...counts } = row
-    byKind[kind] = counts
-    for (const key of Object.keys(EMPTY) as Array<keyof StatusCounts>) total[key] += counts[key]
+  for (const row of rows) {
+    const key = COUNT_KEY[row.status as Status]
+    if (!key) continue
+    byKind[row.kind][key] += row.jobs
+    total[key] += row.jobs
   }
   return { ...total, by_kind: byKind }
 }
 
 /**
- * Counting pgboss.job is a scan of every retained job (≈0.3 s at a million), so requests never
+ * Counting the jobs is a scan of every retained job (≈0.3 s at a million), so requests never
  * count: they get a snapshot at most `maxAgeMs` old. A stale snapshot is answered at once and
  * refreshed in the background (one refresh at a time); only the very first request waits.
  */

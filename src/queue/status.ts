@@ -26,6 +26,8 @@ export type JobRow = {
   next_attempt_at: Date | null
   result: unknown
   error: string | null
+  /** The failure's code (AppError code, e.g. JobTimeout, ListingNotFound), when it had one. */
+  error_code: string | null
   stack: string | null
   depends_on: string[]
   payload?: unknown
@@ -59,6 +61,8 @@ export type StatusBody = {
   next_attempt_at?: string
   result?: unknown
   error?: string
+  /** Beside `error` when the failure had a code: clients decide by it, never by the message. */
+  error_code?: string
 }
 
 const iso = (value: Date | null) => (value ? new Date(value).toISOString() : null)
@@ -86,5 +90,6 @@ export function jobToStatusBody(row: JobRow & { status: Status }): StatusBody {
   if (row.status === 'failed' && !row.error) body.error = 'Job failed'
   // A job between attempts keeps the last error visible, so a poller knows why it is waiting.
   if (row.status === 'scheduled' && row.error) body.error = row.error
+  if (body.error !== undefined && row.error_code) body.error_code = row.error_code
   return body
 }

@@ -27,20 +27,18 @@ export type RqBackend = {
 export function createRqBackend(queue: Queue, config: Config): RqBackend {
   return {
     kinds: queue.kinds,
-    ping: () => queue.ping().then(() => undefined),
-    timeoutSeconds: (kind) => queue.tasks.get(kind)?.timeoutSeconds ?? config.jobTimeoutSeconds,
+    ping: () => queue.monitoring.ping().then(() => undefined),
+    timeoutSeconds: (kind) => queue.timeoutSeconds(kind),
     resultTtlSeconds: config.resultTtlSeconds,
     failureTtlSeconds: config.failureTtlSeconds,
-    findJob: (jobId) => queue.findRow(jobId),
+    findJob: (jobId) => queue.monitoring.findJob(jobId),
     jobIndex: (filter) => queue.monitoring.jobIndex(filter),
     workers: () => queue.monitoring.workers(),
-    enqueue(request) {
-      const payload = queue.validate(request.kind, request.payload)
-      return queue.enqueueWithOutcome({ kind: request.kind, payload, sessionId: request.sessionId, jobId: request.jobId, runAt: request.runAt })
-    },
+    // The queue parses and admits the payload (schema, URL policy) exactly once, as for HTTP.
+    enqueue: (request) => queue.enqueue(request),
     cancel: (jobId) => queue.cancel(jobId),
     requeue: (jobId) => queue.requeue(jobId),
-    remove: (jobId) => queue.delete(jobId),
-    empty: (kind) => queue.monitoring.emptyQueue(kind),
+    remove: (jobId) => queue.remove(jobId),
+    empty: (kind) => queue.emptyQueue(kind),
   }
 }

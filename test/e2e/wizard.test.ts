@@ -213,7 +213,7 @@ describe('the wizard in chromium', () => {
 
   it('explains an invalid link before sending anything', async () => {
     const { page, context } = await open(390)
-    const before = (await service.queue.stats()).queued_jobs
+    const before = (await service.queue.monitoring.stats({ fresh: true })).queued_jobs
     await submitTarget(page, 'не ссылка')
     await expect(page.locator('#url-error').textContent()).resolves.toContain('не похоже на ссылку')
     await expect(page.locator('#url').getAttribute('aria-invalid')).resolves.toBe('true')
@@ -222,7 +222,7 @@ describe('the wizard in chromium', () => {
     await submitTarget(page, 'https://spb.cian.ru/')
     await expect(page.locator('#url-error').textContent()).resolves.toContain('конкретное объявление')
     await shot(page, 'error-invalid-url-390')
-    expect((await service.queue.stats()).queued_jobs).toBe(before)
+    expect((await service.queue.monitoring.stats({ fresh: true })).queued_jobs).toBe(before)
     await context.close()
   })
 

@@ -1,16 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../../src/config.ts'
-import { createDb, type Db } from '../../src/db/index.ts'
-import { createSilentLogger } from '../../src/log.ts'
-import { createQueue, type Queue } from '../../src/queue/index.ts'
+import type { Queue } from '../../src/queue/index.ts'
+import { openRuntime, type Runtime } from '../../src/runtime.ts'
 import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
 import { until } from '../helpers/processes.ts'
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>
-let db: Db
+let runtime: Runtime
 let queue: Queue
 let client: pg.Client
 const children: ChildProcess[] = []
@@ -43,15 +41,13 @@ beforeAll(async () => {
   client = new pg.Client({ connectionString: database.url })
   await client.connect()
   await client.query(EFFECT_TABLES_SQL)
-  const config = loadConfig({ DATABASE_URL: database.url, ...WORKER_ENV })
-  db = createDb({ url: database.url, poolSize: 4 })
-  queue = await createQueue({ config, db, url: database.url, tasks: [effectTask], deps: {}, log: createSilentLogger(), supervise: false })
+  runtime = await openRuntime({ name: 'test', env: { DATABASE_URL: database.url, ...WORKER_ENV }, tasks: [effectTask], supervise: false, logLevel: 'silent' })
+  queue = runtime.queue
 })
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-  await queue?.stop()
-  await db?.destroy()
+  await runtime?.close()
   await client?.end()
   await database?.drop()
 })
@@ -60,7 +56,7 @@ describe('worker processes', () => {
   it('drain every job exactly once while one worker is SIGKILLed mid-job and another is SIGTERMed', async () => {
     const [first, second] = await Promise.all([startWorker(), startWorker(), startWorker()])
     const N = 150
-    const ids = await queue.enqueueMany(Array.from({ length: N }, (_, i) => ({ kind: 'effect', payload: { ms: 100 + (i % 5) * 40 } })))
+    const ids = (await queue.enqueueMany(Array.from({ length: N }, (_, i) => ({ kind: 'effect', payload: { ms: 100 + (i % 5) * 40 } })))).map((outcome) => outcome.jobId)
 
     // Kill the first worker while it holds jobs.
     await until('the first worker to be running jobs', async () => {

@@ -1,9 +1,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../../src/config.ts'
-import { createDb, type Db } from '../../src/db/index.ts'
-import { createSilentLogger } from '../../src/log.ts'
-import { createQueue, type Queue } from '../../src/queue/index.ts'
+import type { Queue } from '../../src/queue/index.ts'
+import { openRuntime, type Runtime } from '../../src/runtime.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
 import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
@@ -28,7 +26,7 @@ const WORKER_ENV = {
 }
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>
-let db: Db
+let runtime: Runtime
 let queue: Queue
 let client: pg.Client
 const processes: TestProcess[] = []
@@ -45,15 +43,13 @@ beforeAll(async () => {
   client = new pg.Client({ connectionString: database.url })
   await client.connect()
   await client.query(EFFECT_TABLES_SQL)
-  const config = loadConfig({ DATABASE_URL: database.url, ...WORKER_ENV })
-  db = createDb({ url: database.url, poolSize: 2 })
-  queue = await createQueue({ config, db, url: database.url, tasks: [effectTask], deps: {}, log: createSilentLogger(), supervise: false })
+  runtime = await openRuntime({ name: 'test', env: { DATABASE_URL: database.url, ...WORKER_ENV }, tasks: [effectTask], supervise: false, logLevel: 'silent' })
+  queue = runtime.queue
 })
 
 afterAll(async () => {
   await killAll(processes)
-  await queue?.stop()
-  await db?.destroy()
+  await runtime?.close()
   await client?.end()
   await database?.drop()
 })
@@ -62,7 +58,7 @@ describe('worker processes SIGKILLed at random while draining', () => {
   it(`finish each of ${N} jobs exactly once: none lost, stuck or failed for the crashes`, async () => {
     const live = await Promise.all(Array.from({ length: WORKERS }, startWorker))
     const started = Date.now()
-    const ids = await queue.enqueueMany(Array.from({ length: N }, (_, i) => ({ kind: 'effect', payload: { ms: 10 + (i % 5) * 10 } })))
+    const ids = (await queue.enqueueMany(Array.from({ length: N }, (_, i) => ({ kind: 'effect', payload: { ms: 10 + (i % 5) * 10 } })))).map((outcome) => outcome.jobId)
 
     const killed: Array<{ pid: number; inFlight: string[] }> = []
     for (let k = 0; k < KILLS; k++) {

@@ -1,9 +1,7 @@
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../../src/config.ts'
-import { createDb, type Db } from '../../src/db/index.ts'
-import { createSilentLogger } from '../../src/log.ts'
-import { createQueue, type Queue } from '../../src/queue/index.ts'
+import type { Queue } from '../../src/queue/index.ts'
+import { openRuntime, type Runtime } from '../../src/runtime.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
 import { TEST_PROCESS_TASKS, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
@@ -22,7 +20,7 @@ const ENV = {
 }
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>
-let db: Db
+let runtime: Runtime
 let queue: Queue
 let client: pg.Client
 const processes: TestProcess[] = []
@@ -46,9 +44,8 @@ beforeAll(async () => {
   client = new pg.Client({ connectionString: database.url })
   await client.connect()
   await client.query(EFFECT_TABLES_SQL)
-  const config = loadConfig({ DATABASE_URL: database.url, ...ENV })
-  db = createDb({ url: database.url, poolSize: 2 })
-  queue = await createQueue({ config, db, url: database.url, tasks: TEST_PROCESS_TASKS, deps: {}, log: createSilentLogger(), supervise: false })
+  runtime = await openRuntime({ name: 'test', env: { DATABASE_URL: database.url, ...ENV }, tasks: TEST_PROCESS_TASKS, supervise: false, logLevel: 'silent' })
+  queue = runtime.queue
 })
 
 // Each test's workers are gone before the next starts, whatever the outcome.
@@ -56,8 +53,7 @@ afterEach(() => killAll(processes))
 
 afterAll(async () => {
   await killAll(processes)
-  await queue?.stop()
-  await db?.destroy()
+  await runtime?.close()
   await client?.end()
   await database?.drop()
 })
@@ -65,9 +61,9 @@ afterAll(async () => {
 describe('worker processes', () => {
   it('fail a handler that hangs past its timeout and give its only slot to the next job', async () => {
     const worker = await startWorker({ WORKER_CONCURRENCY: '1' })
-    const hung = await queue.enqueue({ kind: 'hang', payload: {} })
+    const hung = (await queue.enqueue({ kind: 'hang', payload: {} })).jobId
     await until('the hung job to hold the slot', async () => ((await startsOf(hung)).length > 0 ? true : undefined))
-    const next = await queue.enqueue({ kind: 'effect', payload: { ms: 10 } })
+    const next = (await queue.enqueue({ kind: 'effect', payload: { ms: 10 } })).jobId
     const failed = await reach(hung, ['failed'])
     const finished = await reach(next, ['finished'])
     console.log(`faults/timeout: hung handler failed after ${Date.parse(failed.ended_at!) - Date.parse(failed.started_at!)} ms ("${failed.error}"); the next job ran on the freed slot`)
@@ -82,8 +78,8 @@ describe('worker processes', () => {
   it('SIGTERMed during long jobs: finish those that fit the grace period, exit 0, hand the rest over once', async () => {
     const leaving = await startWorker({ WORKER_CONCURRENCY: '4' })
     // Two finish within the grace period; two cannot, and are aborted at its end and retried elsewhere.
-    const short = await queue.enqueueMany([1500, 1500].map((ms) => ({ kind: 'effect', payload: { ms } })))
-    const long = await queue.enqueueMany([6000, 6000].map((ms) => ({ kind: 'effect', payload: { ms } })))
+    const short = (await queue.enqueueMany([1500, 1500].map((ms) => ({ kind: 'effect', payload: { ms } })))).map((outcome) => outcome.jobId)
+    const long = (await queue.enqueueMany([6000, 6000].map((ms) => ({ kind: 'effect', payload: { ms } })))).map((outcome) => outcome.jobId)
     await until('the leaving worker to run all four', async () => {
       const { rows } = await client.query('SELECT count(*)::int AS n FROM test_starts WHERE pid = $1', [leaving.pid])
       return rows[0].n === 4 ? true : undefined
@@ -132,7 +128,7 @@ describe('worker processes', () => {
     // A long grace period: on a loaded machine the lock may be held for seconds, and a claim that
     // returns after the grace is over is left to the heartbeat on purpose.
     const worker = await startWorker({ WORKER_CONCURRENCY: '1', WORKER_POLL_INTERVAL_MS: '60000', SHUTDOWN_GRACE_SECONDS: '20' })
-    const [job] = await queue.enqueueMany([{ kind: 'effect', payload: { ms: 300 }, runAt: new Date(Date.now() + 1000) }])
+    const [job] = (await queue.enqueueMany([{ kind: 'effect', payload: { ms: 300 }, runAt: new Date(Date.now() + 1000) }])).map((outcome) => outcome.jobId)
     await until('the job to be due', async () => {
       const { rows } = await client.query('SELECT start_after <= now() AS due FROM pgboss.job WHERE id = $1', [job])
       return rows[0].due ? true : undefined

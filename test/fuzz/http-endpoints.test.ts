@@ -88,12 +88,8 @@ function routeTable(): Endpoint[] {
   const tasks = [...TASKS, echoTask]
   const app = createApp({
     config: loadConfig({ LOG_LEVEL: 'silent' }),
-    queue: {
-      metrics: { observeHttp() {} },
-      tasks: new Map(tasks.map((task) => [task.kind, task])),
-      kinds: tasks.map((task) => task.kind),
-      listener: { on() {}, onReconnect() {} },
-    } as never,
+    queue: { kinds: tasks.map((task) => task.kind), onStatusChange() {} } as never,
+    metrics: { observeHttp() {} } as never,
     log: createSilentLogger(),
     readers: {
       sessions: { find: async () => undefined },
@@ -314,15 +310,15 @@ beforeAll(async () => {
   })
   // Only echo runs here: parse/find-similar jobs stay queued and never touch the network.
   const worker = service.queue.startWorker({ kinds: ['echo'] })
-  const finished = await service.queue.enqueue({ kind: 'echo', payload: { session_id: 'fuzz-session' }, sessionId: 'fuzz-session' })
-  const canceled = await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })
+  const finished = (await service.queue.enqueue({ kind: 'echo', payload: { session_id: 'fuzz-session' }, sessionId: 'fuzz-session' })).jobId
+  const canceled = (await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })).jobId
   await service.queue.cancel(canceled)
-  const scheduled = await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })
-  const queuedParse = await service.queue.enqueue({
+  const scheduled = (await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })).jobId
+  const queuedParse = (await service.queue.enqueue({
     kind: 'parse',
     payload: { url: 'https://spb.cian.ru/sale/flat/1/', session_id: 'fuzz-session' },
     sessionId: 'fuzz-session',
-  })
+  })).jobId
   jobIds.push(finished, canceled, scheduled, queuedParse)
   const deadline = Date.now() + 20_000
   while ((await service.queue.getStatus(finished)).status !== 'finished') {

@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net'
 import { serve, type ServerType } from '@hono/node-server'
-import { loadConfig, type Config } from '../../src/config.ts'
-import { createDb, type Db } from '../../src/db/index.ts'
+import type { Config } from '../../src/config.ts'
+import type { Db } from '../../src/db/index.ts'
 import { createApp } from '../../src/http/app.ts'
 import { createStores } from '../../src/store/index.ts'
-import { createSilentLogger, createLogger } from '../../src/log.ts'
-import { createQueue, type Queue, type WorkerEvents, type Worker } from '../../src/queue/index.ts'
+import type { Queue, WorkerEvents, Worker } from '../../src/queue/index.ts'
+import { openRuntime, type Runtime } from '../../src/runtime.ts'
 import type { TaskDefinition } from '../../src/tasks/types.ts'
 import { createTestDatabase } from './postgres.ts'
 
@@ -14,13 +14,14 @@ export type TestService = {
   config: Config
   db: Db
   queue: Queue
+  runtime: Runtime
   worker?: Worker
   databaseUrl: string
   app: ReturnType<typeof createApp>
   close(): Promise<void>
 }
 
-/** The real service (real Postgres, real pg-boss, real HTTP on an ephemeral port) in this process. */
+/** The real service (real Postgres, real pg-boss, real HTTP on an ephemeral port) in this process, composed by openRuntime. */
 export async function startTestService(options: {
   tasks: readonly TaskDefinition[]
   env?: Record<string, string>
@@ -32,14 +33,16 @@ export async function startTestService(options: {
 }): Promise<TestService> {
   const database = options.databaseUrl ? undefined : await createTestDatabase()
   const databaseUrl = options.databaseUrl ?? database!.url
-  const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...options.env })
-  const log = process.env.TEST_LOG ? createLogger({ level: 'debug' }) : createSilentLogger()
-  const db = createDb({ url: databaseUrl, poolSize: config.dbPoolSize })
-  const deps = (typeof options.deps === 'function' ? options.deps(config, db) : { config, ...options.deps }) as Record<string, unknown> & {
-    close?: () => Promise<void>
-  }
-  const queue = await createQueue({ config, db, url: databaseUrl, tasks: options.tasks, deps, log })
-  const app = createApp({ config, queue, log, readers: options.domain ? createStores(db.db) : undefined })
+  const deps = options.deps
+  const runtime = await openRuntime({
+    name: 'test',
+    env: { DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...options.env },
+    tasks: options.tasks,
+    deps: (config, db) => (typeof deps === 'function' ? deps(config, db) : { config, ...deps }),
+    logLevel: process.env.TEST_LOG ? 'debug' : undefined,
+  })
+  const { config, db, queue, metrics, log } = runtime
+  const app = createApp({ config, queue, metrics, log, readers: options.domain ? createStores(db.db) : undefined })
   const workerOptions = typeof options.worker === 'object' ? options.worker : {}
   const worker = options.worker === false ? undefined : queue.startWorker(workerOptions)
   const server: ServerType = await new Promise((resolve) => {
@@ -51,14 +54,13 @@ export async function startTestService(options: {
     config,
     db,
     queue,
+    runtime,
     worker,
     databaseUrl,
     app,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()))
-      await queue.stop()
-      await deps.close?.()
-      await db.destroy()
+      await runtime.close()
       await database?.drop()
     },
   }

@@ -6,9 +6,9 @@ import { openRuntime } from '../../src/runtime.ts'
 import { TEST_PROCESS_TASKS } from './test-worker-tasks.ts'
 
 const runtime = await openRuntime({ name: 'test-api', tasks: TEST_PROCESS_TASKS })
-const { config, log, queue } = runtime
-const app = createApp({ config, queue, log })
-queue.startCleanup()
+const { config, log, queue, metrics } = runtime
+const app = createApp({ config, queue, metrics, log })
+runtime.startCleanup()
 const server = serve({ fetch: app.fetch, port: config.port, hostname: '127.0.0.1' }, (info) => {
   process.send?.({ type: 'ready', port: info.port })
 })

@@ -20,6 +20,15 @@ function imports(file: string): string[] {
 
 const SRC = files('src')
 
+/** The file's code without its comments: a comment may name pgboss.job, code may not. */
+function code(file: string): string {
+  return readFileSync(path.join(ROOT, file), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/(^|[^:'"`])\/\/.*$/gm, '$1')
+}
+
+const PG_BOSS_SEAM = 'src/queue/pg-boss-internals.ts'
+
 describe('architecture', () => {
   it('reads process.env only in src/config.ts', () => {
     const offenders = SRC.filter((file) => file !== 'src/config.ts' && /process\.env\b/.test(readFileSync(path.join(ROOT, file), 'utf8')))
@@ -29,6 +38,23 @@ describe('architecture', () => {
   it("imports 'pg-boss' only in src/queue (and the test/bench harnesses)", () => {
     const offenders = SRC.filter((file) => !file.startsWith('src/queue/') && imports(file).includes('pg-boss'))
     expect(offenders).toEqual([])
+  })
+
+  it('touches pg-boss internals (its dist/ modules, the pgboss.* tables) only in the seam file', () => {
+    const offenders = SRC.filter(
+      (file) => file !== PG_BOSS_SEAM && (imports(file).some((name) => name.startsWith('pg-boss/')) || /\bpgboss\.\w/.test(code(file))),
+    )
+    expect(offenders).toEqual([])
+  })
+
+  it('gives http, the CLI and the RESP adapter the written Queue interface, never the queue\'s modules', () => {
+    const offenders = SRC.filter((file) => file.startsWith('src/http/') || file.startsWith('src/rq-compat/') || file === 'src/cli.ts').flatMap((file) =>
+      imports(file)
+        .filter((name) => /\/queue\/(?!index\.ts$)/.test(name))
+        .map((name) => `${file} → ${name}`),
+    )
+    expect(offenders).toEqual([])
+    expect(readFileSync(path.join(ROOT, 'src/queue/index.ts'), 'utf8')).toMatch(/^export interface Queue \{/m)
   })
 
   it("imports 'hono' only in src/http and the composition roots", () => {

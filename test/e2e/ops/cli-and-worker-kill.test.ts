@@ -59,7 +59,7 @@ describe('the CLI against a live service', () => {
   })
 
   it('failed lists failures with error and stack; requeue <id> runs one again', async () => {
-    const id = await service.queue.enqueue({ kind: 'fail', payload: { message: 'cli-visible failure' } })
+    const id = (await service.queue.enqueue({ kind: 'fail', payload: { message: 'cli-visible failure' } })).jobId
     await waitForStatus(service.baseUrl, id, ['failed'])
     const failed = await cli('failed', '--kind', 'fail')
     expect(failed.code).toBe(0)
@@ -77,7 +77,7 @@ describe('the CLI against a live service', () => {
   })
 
   it('info shows counts per kind and the live worker; --watch refreshes until interrupted', async () => {
-    await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })
+    (await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })).jobId
     await until(async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM housler.workers`.execute(service.db.db)).rows[0].n, (n) => n > 0)
     const { code, stdout } = await cli('info')
     expect(code).toBe(0)
@@ -97,14 +97,14 @@ describe('the CLI against a live service', () => {
 
   it('cancel <id> cancels a running job and empty <kind> deletes the waiting ones', async () => {
     const arrival = gates.nextArrival()
-    const running = await service.queue.enqueue({ kind: 'gate', payload: {} })
+    const running = (await service.queue.enqueue({ kind: 'gate', payload: {} })).jobId
     await arrival
     const canceled = await cli('cancel', running)
     expect(canceled.code).toBe(0)
     expect(canceled.stdout).toContain(`canceled ${running}: canceled`)
     await waitForStatus(service.baseUrl, running, ['canceled'])
 
-    const waiting = await Promise.all([1, 2].map(() => service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })))
+    const waiting = await Promise.all([1, 2].map(async () => (await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })).jobId))
     const emptied = await cli('empty', 'echo')
     expect(emptied.code).toBe(0)
     expect(emptied.stdout).toMatch(/^deleted [2-9]\d* waiting echo jobs$/m)

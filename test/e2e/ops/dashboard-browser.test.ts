@@ -66,7 +66,7 @@ describe('the dashboard in a real browser', () => {
 
   it("shows a running job's progress bar move while you watch", async () => {
     const reached = stepper.nextStep()
-    const id = await service.queue.enqueue({ kind: 'stepper', payload: {} })
+    const id = (await service.queue.enqueue({ kind: 'stepper', payload: {} })).jobId
     await reached
     const page = await browser.newPage()
     await page.goto(`${service.baseUrl}/dashboard/jobs/${id}`)
@@ -88,7 +88,7 @@ describe('the dashboard in a real browser', () => {
   })
 
   it('requeues a failed job by clicking, and the job runs again', async () => {
-    const id = await service.queue.enqueue({ kind: 'flaky', payload: {} })
+    const id = (await service.queue.enqueue({ kind: 'flaky', payload: {} })).jobId
     await waitForStatus(service.baseUrl, id, ['failed'])
     const page = await browser.newPage()
     await page.goto(`${service.baseUrl}/dashboard/jobs?status=failed`)

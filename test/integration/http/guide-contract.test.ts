@@ -96,7 +96,7 @@ describe('the guide contract', () => {
     const { job_id } = await response.json()
     const status = await waitForStatus(service.baseUrl, job_id, ['failed'])
     expect(status.error).toBe('kaput')
-    const row = await service.queue.findRow(job_id)
+    const row = await service.queue.monitoring.findJob(job_id)
     expect(row?.stack).toContain('Error: kaput')
   })
 })

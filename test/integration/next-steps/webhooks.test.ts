@@ -159,7 +159,7 @@ describe('signed, durable webhooks', () => {
       expect(body).toHaveProperty('details')
     }
     // Past the enqueue check (as if the allowlist changed after): refused again at send time, given up, never sent.
-    const jobId = await service.queue.enqueue({ kind: 'echo', payload: { value: 1 }, webhook: { url: stranger.url, events: ['finished'] } })
+    const jobId = (await service.queue.enqueue({ kind: 'echo', payload: { value: 1 }, webhook: { url: stranger.url, events: ['finished'] } })).jobId
     const status = await waitForWebhook(service, jobId, (webhook) => webhook.gave_up === true)
     expect(status.webhook.delivered).toBe(false)
     expect(status.webhook.last_error).toMatch(/not public|local|forbidden|loopback/i)

@@ -59,7 +59,7 @@ describe('GET /metrics', () => {
     const failed = await fetch(`${service.baseUrl}/api/tasks/fail`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
     await waitForStatus(service.baseUrl, (await done.json()).job_id, ['finished'])
     await waitForStatus(service.baseUrl, (await failed.json()).job_id, ['failed'])
-    const scheduled = await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })
+    const scheduled = (await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })).jobId
     await service.queue.cancel(scheduled)
 
     const after = await scrape()
@@ -99,7 +99,7 @@ describe('/dashboard access and escaping', () => {
   afterAll(async () => service?.close())
 
   const appWith = (env: Record<string, string>) =>
-    createApp({ config: loadConfig({ DATABASE_URL: service.databaseUrl, ...env }), queue: service.queue, log: createSilentLogger() })
+    createApp({ config: loadConfig({ DATABASE_URL: service.databaseUrl, ...env }), queue: service.queue, metrics: service.runtime.metrics, log: createSilentLogger() })
 
   it('refuses (403) on a non-loopback bind without credentials', async () => {
     const response = await appWith({ HOST: '0.0.0.0' }).request('/dashboard')
@@ -116,7 +116,7 @@ describe('/dashboard access and escaping', () => {
   })
 
   it('escapes job values in the pages', async () => {
-    const id = await service.queue.enqueue({ kind: 'fail', payload: { message: '<img src=x onerror=alert(1)>' }, sessionId: '<script>x</script>' })
+    const id = (await service.queue.enqueue({ kind: 'fail', payload: { message: '<img src=x onerror=alert(1)>' }, sessionId: '<script>x</script>' })).jobId
     await waitForStatus(service.baseUrl, id, ['failed'])
     const page = await (await fetch(`${service.baseUrl}/dashboard/jobs/${id}`)).text()
     expect(page).not.toContain('<img src=x')
@@ -138,7 +138,7 @@ describe('/dashboard access and escaping', () => {
   })
 
   it('finds jobs by id and by session id', async () => {
-    const id = await service.queue.enqueue({ kind: 'echo', payload: {}, sessionId: 'sess-42' })
+    const id = (await service.queue.enqueue({ kind: 'echo', payload: {}, sessionId: 'sess-42' })).jobId
     const byId = await fetch(`${service.baseUrl}/dashboard/search?q=${id}`, { redirect: 'manual' })
     expect(byId.headers.get('location')).toBe(`/dashboard/jobs/${id}`)
     const bySession = await fetch(`${service.baseUrl}/dashboard/search?q=sess-42`)

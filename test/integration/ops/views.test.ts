@@ -22,13 +22,13 @@ describe('operator views over a known mix of jobs, workers and failures', () => 
   beforeAll(async () => {
     service = await startTestService({ tasks: [echoTask, failTask, gates.task], env: { WORKER_HEARTBEAT_SECONDS: '1' } })
     const q = service.queue
-    ids.done1 = await q.enqueue({ kind: 'echo', payload: { steps: 0 }, sessionId: 's-1' })
-    ids.done2 = await q.enqueue({ kind: 'echo', payload: { steps: 0 }, sessionId: 's-1' })
-    ids.failed = await q.enqueue({ kind: 'fail', payload: { message: 'parser exploded' }, sessionId: 's-2' })
+    ids.done1 = (await q.enqueue({ kind: 'echo', payload: { steps: 0 }, sessionId: 's-1' })).jobId
+    ids.done2 = (await q.enqueue({ kind: 'echo', payload: { steps: 0 }, sessionId: 's-1' })).jobId
+    ids.failed = (await q.enqueue({ kind: 'fail', payload: { message: 'parser exploded' }, sessionId: 's-2' })).jobId
     const arrival = gates.nextArrival()
-    ids.running = await q.enqueue({ kind: 'gate', payload: {}, sessionId: 's-3' })
+    ids.running = (await q.enqueue({ kind: 'gate', payload: {}, sessionId: 's-3' })).jobId
     await arrival
-    ids.scheduled = await q.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })
+    ids.scheduled = (await q.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })).jobId
     for (const id of [ids.done1, ids.done2]) await waitForStatus(service.baseUrl, id, ['finished'])
     await waitForStatus(service.baseUrl, ids.failed, ['failed'])
     // A worker that crashed a minute ago: its row stays, its heartbeat is stale.

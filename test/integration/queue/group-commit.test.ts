@@ -13,7 +13,7 @@ afterAll(() => service.close())
 
 describe('group commit of concurrent enqueues', () => {
   it('gives each of 50 concurrent HTTP requests its own job, written in fewer transactions', async () => {
-    const before = service.queue.groupCommitStats()
+    const before = service.queue.monitoring.groupCommit()
     const responses = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         fetch(`${service.baseUrl}/api/tasks/echo`, {
@@ -26,12 +26,12 @@ describe('group commit of concurrent enqueues', () => {
     expect(responses.map((response) => response.status)).toEqual(Array(50).fill(202))
     const ids = await Promise.all(responses.map(async (response) => ((await response.json()) as { job_id: string }).job_id))
     expect(new Set(ids).size).toBe(50)
-    const after = service.queue.groupCommitStats()
+    const after = service.queue.monitoring.groupCommit()
     expect(after.requests - before.requests).toBe(50)
     expect(after.groups - before.groups).toBeLessThan(50)
     // Each id is its own job carrying its own payload.
     for (const [i, id] of ids.entries()) {
-      const row = await service.queue.findRow(id)
+      const row = await service.queue.monitoring.findJob(id)
       expect(row?.payload).toMatchObject({ value: i })
       expect(row?.status).toBe('queued')
     }

@@ -19,10 +19,10 @@ afterAll(() => service.close())
 describe('the consumption loop', () => {
   it('refills every freed slot at once while jobs are queued', async () => {
     const firstFour = [gates.nextArrival(), gates.nextArrival(), gates.nextArrival(), gates.nextArrival()]
-    const ids = await service.queue.enqueueMany(Array.from({ length: 40 }, (_, i) => ({ kind: 'gate', payload: { label: String(i) } })))
+    const ids = (await service.queue.enqueueMany(Array.from({ length: 40 }, (_, i) => ({ kind: 'gate', payload: { label: String(i) } })))).map((outcome) => outcome.jobId)
     await Promise.all(firstFour)
     expect(gates.waitingIds()).toHaveLength(4)
-    const stats = await service.queue.stats()
+    const stats = await service.queue.monitoring.stats({ fresh: true })
     expect(stats.by_kind.gate).toMatchObject({ started_jobs: 4, queued_jobs: 36 })
 
     // Free one slot at a time: each release must be followed by a new arrival, with all four busy.

@@ -72,7 +72,7 @@ describe('RQ semantics', () => {
     clearInterval(drain)
     const failed = await post('fail', { message: 'nope' })
     await waitForStatus(service.baseUrl, failed, ['failed'])
-    const after = await service.queue.stats()
+    const after = await service.queue.monitoring.stats({ fresh: true })
     expect(after.by_kind.gate.finished_jobs).toBe(4)
     expect(after.by_kind.fail.failed_jobs).toBe(1)
     expect(after.finished_jobs).toBe(after.by_kind.gate.finished_jobs + after.by_kind.echo.finished_jobs)
@@ -115,11 +115,11 @@ describe('RQ semantics', () => {
     await waitForStatus(service.baseUrl, finished, ['finished'])
     await waitForStatus(service.baseUrl, failed, ['failed'])
     // TTLs are 1 s (finished) and 2 s (failed): right after the end both are still readable.
-    let result = await service.queue.cleanup()
+    let result = await service.runtime.cleanup()
     expect((await fetch(`${service.baseUrl}/api/tasks/status/${failed}`)).status).toBe(200)
     const deadline = Date.now() + 10_000
     while (Date.now() < deadline) {
-      result = await service.queue.cleanup()
+      result = await service.runtime.cleanup()
       const response = await fetch(`${service.baseUrl}/api/tasks/status/${failed}`)
       if (response.status === 404) break
       await new Promise((resolve) => setTimeout(resolve, 200))

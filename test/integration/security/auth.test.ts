@@ -318,5 +318,5 @@ describe('requiredAccess', () => {
 
 function appWith(env: Record<string, string>) {
   const config = loadConfig({ DATABASE_URL: service.databaseUrl, LOG_LEVEL: 'silent', ...env })
-  return createApp({ config, queue: service.queue, log: createSilentLogger(), readers: createStores(service.db.db) })
+  return createApp({ config, queue: service.queue, metrics: service.runtime.metrics, log: createSilentLogger(), readers: createStores(service.db.db) })
 }

@@ -28,7 +28,7 @@ beforeAll(async () => {
     worker: false,
     env: { API_KEYS: CLIENT, ADMIN_API_KEYS: ADMIN, BODY_LIMIT_BYTES: String(LIMIT), PAGE_BODY_LIMIT_BYTES: String(PAGE_LIMIT), RATE_LIMIT_PER_MINUTE: '0' },
   })
-  jobId = await service.queue.enqueue({ kind: 'echo', payload: { session_id: 'sess-h' }, sessionId: 'sess-h' })
+  jobId = (await service.queue.enqueue({ kind: 'echo', payload: { session_id: 'sess-h' }, sessionId: 'sess-h' })).jobId
   await createStores(service.db.db).reports.save({
     id: REPORT_ID,
     job_id: jobId,
@@ -42,7 +42,7 @@ afterAll(() => service?.close())
 
 function appWith(env: Record<string, string>) {
   const config = loadConfig({ DATABASE_URL: service.databaseUrl, LOG_LEVEL: 'silent', ...env })
-  return createApp({ config, queue: service.queue, log: createSilentLogger(), readers: createStores(service.db.db) })
+  return createApp({ config, queue: service.queue, metrics: service.runtime.metrics, log: createSilentLogger(), readers: createStores(service.db.db) })
 }
 
 /** Concrete URLs for every route of the app: each task kind for :kind, a real job for ids, the stored report. */

@@ -167,7 +167,7 @@ async function rejection(promise: Promise<unknown>): Promise<AppError> {
 
 describe('page fetching', () => {
   it('POST /api/tasks/parse answers 400 for every literal hostile URL, before any job or lookup', async () => {
-    const before = await service.queue.stats()
+    const before = await service.queue.monitoring.stats({ fresh: true })
     for (const url of literalUrls()) {
       const { status, body } = await enqueue('parse', { url, session_id: 'ssrf' })
       expect(status, url).toBe(400)
@@ -175,7 +175,7 @@ describe('page fetching', () => {
       tried.parseEnqueue++
       hostileUrls.add(url)
     }
-    expect(await service.queue.stats()).toEqual(before)
+    expect(await service.queue.monitoring.stats({ fresh: true })).toEqual(before)
     expect(resolver.calls).toEqual([])
     expect(canary.connections).toBe(0)
   })
@@ -283,7 +283,7 @@ describe('page fetching through the browser rung', { timeout: 300_000 }, () => {
 
 describe('webhook delivery', () => {
   it('an enqueue with any literal hostile webhook_url answers 400 and stores nothing', async () => {
-    const before = await service.queue.stats()
+    const before = await service.queue.monitoring.stats({ fresh: true })
     for (const url of literalUrls()) {
       const { status, body } = await enqueue('echo', { webhook_url: url })
       expect(status, url).toBe(400)
@@ -291,7 +291,7 @@ describe('webhook delivery', () => {
       tried.webhookEnqueue++
       hostileUrls.add(url)
     }
-    expect(await service.queue.stats()).toEqual(before)
+    expect(await service.queue.monitoring.stats({ fresh: true })).toEqual(before)
     expect(canary.connections).toBe(0)
   })
 

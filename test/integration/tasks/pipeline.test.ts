@@ -59,7 +59,7 @@ describe('the parse task end to end', () => {
 
   it('fails a captcha page with the block named, after retrying it', async () => {
     const { job_id } = await (await post('/api/tasks/parse', { url: 'https://spb.cian.ru/sale/flat/1/', session_id: 'p-2' })).json()
-    const row = await service.queue.findRow(job_id)
+    const row = await service.queue.monitoring.findJob(job_id)
     expect(row?.max_attempts).toBe(3)
     // The first failure schedules a retry with back-off: the poller sees `scheduled` and the reason.
     const status = await waitForStatus(service.baseUrl, job_id, ['scheduled', 'failed'])
@@ -80,11 +80,11 @@ describe('the parse task end to end', () => {
     ['file:///etc/passwd'],
     ['not a url'],
   ])('refuses %s with 400 before any job exists', async (url) => {
-    const before = await service.queue.stats()
+    const before = await service.queue.monitoring.stats({ fresh: true })
     const response = await post('/api/tasks/parse', { url, session_id: 'p-4' })
     expect(response.status).toBe(400)
     expect(await response.json()).toMatchObject({ error: expect.any(String), details: expect.anything() })
-    expect((await service.queue.stats()).queued_jobs).toBe(before.queued_jobs)
+    expect((await service.queue.monitoring.stats({ fresh: true })).queued_jobs).toBe(before.queued_jobs)
   })
 })
 

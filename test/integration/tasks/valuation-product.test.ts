@@ -303,7 +303,7 @@ describe('the report as a PDF and a share link', () => {
 
 describe('the pipeline for a flat without a listing', () => {
   it('refuses a bad target_property, or one given together with a url, with 400 before any job exists', async () => {
-    const before = await service.queue.stats()
+    const before = await service.queue.monitoring.stats({ fresh: true })
     for (const body of [
       { session_id: 'vp-bad', target_property: { city: 'Москва', district: 'ЦАО', total_area: 5, rooms: 2 } },
       { session_id: 'vp-bad', target_property: { city: 'Москва', total_area: 50, rooms: 2 } },
@@ -315,7 +315,7 @@ describe('the pipeline for a flat without a listing', () => {
       expect(response.status, JSON.stringify(body)).toBe(400)
       expect(await response.json()).toMatchObject({ error: expect.any(String), details: expect.anything() })
     }
-    expect((await service.queue.stats()).queued_jobs).toBe(before.queued_jobs)
+    expect((await service.queue.monitoring.stats({ fresh: true })).queued_jobs).toBe(before.queued_jobs)
   })
 
   it('values a typed-in flat through find-similar and report, the flat becoming the session’s target', async () => {

@@ -17,6 +17,7 @@ const base: JobRow & { status: Status } = {
   next_attempt_at: null,
   result: { success: true },
   error: null,
+  error_code: null,
   stack: 'Error: x\n    at y',
   depends_on: [],
 }
@@ -45,6 +46,12 @@ describe('jobToStatusBody', () => {
   it('shows when a scheduled job runs next and why it waits', () => {
     const body = jobToStatusBody({ ...base, status: 'scheduled', next_attempt_at: new Date('2026-01-15T10:00:05Z'), error: 'HTTP 503' })
     expect(body).toMatchObject({ next_attempt_at: '2026-01-15T10:00:05.000Z', error: 'HTTP 503' })
+  })
+
+  it('puts the error code beside the error, and only there', () => {
+    expect(jobToStatusBody({ ...base, status: 'failed', error: 'gone', error_code: 'ListingNotFound' })).toMatchObject({ error: 'gone', error_code: 'ListingNotFound' })
+    expect(jobToStatusBody({ ...base, status: 'failed', error: 'x' })).not.toHaveProperty('error_code')
+    expect(jobToStatusBody({ ...base, status: 'queued', error: 'old', error_code: 'JobTimeout' })).not.toHaveProperty('error_code')
   })
 
   it('never exposes the stack (RQ exc_info stays in the failed_jobs view)', () => {

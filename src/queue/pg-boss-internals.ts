@@ -1,0 +1,176 @@
+/**
+ * The one seam between our code and pg-boss's internals: its generated SQL text, its private SQL
+ * builder (`pg-boss/dist/plans.js`) and its `pgboss.*` tables. Everything else uses pg-boss's public
+ * API. pg-boss is pinned to an exact version (package.json), and test/integration/queue/pg-boss-pin.test.ts
+ * compares what this file relies on against recorded expectations, so an upgrade fails loudly here.
+ *
+ * Also relied upon, outside TypeScript (migrations keep their frozen DDL):
+ * - the housler.jobs view LEFT JOINs pgboss.job on (name, id) and reads state, blocked, start_after,
+ *   started_on, completed_on, retry_count and output (migrations 0001, 0005); housler.rq_status(),
+ *   rq_error() and rq_error_code() take pg-boss's enum pgboss.job_state (migration 0005);
+ * - housler.capture_webhook_event() is a row trigger AFTER INSERT / UPDATE OF state ON pgboss.job
+ *   (migrations 0004, 0005): pg-boss 12 clones row triggers of the partitioned parent onto each queue's
+ *   partition, so the outbox row commits with whatever ends the job (worker, cancel, expiry).
+ * We never write to pgboss.* ourselves; writes go through pg-boss's API.
+ */
+import { sql, type Kysely } from 'kysely'
+import type { PgBoss } from 'pg-boss'
+// pg-boss's own statement for completing several jobs with one output each; not on its public API.
+import { completeJobsWithOutputs } from 'pg-boss/dist/plans.js'
+import type { Database } from '../db/index.ts'
+import { CHANNELS } from './listener.ts'
+
+/** pg-boss's schema: where it keeps job, queue and version. */
+export const PG_BOSS_SCHEMA = 'pgboss'
+
+/** The columns of pgboss.job our views, trigger and reads use (checked by the pin test). */
+export const JOB_COLUMNS_WE_READ = ['name', 'id', 'state', 'blocked', 'start_after', 'started_on', 'completed_on', 'retry_count', 'output'] as const
+
+type Jobs = Parameters<PgBoss['insert']>[1]
+
+/** pg-boss's INSERT for one kind's jobs, and the single JSON parameter it takes. */
+export type CapturedInsert = { text: string; json: string }
+
+// Per kind: pg-boss's INSERT text, once its JSON for a group was seen to be JSON.stringify(jobs).
+const insertTexts = new Map<string, string>()
+
+/** The same records to json_to_recordset: a key that is null and a key that is absent both read NULL. */
+function sameRecords(a: string, b: string): boolean {
+  const strip = (rows: Array<Record<string, unknown>>) => rows.map((row) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null)))
+  return JSON.stringify(strip(JSON.parse(a))) === JSON.stringify(strip(JSON.parse(b)))
+}
+
+/**
+ * pg-boss's own INSERT for `jobs` of one kind, captured instead of run (boss.insert with a `db` that
+ * records); undefined if it takes other than one JSON parameter. Capturing runs pg-boss's insert()
+ * (about half the JavaScript of an idle enqueue), so once a capture showed that pg-boss sends the same
+ * records as JSON.stringify(jobs) and the text is fixed per kind, later groups reuse the text and
+ * build the JSON here. Should pg-boss reshape the jobs, the comparison fails and every group is captured.
+ */
+export async function captureInsert(boss: PgBoss, kind: string, jobs: Jobs): Promise<CapturedInsert | undefined> {
+  const json = JSON.stringify(jobs)
+  const known = insertTexts.get(kind)
+  if (known !== undefined) return { text: known, json }
+  let captured: { text: string; values?: unknown[] } | undefined
+  const capture = {
+    async executeSql(text: string, values?: unknown[]) {
+      captured = { text, values }
+      return { rows: [] }
+    },
+  }
+  await boss.insert(kind, jobs, { db: capture, returnId: true })
+  if (!captured || captured.values?.length !== 1 || typeof captured.values[0] !== 'string') return undefined
+  if (sameRecords(captured.values[0], json)) insertTexts.set(kind, captured.text)
+  return { text: captured.text, json: captured.values[0] }
+}
+
+/** One plain INSERT whose only parameter is $1: what nests as a CTE with its parameter renumbered. */
+const nestable = (text: string) => /^\s*INSERT INTO/i.test(text) && !/\$[2-9]/.test(text) && (text.match(/\$1\b/g) ?? []).length === 1
+
+/** A statement writing our task rows and pg-boss's jobs at once; `name` prepares it per connection. */
+export type EnqueueStatement = { bossTexts: string[]; text: string; name?: string }
+
+// By set of kinds: pg-boss's text for a kind is fixed for the life of the process (it caches the
+// queue's table and policy too), so the statement is built once and reused while the text is the same.
+const statements = new Map<string, EnqueueStatement | null>()
+let named = 0
+
+function spliceStatement(bossTexts: string[]): EnqueueStatement | null {
+  if (!bossTexts.every(nestable)) return null
+  const jobCtes = bossTexts.map((text, i) => `j${i} AS (${text.replace(/\$1\b/, `$${9 + i}`)})`)
+  const text = `WITH tasks AS (
+      INSERT INTO housler._tasks (job_id, kind, session_id, priority, payload, max_attempts)
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[])
+      RETURNING job_id
+    ),
+    ${jobCtes.join(',\n    ')},
+    jobs AS (${bossTexts.map((_, i) => `SELECT id FROM j${i}`).join(' UNION ALL ')}),
+    woke AS (SELECT pg_notify('${CHANNELS.jobs}', kind) FROM unnest($7::text[]) AS kind)
+    SELECT 1 / ((SELECT count(*) FROM tasks) = $8::int AND (SELECT count(*) FROM jobs) = $8::int)::int AS ok,
+      (SELECT count(*) FROM woke) AS woke`
+  // Unique per text: node-postgres refuses one name for two texts on a connection.
+  const name = named < 64 ? `housler_enqueue_${named++}` : undefined
+  return { bossTexts, text, name }
+}
+
+/**
+ * The one-statement enqueue for these kinds (sorted; `inserts` in the same order): parameters $1–$6
+ * are our task rows' columns as arrays (job_id, kind, session_id, priority, payload, max_attempts),
+ * $7 the kinds to wake, $8 the job count, $9… each kind's pg-boss JSON. pg-boss's INSERTs are nested
+ * as CTEs, as pg-boss nests its own for its notify. If pg-boss skipped a job (ON CONFLICT), the
+ * division by zero aborts the statement, so no task row is left without its job. null when pg-boss's
+ * SQL is not the one plain INSERT this relies on: the caller then uses the public API in a transaction.
+ */
+export function enqueueStatement(kinds: string[], inserts: CapturedInsert[]): EnqueueStatement | null {
+  const key = kinds.join('\n')
+  let statement = statements.get(key)
+  if (statement === undefined || (statement && !statement.bossTexts.every((text, i) => text === inserts[i].text))) {
+    statement = spliceStatement(inserts.map((insert) => insert.text))
+    statements.set(key, statement)
+  }
+  return statement
+}
+
+/**
+ * pg-boss's statement completing several jobs of one kind, each with its own output and attempt
+ * fence (what its work() uses for per-job results). Parameters: $1 kind, $2 JSON of
+ * [{id, retry_count, output}]; returns one row with `ids` (the jobs it completed).
+ */
+export function createCompletionSql(boss: PgBoss): (kind: string) => Promise<string> {
+  const tables = new Map<string, Promise<string>>()
+  return (kind) => {
+    let table = tables.get(kind)
+    if (!table) {
+      // The queue's table: job_common, or its own partition when created with partition: true.
+      table = boss.getQueue(kind).then((queue) => (queue as { table?: string } | null)?.table ?? 'job_common')
+      table.catch(() => tables.delete(kind))
+      tables.set(kind, table)
+    }
+    return table.then((name) => completeJobsWithOutputs(PG_BOSS_SCHEMA, name))
+  }
+}
+
+/** Jobs of the given kinds per RQ status, by the one mapping housler.rq_status() (migration 0005). */
+export async function countJobsByStatus(db: Kysely<Database>, kinds: string[]): Promise<Array<{ kind: string; status: string; jobs: number }>> {
+  // pgboss.job alone (a join with every task row made the count of every retained job ~25% slower),
+  // then the few jobs settling a permanent failure (partial index) move from their pg-boss status to
+  // the one the view gives them.
+  const result = await sql<{ kind: string; status: string; jobs: number }>`
+    WITH settling AS (
+      SELECT j.name, j.state, j.blocked, j.start_after FROM housler._tasks t
+      JOIN pgboss.job j ON j.name = t.kind AND j.id = t.job_id
+      WHERE t.permanent_error IS NOT NULL AND t.kind = ANY(${kinds}::text[])
+    )
+    SELECT kind, status, sum(jobs)::int AS jobs FROM (
+      SELECT j.name AS kind, housler.rq_status(j.state, j.blocked, j.start_after, false, false) AS status, count(*) AS jobs
+      FROM pgboss.job j WHERE j.name = ANY(${kinds}::text[]) GROUP BY 1, 2
+      UNION ALL
+      SELECT name, housler.rq_status(state, blocked, start_after, false, false), -count(*) FROM settling GROUP BY 1, 2
+      UNION ALL
+      SELECT name, housler.rq_status(state, blocked, start_after, true, false), count(*) FROM settling GROUP BY 1, 2
+    ) counts
+    GROUP BY 1, 2 HAVING sum(jobs) <> 0`.execute(db)
+  return result.rows
+}
+
+/** Ended jobs past their TTL (finished: resultTtl; failed or canceled: failureTtl), by pg-boss's completed_on index. */
+export async function findJobsPastTtl(
+  db: Kysely<Database>,
+  ttl: { resultTtlSeconds: number; failureTtlSeconds: number },
+  limit: number,
+): Promise<Array<{ id: string; kind: string }>> {
+  const result = await sql<{ id: string; kind: string }>`
+    SELECT j.id, j.name AS kind FROM pgboss.job j
+    WHERE (j.state = 'completed' AND j.completed_on < now() - make_interval(secs => ${ttl.resultTtlSeconds}))
+       OR (j.state IN ('failed', 'cancelled') AND j.completed_on < now() - make_interval(secs => ${ttl.failureTtlSeconds}))
+    LIMIT ${limit}`.execute(db)
+  return result.rows
+}
+
+/** pg-boss's schema version without starting pg-boss; null when its schema does not exist yet. */
+export function readPgBossSchemaVersion(db: Kysely<Database>): Promise<number | null> {
+  return sql<{ version: number }>`SELECT version FROM pgboss.version`.execute(db).then(
+    (result) => result.rows[0]?.version ?? null,
+    () => null,
+  )
+}
