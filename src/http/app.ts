@@ -1,12 +1,11 @@
-import { Hono, type Context } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { HTTPException } from 'hono/http-exception'
 import type { Config } from '../config.ts'
 import { AppError, coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Queue } from '../queue/index.ts'
-import { HTTP_STATUS } from './errors.ts'
-import { createTaskRoutes } from './tasks-routes.ts'
+import { errorResponse, toAppError } from './errors.ts'
+import { createJobActionRoutes, createStatusRoutes, createTaskRoutes } from './tasks-routes.ts'
 import { createDomainRoutes, type DomainReaders } from './domain-routes.ts'
 import { createIntakeRoutes, IMPORT_PATH, INTAKE_PATH, intakeCors } from './intake-routes.ts'
 import { pageBody } from './page-body.ts'
@@ -14,17 +13,42 @@ import { createRateLimiter } from './rate-limit.ts'
 import { createDashboardRoutes } from './dashboard-routes.ts'
 import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
 import { createStaticRoutes } from './static-routes.ts'
-import { apiAuth } from './auth.ts'
+import { createAccessControl, mountRoutes, type Access } from './auth.ts'
 import { apiCors, securityHeaders } from './security-headers.ts'
 import { rejectUnstorableUrl } from './validate.ts'
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    bodyChecked: boolean
+  }
+}
 
 export type AppDeps = { config: Config; queue: Queue; log: Logger; readers?: DomainReaders }
 
 const STATUS_POLL = /^\/api\/tasks\/status\/[^/]+$/
 const PAGE_PATHS = new Set(['/api/tasks/parse', INTAKE_PATH, IMPORT_PATH])
 
-export function errorBody(error: string, details: unknown = null) {
-  return { error, details }
+function createProbeRoutes(queue: Queue): Hono {
+  const routes = new Hono()
+  routes.get('/healthz', (c) => c.json({ status: 'ok' }))
+  routes.get('/readyz', async (c) => {
+    try {
+      await queue.ping()
+    } catch (e) {
+      throw new AppError('QueueUnavailable', 'Database unreachable', { cause: e, details: { reason: coerceError(e).message } })
+    }
+    return c.json({ status: 'ready', database: 'reachable' })
+  })
+  return routes
+}
+
+/** Whatever no route answers: a JSON 404, behind client access so unknown paths reveal nothing to strangers. */
+function createNotFoundRoutes(): Hono {
+  const routes = new Hono()
+  routes.all('*', (c) => {
+    throw new AppError('NotFound', 'Not found', { details: { method: c.req.method, path: c.req.path } })
+  })
+  return routes
 }
 
 /** The HTTP API: the guide's contract under /api/tasks, health probes, JSON errors everywhere. */
@@ -53,57 +77,54 @@ export function createApp(deps: AppDeps): Hono {
   app.use(INTAKE_PATH, intakeCors(config))
   const cors = apiCors(config)
   if (cors) app.use('/api/*', (c, next) => (c.req.path === INTAKE_PATH ? next() : cors(c, next)))
-  app.use('*', apiAuth({ config, queue }))
   app.use('*', rejectUnstorableUrl)
-  const tooLarge = (c: Context) => c.json(errorBody('Request body too large', { limit_bytes: config.bodyLimitBytes }), 413)
+  const tooLarge = () => {
+    throw new AppError('PayloadTooLarge', 'Request body too large', { details: { limit_bytes: config.bodyLimitBytes } })
+  }
   const limitBody = bodyLimit({ maxSize: config.bodyLimitBytes, onError: tooLarge })
-  // hono's bodyLimit reads c.req.raw.body, which makes @hono/node-server build a full Request (every
-  // header copied into undici Headers, ~25 µs) for each request, GETs included. With a Content-Length
-  // (Node's parser holds the body to it) or no body at all the headers decide; only chunked bodies are counted.
+  // After the access check, so an unauthenticated body is refused unread. hono's bodyLimit reads
+  // c.req.raw.body, which makes @hono/node-server build a full Request (every header copied into undici
+  // Headers, ~25 µs) for each request, GETs included. With a Content-Length (Node's parser holds the body
+  // to it) or no body at all the headers decide; only chunked bodies are counted.
   // Routes that take a whole page have their own, larger limit, counted after gzip decoding.
   const limitPage = pageBody(config.pageBodyLimitBytes)
-  app.use('*', (c, next) => {
+  const limitBodySize: MiddlewareHandler = (c, next) => {
+    if (c.get('bodyChecked')) return next()
+    c.set('bodyChecked', true)
     if (c.req.method === 'POST' && PAGE_PATHS.has(c.req.path)) return limitPage(c, next)
     if (c.req.header('transfer-encoding') !== undefined) return limitBody(c, next)
-    return Number.parseInt(c.req.header('content-length') ?? '0', 10) > config.bodyLimitBytes ? Promise.resolve(tooLarge(c)) : next()
-  })
+    return Number.parseInt(c.req.header('content-length') ?? '0', 10) > config.bodyLimitBytes ? tooLarge() : next()
+  }
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }))
-  app.get('/readyz', async (c) => {
-    try {
-      await queue.ping()
-      return c.json({ status: 'ready', database: 'reachable' })
-    } catch (e) {
-      return c.json(errorBody('Database unreachable', { reason: coerceError(e).message }), 503)
-    }
-  })
-
-  // Before the task routes: /api/tasks/pipeline is not a task kind.
+  // Every route group says who may call it; the last group answers whatever no route matched.
+  const { requireAccess } = createAccessControl({ config, queue })
+  const mount = (base: string, access: Access, routes: Hono) => mountRoutes(app, base, [requireAccess(access), limitBodySize], routes)
   // One bucket per client across every enqueue route (per process: see README, rate limits).
   const rateLimit = createRateLimiter({ perMinute: config.rateLimitPerMinute })
-  if (deps.readers) app.route('/', createDomainRoutes(queue, deps.readers, rateLimit))
-  if (deps.readers) app.route('/', createIntakeRoutes({ config, queue, intake: deps.readers.intake, listings: deps.readers.listings }, rateLimit))
-  app.route('/api/tasks', createTaskRoutes(deps, rateLimit))
-  app.route('/dashboard', createDashboardRoutes(deps))
-  app.route('/metrics', createMetricsRoutes(queue.metrics))
+  mount('/', 'public', createProbeRoutes(queue))
+  mount('/metrics', config.metricsPublic ? 'public' : 'client', createMetricsRoutes(queue.metrics))
+  mount('/dashboard', 'dashboard', createDashboardRoutes(deps))
+  mount('/api/tasks/status', 'job-owner', createStatusRoutes(deps))
+  mount('/api/tasks', 'admin', createJobActionRoutes(deps))
+  // Before the task routes: /api/tasks/pipeline is not a task kind.
+  if (deps.readers) {
+    mount('/', 'client', createDomainRoutes(queue, deps.readers, rateLimit))
+    const intake = createIntakeRoutes({ config, queue, intake: deps.readers.intake, listings: deps.readers.listings }, rateLimit)
+    // A listing site's page posts its page with no API key: the session's intake token in the body is its key.
+    mount('/', 'public', intake.submit)
+    mount('/', 'client', intake.client)
+  }
+  mount('/api/tasks', 'client', createTaskRoutes(deps, rateLimit))
+  mount('/', 'public', createStaticRoutes())
+  mount('/', 'client', createNotFoundRoutes())
 
-  app.route('/', createStaticRoutes())
-  app.notFound((c) => c.json(errorBody('Not found', { method: c.req.method, path: c.req.path }), 404))
   app.onError((e, c) => {
-    if (e instanceof AppError) {
-      const status = HTTP_STATUS[e.code]
-      if (status >= 500 && e.code === 'Internal') log.error({ err: e.message, stack: e.stack }, 'internal error')
-      return c.json(errorBody(e.message, e.details ?? { code: e.code }), status)
+    const error = toAppError(e, config.exposeErrors)
+    if (error.code === 'Internal') {
+      const cause = coerceError(error.cause ?? error)
+      log.error({ err: cause.message, stack: cause.stack }, 'internal error')
     }
-    if (e instanceof HTTPException) {
-      return c.json(errorBody(e.message || 'Bad request', { status: e.status }), e.status)
-    }
-    if (queue.isUnreachable(e)) {
-      return c.json(errorBody('Queue database unreachable; try again shortly', { reason: coerceError(e).message }), 503)
-    }
-    const error = coerceError(e)
-    log.error({ err: error.message, stack: error.stack }, 'unhandled error')
-    return c.json(errorBody('Internal Server Error', config.exposeErrors ? { message: error.message } : null), 500)
+    return errorResponse(c, error)
   })
   return app
 }

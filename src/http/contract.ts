@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { PRIORITIES, STATUSES } from '../queue/index.ts'
+import { ERROR_CODES } from '../errors.ts'
+import { PRIORITIES, STATUSES, type StatusBody } from '../queue/index.ts'
 import { WEBHOOK_EVENTS } from '../webhooks/index.ts'
 
 /** Fields of an enqueue body that steer the queue rather than the task. */
@@ -56,8 +57,12 @@ export const StatusBodySchema = z.object({
   next_attempt_at: z.iso.datetime().optional(),
   result: z.unknown().optional(),
   error: z.string().optional(),
+  error_code: z.enum(ERROR_CODES).optional(),
   webhook: WebhookStateSchema.optional(),
-})
+}) satisfies z.ZodType<StatusBody>
+// `satisfies` checks the schema's fields against StatusBody; this checks that none of StatusBody's is missing.
+const statusSchemaCoversBody: [Exclude<keyof StatusBody, keyof z.infer<typeof StatusBodySchema>>] extends [never] ? true : never = true
+void statusSchemaCoversBody
 
 const CountsSchema = z.object({
   queued_jobs: z.number().int(),
@@ -70,4 +75,4 @@ const CountsSchema = z.object({
 })
 export const QueueStatsSchema = CountsSchema.extend({ by_kind: z.record(z.string(), CountsSchema) })
 
-export const ErrorBodySchema = z.object({ error: z.string(), details: z.unknown() })
+export const ErrorBodySchema = z.object({ error: z.string(), code: z.enum(ERROR_CODES), details: z.unknown() })

@@ -4,7 +4,10 @@ import { AppError } from '../errors.ts'
 import type { Queue } from '../queue/index.ts'
 import type { IntakeTokens } from '../store/index.ts'
 import type { Property } from '../tasks/parse/property.ts'
+import { FindSimilarPayloadSchema } from '../tasks/find-similar/index.ts'
+import { ParsePayloadSchema } from '../tasks/parse/index.ts'
 import type { SessionRecord, StoredReport } from '../tasks/services.ts'
+import { SessionIdSchema } from '../tasks/types.ts'
 import { EnqueueMetaSchema } from './contract.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import { parseWith, readJsonObject } from './validate.ts'
@@ -16,12 +19,13 @@ export type DomainReaders = {
   listings: { upsert(properties: readonly Property[]): Promise<number> }
 }
 
+// The steps' own fields, so the pipeline takes exactly what parse and find-similar take, defaults included.
 const PipelineSchema = z.object({
-  url: z.string().min(1).max(2048),
-  session_id: z.string().min(1).max(200),
-  search_strategy: z.enum(['same_building', 'same_complex', 'nearby', 'district', 'citywide', 'auto']).default('auto'),
-  limit: z.number().int().min(1).max(100).default(20),
-  source: z.enum(['store', 'live', 'both']).default('both'),
+  url: ParsePayloadSchema.shape.url,
+  session_id: SessionIdSchema,
+  search_strategy: FindSimilarPayloadSchema.shape.search_strategy,
+  limit: FindSimilarPayloadSchema.shape.limit,
+  source: FindSimilarPayloadSchema.shape.source,
   priority: EnqueueMetaSchema.shape.priority,
 })
 
@@ -60,17 +64,16 @@ export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLim
   })
 
   routes.get('/api/sessions/:session_id', async (c) => {
-    const sessionId = c.req.param('session_id')
-    if (sessionId.length > 200) throw new AppError('ValidationFailed', 'session_id is too long', { details: { max: 200 } })
+    const sessionId = parseWith(SessionIdSchema, c.req.param('session_id'), 'session_id')
     const session = await readers.sessions.find(sessionId)
-    if (!session) throw new AppError('JobNotFound', `No session ${sessionId}`, { details: { session_id: sessionId } })
+    if (!session) throw new AppError('NotFound', `No session ${sessionId}`, { details: { session_id: sessionId } })
     return c.json(session)
   })
 
   routes.get('/api/reports/:id', async (c) => {
     const id = parseWith(z.uuid(), c.req.param('id'), 'report id')
     const report = await readers.reports.find(id)
-    if (!report) throw new AppError('JobNotFound', `No report ${id}`, { details: { report_id: id } })
+    if (!report) throw new AppError('NotFound', `No report ${id}`, { details: { report_id: id } })
     const format = c.req.query('format') ?? 'html'
     if (format === 'md') {
       c.header('Content-Disposition', `attachment; filename="housler-report-${id}.md"`)

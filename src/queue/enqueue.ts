@@ -40,7 +40,7 @@ export type EnqueueDeps = {
 
 export function findTask(tasks: ReadonlyMap<string, TaskDefinition>, kind: string): TaskDefinition {
   const task = tasks.get(kind)
-  if (!task) throw new AppError('ValidationFailed', `Unknown task kind "${kind}"`, { details: { kind } })
+  if (!task) throw new AppError('UnknownTaskKind', `Unknown task kind "${kind}"`, { details: { kind } })
   return task
 }
 

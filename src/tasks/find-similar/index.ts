@@ -8,7 +8,7 @@ import { STEP_LABELS, summarizeSearch, type SearchSummary } from './summary.ts'
 import type { AnalogQuery } from './query.ts'
 import type { RankedAnalog } from './rank.ts'
 import type { TaskServices } from '../services.ts'
-import { defineTask } from '../types.ts'
+import { defineTask, SessionIdSchema } from '../types.ts'
 
 const TargetSchema = PropertySchema.partial().extend({
   price: z.number().nonnegative().nullable().optional(),
@@ -17,7 +17,7 @@ const TargetSchema = PropertySchema.partial().extend({
 })
 
 export const FindSimilarPayloadSchema = z.object({
-  session_id: z.string().min(1).max(200),
+  session_id: SessionIdSchema,
   /** When absent, the session's parsed target is used. */
   target_property: TargetSchema.optional(),
   limit: z.number().int().min(1).max(100).default(20),

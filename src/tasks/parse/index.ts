@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { AppError } from '../../errors.ts'
 import { checkListingUrl } from '../../fetch/index.ts'
 import type { TaskServices } from '../services.ts'
-import { defineTask } from '../types.ts'
+import { defineTask, SessionIdSchema } from '../types.ts'
 import type { Property } from './property.ts'
 
 /** The most HTML one submission may carry (the route's body limit bounds it too). */
@@ -11,7 +11,7 @@ export const MAX_SUBMITTED_HTML_CHARS = 50_000_000
 
 export const ParsePayloadSchema = z.object({
   url: z.string().min(1, 'url is required').max(2048),
-  session_id: z.string().min(1).max(200),
+  session_id: SessionIdSchema,
   /** The page as the user's own browser shows it: parsed instead of fetched, the URL only names the listing. */
   html: z.string().min(1, 'html is empty').max(MAX_SUBMITTED_HTML_CHARS).optional(),
 })

@@ -3,12 +3,12 @@ import { z } from 'zod'
 import { AppError } from '../../errors.ts'
 import { PropertySchema, type Property } from '../parse/property.ts'
 import type { TaskServices } from '../services.ts'
-import { defineTask } from '../types.ts'
+import { defineTask, SessionIdSchema } from '../types.ts'
 import { renderReportHtml, renderReportMarkdown } from './render.ts'
 import { valuate, type Valuation } from './valuation.ts'
 
 export const ReportPayloadSchema = z.object({
-  session_id: z.string().min(1).max(200),
+  session_id: SessionIdSchema,
   /** Explicit input instead of the session's target and comparables. */
   target: PropertySchema.optional(),
   comparables: z.array(PropertySchema.passthrough()).max(500).optional(),
@@ -51,13 +51,15 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
     if (!target) throw new AppError('PermanentTaskFailure', 'No target property in this session: run parse first')
     const excluded = new Set(payload.exclude_urls)
     const used = comparables.filter((c) => !excluded.has(c.url))
-    if (used.length === 0) throw new AppError('PermanentTaskFailure', 'No comparables to value against: run find-similar first')
+    if (used.length === 0) throw new AppError('NotEnoughAnalogs', 'No comparables to value against: run find-similar first')
     await ctx.progress(40, 'Расчёт справедливой цены...')
     let valuation: Valuation
     try {
       valuation = valuate(target, used, { overrides: payload.overrides })
     } catch (error) {
-      throw new AppError('PermanentTaskFailure', `Valuation impossible: ${(error as Error).message}`, { cause: error })
+      // Keep the valuation's own code (NotEnoughAnalogs, ...): the wizard explains a failure by it.
+      const code = error instanceof AppError ? error.code : 'PermanentTaskFailure'
+      throw new AppError(code, `Valuation impossible: ${(error as Error).message}`, { cause: error })
     }
     await ctx.progress(70, 'Формирование отчёта...')
     const id = randomUUID()

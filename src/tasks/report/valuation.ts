@@ -163,7 +163,7 @@ export function valuate(target: Property, comparables: readonly Property[], opti
     if (reason) excluded.push({ url: p.url, reason })
     else valid.push({ p, ppsm: (p.price as number) / (p.total_area as number) })
   }
-  if (valid.length === 0) throw new AppError('PermanentTaskFailure', 'нет ни одного пригодного аналога для оценки')
+  if (valid.length === 0) throw new AppError('NotEnoughAnalogs', 'нет ни одного пригодного аналога для оценки')
 
   const cvBefore = cv(valid.map((v) => v.ppsm))
   let used = valid
