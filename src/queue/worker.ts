@@ -372,6 +372,7 @@ export function createWorker(options: WorkerOptions): Worker {
       })
       // A fetch in flight still claims jobs and starts them: wait for it, so they are drained too
       // (else the process exits under them and they wait out their heartbeat).
+      if (pumping) log.info('stopping: waiting for the claim in flight')
       await Promise.race([pumpIdle, graceOver])
       const all = Promise.all([...running.values()].map((entry) => entry.done))
       const outcome = await Promise.race([all.then(() => 'done' as const), graceOver])

@@ -131,7 +131,7 @@ describe('worker processes', () => {
     // while the worker waits for jobs it will own the moment the lock goes.
     // A long grace period: on a loaded machine the lock may be held for seconds, and a claim that
     // returns after the grace is over is left to the heartbeat on purpose.
-    const worker = await startWorker({ WORKER_CONCURRENCY: '1', WORKER_POLL_INTERVAL_MS: '60000', SHUTDOWN_GRACE_SECONDS: '20' })
+    const worker = await startWorker({ WORKER_CONCURRENCY: '1', WORKER_POLL_INTERVAL_MS: '60000', SHUTDOWN_GRACE_SECONDS: '20', LOG_LEVEL: 'info' })
     const [job] = await queue.enqueueMany([{ kind: 'effect', payload: { ms: 300 }, runAt: new Date(Date.now() + 1000) }])
     await until('the job to be due', async () => {
       const { rows } = await client.query('SELECT start_after <= now() AS due FROM pgboss.job WHERE id = $1', [job])
@@ -149,8 +149,9 @@ describe('worker processes', () => {
         return rows[0].n > 0 ? true : undefined
       }, 10_000, 20)
       worker.child.kill('SIGTERM')
-      // Give a drain that forgot the claim time to run past it; a correct one waits either way.
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      // The lock goes only once the draining worker says it waits for that claim; a drain that forgot it never does.
+      await until('the draining worker to wait for its claim', async () =>
+        worker.output().includes('stopping: waiting for the claim in flight') ? true : undefined, 10_000, 20)
       await locker.query('ROLLBACK')
     } finally {
       await locker.end()

@@ -26,7 +26,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 export type TestProcess = {
   child: ChildProcess
   pid: number
-  /** The first IPC message (test-worker: 'ready'; test-api: { type: 'ready', port }). */
+  /** The first IPC message (test-worker: 'ready'; test-api: { type: 'ready', port }), or the line that showed readiness. */
   ready: unknown
   /** Resolves with the exit code (null after a signal) once the process is gone. */
   exited: Promise<number | null>
@@ -36,34 +36,59 @@ export type TestProcess = {
 
 const OUTPUT_LINES = 200
 
+/** Every process spawned in this test file and not yet gone: the leak check fails a file that leaves one. */
+const live = new Set<TestProcess>()
+export const liveProcesses = (): readonly TestProcess[] => [...live]
+
+export type SpawnOptions = {
+  args?: string[]
+  /** Ready on the first IPC message (the test entries), on the first output line matching a pattern, or at once. */
+  readyWhen?: 'message' | RegExp | 'spawned'
+  /** Replace this process's environment instead of extending it (e.g. to prove a default). */
+  isolatedEnv?: boolean
+  timeoutMs?: number
+}
+
 /**
- * Forks a test process entry (test/helpers/test-worker.ts, test-api.ts) with `env` over this
- * process's environment and resolves once it sends its first IPC message. Its output is kept
+ * Forks a TypeScript entry (test/helpers/test-worker.ts, test-api.ts, worker/main.ts, src/server.ts)
+ * with `env` over this process's environment and resolves once it is ready. Its output is kept
  * (bounded) rather than printed: fault tests make processes log many expected errors.
  */
-export function spawnTestProcess(entry: string, env: Record<string, string>, timeoutMs = 30_000): Promise<TestProcess> {
-  const child = fork(entry, [], {
-    env: { ...process.env, ...env },
+export function spawnTestProcess(entry: string, env: Record<string, string>, options: SpawnOptions = {}): Promise<TestProcess> {
+  const { readyWhen = 'message', timeoutMs = 30_000 } = options
+  const child = fork(entry, options.args ?? [], {
+    env: options.isolatedEnv ? { PATH: process.env.PATH, ...env } : { ...process.env, ...env },
     execPath: process.execPath,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   const lines: string[] = []
-  const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString().split('\n').filter(Boolean))
-    if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES)
-  }
-  child.stdout!.on('data', keep)
-  child.stderr!.on('data', keep)
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const proc: TestProcess = { child, pid: child.pid!, ready: undefined, exited, output: () => lines.join('\n') }
+  live.add(proc)
+  void exited.then(() => live.delete(proc))
   return new Promise((resolve, reject) => {
+    const done = (ready: unknown) => {
+      clearTimeout(timer)
+      proc.ready = ready
+      resolve(proc)
+    }
+    const keep = (chunk: Buffer) => {
+      const added = chunk.toString().split('\n').filter(Boolean)
+      lines.push(...added)
+      if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES)
+      if (readyWhen instanceof RegExp) {
+        const line = added.find((l) => readyWhen.test(l))
+        if (line !== undefined) done(line)
+      }
+    }
+    child.stdout!.on('data', keep)
+    child.stderr!.on('data', keep)
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`${entry} did not start in ${timeoutMs} ms:\n${lines.join('\n')}`))
     }, timeoutMs)
-    child.once('message', (ready) => {
-      clearTimeout(timer)
-      resolve({ child, pid: child.pid!, ready, exited, output: () => lines.join('\n') })
-    })
+    if (readyWhen === 'message') child.once('message', done)
+    if (readyWhen === 'spawned') child.once('spawn', () => done(undefined))
     void exited.then((code) => {
       clearTimeout(timer)
       reject(new Error(`${entry} exited with ${code} before it was ready:\n${lines.join('\n')}`))
@@ -71,10 +96,10 @@ export function spawnTestProcess(entry: string, env: Record<string, string>, tim
   })
 }
 
-/** SIGKILLs every process still running (afterAll). */
-export async function killAll(processes: Iterable<TestProcess>): Promise<void> {
+/** SIGKILLs every given process still running and waits until each is gone. */
+export async function killAll(processes: Iterable<TestProcess> = live): Promise<void> {
   const waits: Promise<unknown>[] = []
-  for (const p of processes) {
+  for (const p of [...processes]) {
     if (p.child.exitCode === null && p.child.signalCode === null) {
       p.child.kill('SIGKILL')
       waits.push(p.exited)
