@@ -1,11 +1,9 @@
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../../src/config.ts'
-import { createDb, type Db } from '../../src/db/index.ts'
-import { createSilentLogger } from '../../src/log.ts'
-import { createQueue, type Queue } from '../../src/queue/index.ts'
-import { createTestDatabase } from '../helpers/postgres.ts'
+import type { Queue } from '../../src/queue/index.ts'
+import type { Runtime } from '../../src/runtime.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
+import { openTestRuntime } from '../helpers/service.ts'
 import { TEST_PROCESS_TASKS, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 
 // Process-level variants of two guarantees the in-process tests prove too: a worker SIGTERMed during
@@ -21,14 +19,13 @@ const ENV = {
   LOG_LEVEL: 'fatal',
 }
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>
-let db: Db
+let runtime: Runtime
 let queue: Queue
 let client: pg.Client
 const processes: TestProcess[] = []
 
 const startWorker = async (env: Record<string, string>) => {
-  const worker = await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: database.url, ...ENV, ...env })
+  const worker = await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: runtime.url, ...ENV, ...env })
   processes.push(worker)
   return worker
 }
@@ -42,13 +39,11 @@ const reach = (jobId: string, statuses: string[], timeoutMs = 30_000) =>
   }, timeoutMs)
 
 beforeAll(async () => {
-  database = await createTestDatabase()
-  client = new pg.Client({ connectionString: database.url })
+  runtime = await openTestRuntime({ tasks: TEST_PROCESS_TASKS, env: ENV, supervise: false })
+  queue = runtime.queue
+  client = new pg.Client({ connectionString: runtime.url })
   await client.connect()
   await client.query(EFFECT_TABLES_SQL)
-  const config = loadConfig({ DATABASE_URL: database.url, ...ENV })
-  db = createDb({ url: database.url, poolSize: 2 })
-  queue = await createQueue({ config, db, url: database.url, tasks: TEST_PROCESS_TASKS, deps: {}, log: createSilentLogger(), supervise: false })
 })
 
 // Each test's workers are gone before the next starts, whatever the outcome.
@@ -56,10 +51,8 @@ afterEach(() => killAll(processes))
 
 afterAll(async () => {
   await killAll(processes)
-  await queue?.stop()
-  await db?.destroy()
   await client?.end()
-  await database?.drop()
+  await runtime?.close()
 })
 
 describe('worker processes', () => {
@@ -137,7 +130,7 @@ describe('worker processes', () => {
       const { rows } = await client.query('SELECT start_after <= now() AS due FROM pgboss.job WHERE id = $1', [job])
       return rows[0].due ? true : undefined
     })
-    const locker = new pg.Client({ connectionString: database.url })
+    const locker = new pg.Client({ connectionString: runtime.url })
     await locker.connect()
     try {
       await locker.query('BEGIN')

@@ -12,8 +12,8 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** Polls `probe` until it returns a value other than undefined; throws after `timeoutMs`. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+/** The one wait of the tests: polls `probe` until it returns a value other than undefined; throws after `timeoutMs`. */
+export async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const value = await probe()
@@ -26,7 +26,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 export type TestProcess = {
   child: ChildProcess
   pid: number
-  /** The first IPC message (test-worker: 'ready'; test-api: { type: 'ready', port }), or the line that showed readiness. */
+  /** The first IPC message (test-worker: 'ready'; test-api: { type: 'ready', port }). */
   ready: unknown
   /** Resolves with the exit code (null after a signal) once the process is gone. */
   exited: Promise<number | null>
@@ -42,8 +42,8 @@ export const liveProcesses = (): readonly TestProcess[] => [...live]
 
 export type SpawnOptions = {
   args?: string[]
-  /** Ready on the first IPC message (the test entries), on the first output line matching a pattern, or at once. */
-  readyWhen?: 'message' | RegExp | 'spawned'
+  /** Ready on the first IPC message (the test entries), once the output satisfies a test, or at once. */
+  readyWhen?: 'message' | 'spawned' | ((output: string) => boolean)
   /** Replace this process's environment instead of extending it (e.g. to prove a default). */
   isolatedEnv?: boolean
   timeoutMs?: number
@@ -67,7 +67,10 @@ export function spawnTestProcess(entry: string, env: Record<string, string>, opt
   live.add(proc)
   void exited.then(() => live.delete(proc))
   return new Promise((resolve, reject) => {
+    let isReady = false
     const done = (ready: unknown) => {
+      if (isReady) return
+      isReady = true
       clearTimeout(timer)
       proc.ready = ready
       resolve(proc)
@@ -76,10 +79,7 @@ export function spawnTestProcess(entry: string, env: Record<string, string>, opt
       const added = chunk.toString().split('\n').filter(Boolean)
       lines.push(...added)
       if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES)
-      if (readyWhen instanceof RegExp) {
-        const line = added.find((l) => readyWhen.test(l))
-        if (line !== undefined) done(line)
-      }
+      if (!isReady && typeof readyWhen === 'function' && readyWhen(lines.join('\n'))) done(undefined)
     }
     child.stdout!.on('data', keep)
     child.stderr!.on('data', keep)

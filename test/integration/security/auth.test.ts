@@ -5,6 +5,7 @@ import { createApp } from '../../../src/http/app.ts'
 import { accessOf } from '../../../src/http/auth.ts'
 import { createSilentLogger } from '../../../src/log.ts'
 import { createStores } from '../../../src/store/index.ts'
+import { until } from '../../helpers/processes.ts'
 import { startTestService, type TestService } from '../../helpers/service.ts'
 import { echoTask, failTask } from '../../helpers/tasks.ts'
 
@@ -38,16 +39,13 @@ async function errorOf(response: Response) {
 }
 
 /** Polls status the way the guide's snippet does, with the job's session_id as the only credential. */
-async function pollWithSession(jobId: string, sessionId: string, statuses: string[]) {
-  const deadline = Date.now() + 20_000
-  while (Date.now() < deadline) {
+function pollWithSession(jobId: string, sessionId: string, statuses: string[]) {
+  return until(`job ${jobId} to reach ${statuses.join('/')}`, async () => {
     const response = await fetch(`${service.baseUrl}/api/tasks/status/${jobId}?session_id=${encodeURIComponent(sessionId)}`)
     expect(response.status).toBe(200)
     const body = StatusBodySchema.parse(await response.json())
-    if (statuses.includes(body.status)) return body
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`job ${jobId} did not reach ${statuses.join('/')}`)
+    return statuses.includes(body.status) ? body : undefined
+  }, 20_000, 25)
 }
 
 beforeAll(async () => {
