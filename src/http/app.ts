@@ -51,15 +51,13 @@ function createNotFoundRoutes(): Hono {
   return routes
 }
 
-/** The HTTP API: the guide's contract under /api/tasks, health probes, JSON errors everywhere. */
+/** The HTTP API: the task contract under /api/tasks (README, HTTP API), health probes, JSON errors everywhere. */
 export function createApp(deps: AppDeps): Hono {
   const { config, queue, log } = deps
   const app = new Hono()
 
   app.use('*', httpMetrics(queue.metrics))
-  // A status poll answered 2xx is logged at debug: clients poll every ~2 s per job, and a JSON line
-  // each was ~10% of the API's CPU per poll (bench/RESULTS.md, scenario d). Everything else, and
-  // every poll that fails, stays at info.
+  // Successful status polls (every 2 s per job) log at debug: a line each is a large share of the API's CPU.
   const debugEnabled = log.isLevelEnabled('debug')
   app.use('*', async (c, next) => {
     const started = performance.now()
@@ -82,10 +80,8 @@ export function createApp(deps: AppDeps): Hono {
     throw new AppError('PayloadTooLarge', 'Request body too large', { details: { limit_bytes: config.bodyLimitBytes } })
   }
   const limitBody = bodyLimit({ maxSize: config.bodyLimitBytes, onError: tooLarge })
-  // After the access check, so an unauthenticated body is refused unread. hono's bodyLimit reads
-  // c.req.raw.body, which makes @hono/node-server build a full Request (every header copied into undici
-  // Headers, ~25 µs) for each request, GETs included. With a Content-Length (Node's parser holds the body
-  // to it) or no body at all the headers decide; only chunked bodies are counted.
+  // Runs after the access check, so an unauthenticated body is refused unread. Only chunked bodies go
+  // through hono's bodyLimit: it reads c.req.raw, which makes @hono/node-server build a full Request.
   // Routes that take a whole page have their own, larger limit, counted after gzip decoding.
   const limitPage = pageBody(config.pageBodyLimitBytes)
   const limitBodySize: MiddlewareHandler = (c, next) => {

@@ -46,7 +46,7 @@ export function createJobActionRoutes({ queue }: AppDeps): Hono {
   return routes
 }
 
-/** Enqueue (one route per registered task kind) and the guide's queue-stats. */
+/** Enqueue (one route per registered task kind) and RQ's queue-stats. */
 export function createTaskRoutes({ config, queue }: AppDeps, rateLimit: RateLimiter): Hono {
   const routes = new Hono()
 
@@ -105,7 +105,7 @@ export function createTaskRoutes({ config, queue }: AppDeps, rateLimit: RateLimi
           details: { fallback: false },
         })
       }
-      // The guide's synchronous fallback: the task runs now and the answer is its final status.
+      // The synchronous fallback (README, Fallback): the task runs now and the answer is its final status.
       const body = await queue.runInline({
         kind,
         payload: request.payload,

@@ -50,5 +50,5 @@ export function defineTask<P, R, D = TaskDeps>(definition: TaskDefinition<P, R, 
   return definition
 }
 
-/** The guide's `session_id`: the browser's opaque id, the key of a session's target, analogs and report. */
+/** `session_id`: the browser's opaque id, the key of a session's target, analogs and report. */
 export const SessionIdSchema = z.string().min(1).max(200)

@@ -53,8 +53,7 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
       page = await fetcher.fetchPage(payload.url, { signal: ctx.signal })
     }
     await ctx.progress(40, 'Извлечение данных...')
-    // Loaded on the first parse, not at start: cheerio, parse5, htmlparser2 and undici (cheerio's
-    // fromURL) are ~16 MB of an idle worker's RSS (bench/RESULTS.md, scenario f).
+    // Loaded on the first parse, not at start: the HTML parsers are most of an idle worker's memory.
     const { readPage } = await import('./parse-page.ts')
     const reading = readPage(page.body, page.url)
     if (reading.page_kind === 'blocked') {

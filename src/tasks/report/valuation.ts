@@ -1,5 +1,5 @@
 /**
- * @module Fair-price valuation from comparables (domain.md §3), pure and JSON-serialisable.
+ * @module Fair-price valuation from comparables, pure and JSON-serialisable.
  *
  * 1. validate each analog (price, area, plausibility);
  * 2. data quality: coefficient of variation (CV) of price per m²;
