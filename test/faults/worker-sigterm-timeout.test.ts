@@ -81,11 +81,12 @@ describe('worker processes', () => {
       const { rows } = await client.query('SELECT count(*)::int AS n FROM test_starts WHERE pid = $1', [leaving.pid])
       return rows[0].n === 4 ? true : undefined
     })
-    const staying = await startWorker({ WORKER_CONCURRENCY: '4' })
+    // The signal goes at once (starting the other worker first would eat into the long jobs' margin).
     const signalledAt = Date.now()
     leaving.child.kill('SIGTERM')
-    const code = await leaving.exited
-    const exitMs = Date.now() - signalledAt
+    const exit = leaving.exited.then((code) => ({ code, exitMs: Date.now() - signalledAt }))
+    const staying = await startWorker({ WORKER_CONCURRENCY: '4' })
+    const { code, exitMs } = await exit
 
     for (const id of [...short, ...long]) await reach(id, ['finished', 'failed'])
     const shortStarts = await Promise.all(short.map(startsOf))
