@@ -34,7 +34,7 @@ export type TestProcess = {
   output(): string
 }
 
-const OUTPUT_LINES = 200
+const OUTPUT_LINES = 2000
 
 /** Every process spawned in this test file and not yet gone: the leak check fails a file that leaves one. */
 const live = new Set<TestProcess>()
@@ -42,6 +42,9 @@ export const liveProcesses = (): readonly TestProcess[] => [...live]
 
 export type SpawnOptions = {
   args?: string[]
+  /** Node flags before the entry (e.g. the npm scripts' --max-semi-space-size). */
+  execArgv?: string[]
+  cwd?: string
   /** Ready on the first IPC message (the test entries), once the output satisfies a test, or at once. */
   readyWhen?: 'message' | 'spawned' | ((output: string) => boolean)
   /** Replace this process's environment instead of extending it (e.g. to prove a default). */
@@ -57,6 +60,8 @@ export type SpawnOptions = {
 export function spawnTestProcess(entry: string, env: Record<string, string>, options: SpawnOptions = {}): Promise<TestProcess> {
   const { readyWhen = 'message', timeoutMs = 30_000 } = options
   const child = fork(entry, options.args ?? [], {
+    cwd: options.cwd,
+    execArgv: options.execArgv ?? [],
     env: options.isolatedEnv ? { PATH: process.env.PATH, ...env } : { ...process.env, ...env },
     execPath: process.execPath,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
