@@ -143,11 +143,11 @@ export function createAccessControl(deps: { config: Config; queue: Pick<Queue, '
 
   async function check(c: Context, access: Access): Promise<void> {
     if (access === 'public') return
+    if (!enabled && access !== 'dashboard') return c.set('authRole', 'open')
     const presented = presentedCredentials(c)
     const role = roleOf(presented.key)
     c.set('authRole', role ?? 'open')
     if (access === 'dashboard') return dashboard(c, presented, role)
-    if (!enabled) return
     if (access === 'admin') {
       if (role === 'admin') return
       if (role === 'client') deny(c, 'Forbidden', 'This action needs an admin API key (ADMIN_API_KEYS)', { required: 'admin', presented: 'client' })
