@@ -302,6 +302,8 @@ describe('access rules', () => {
       [/^\/dashboard/, 'dashboard'],
       [/^\/api\/tasks\/status\//, 'job-owner'],
       [/^\/api\/tasks\/:job_id.*\/(cancel|requeue)$/, 'admin'],
+      // A listing site's page posts with the session's intake token as its credential.
+      [/^\/api\/intake$/, 'public'],
       [/^\/api\//, 'client'],
     ]
     const endpoints = app.routes.filter((route) => route.method !== 'ALL' && accessOf(route.handler) === undefined)
