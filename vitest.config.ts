@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
+    // Per file: a failed test keeps its database; leftover processes, sockets and servers fail the file.
+    setupFiles: ['test/helpers/leak-check.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores: more forks only fight over them and over Postgres.

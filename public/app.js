@@ -117,7 +117,7 @@ class ApiError extends Error {
     this.status = status
     this.details = details
     this.kind = kind
-    this.code = code || details?.code || details?.error_code || null
+    this.code = code
   }
 }
 
@@ -200,7 +200,7 @@ function poll(jobId) {
         hideProgress(true)
         return resolve(result)
       }
-      if (status.status === 'failed' || status.status === 'canceled') return reject(new ApiError(status.error || (status.status === 'canceled' ? 'canceled' : 'failed'), { details: status, code: status.code ?? status.error_code ?? null }))
+      if (status.status === 'failed' || status.status === 'canceled') return reject(new ApiError(status.error || (status.status === 'canceled' ? 'canceled' : 'failed'), { details: status, code: status.status === 'canceled' ? 'JobCanceled' : (status.error_code ?? null) }))
       schedule()
     }
     const schedule = () => {
@@ -228,7 +228,7 @@ const hhmm = new Intl.DateTimeFormat('ru-RU', { hour: '2-digit', minute: '2-digi
 function retryNote(status) {
   const at = new Date(status.next_attempt_at)
   const when = Number.isNaN(at.getTime()) ? 'чуть позже' : `в ${hhmm.format(at)}`
-  const blocked = /blocked|captcha|капч|робот/i.test(status.error || '') || status.code === 'SiteBlocked'
+  const blocked = status.error_code === 'SiteBlocked'
   const why = blocked ? 'Сайт объявлений попросил проверку «я не робот».' : 'Сайт объявлений не ответил.'
   return `${why} Повторим автоматически ${when}${status.attempt && status.max_attempts ? ` (попытка ${status.attempt + 1} из ${status.max_attempts})` : ''}.`
 }
@@ -245,6 +245,7 @@ const ERRORS = {
   NotAListing: { title: 'Это не страница объявления', text: 'По ссылке нет объявления о квартире. Откройте само объявление и скопируйте его адрес.', retry: false },
   UrlRejected: { title: 'Ссылка не подходит', text: 'Мы оцениваем объявления с ЦИАН, Авито, ДомКлик и Яндекс Недвижимости. Вставьте ссылку на объявление с одного из этих сайтов.', retry: false },
   ValidationFailed: { title: 'Не хватает данных', text: 'Для этого шага не хватает данных об объекте. Проверьте ссылку или уточните параметры квартиры.', retry: false },
+  NotEnoughAnalogs: { title: 'Не хватает аналогов', text: 'Похожих объявлений слишком мало для оценки. Попробуйте искать шире — в районе или по городу.', retry: false },
   PermanentTaskFailure: { title: 'Этот шаг не получится выполнить', text: 'Повтор не поможет: для оценки не хватает данных. Попробуйте другие аналоги или другое объявление.', retry: false },
   JobCanceled: { title: 'Отменено', text: 'Шаг отменён. Его можно запустить снова.', retry: true },
   JobExpired: { title: 'Результат устарел', text: 'Сервис больше не хранит этот шаг. Запустите его снова.', retry: true },
@@ -254,19 +255,10 @@ const GENERIC_ERROR = { title: 'Что-то пошло не так', text: 'Не
 
 /** Plain Russian for an error, decided by its code; English server text never reaches the page. */
 function humanize(e) {
-  const msg = String(e?.message || '')
   if (e?.kind === 'network') return ERRORS.network
   if (e?.code && ERRORS[e.code]) return ERRORS[e.code]
-  // Bodies without a code yet: the HTTP status, then the server's wording, only to choose the Russian text.
+  // An answer without our body (a proxy in front of the service) is known only by its HTTP status.
   if (e?.status === 503) return ERRORS.QueueUnavailable
-  if (e?.status === 429) return ERRORS.RateLimited
-  if (e?.status === 400) return ERRORS.UrlRejected
-  if (/blocked|captcha/i.test(msg)) return ERRORS.SiteBlocked
-  if (/not found|removed|404/i.test(msg)) return ERRORS.ListingNotFound
-  if (/not a listing/i.test(msg)) return ERRORS.NotAListing
-  if (/timeout|timed out/i.test(msg)) return ERRORS.JobTimeout
-  if (/no comparables|valuation impossible|no target/i.test(msg)) return ERRORS.PermanentTaskFailure
-  if (e?.status >= 500) return GENERIC_ERROR
   return GENERIC_ERROR
 }
 
@@ -426,7 +418,7 @@ async function submitUrl() {
       state = { ...state.previous, previous: null }
       save()
     }
-    if (e.status === 400) {
+    if (e.code === 'UrlRejected' || e.code === 'ValidationFailed') {
       $('url-error').textContent = humanize(e).text
       input.setAttribute('aria-invalid', 'true')
     }

@@ -16,20 +16,6 @@ const list = z
       .filter(Boolean),
   )
 
-/** `RQ_COMPAT_FUNCTION_ALIASES=app.tasks.parse_property=parse,...` → dotted function path → task kind. */
-const aliasMap = z
-  .string()
-  .optional()
-  .transform((value, ctx) => {
-    const map = new Map<string, string>()
-    for (const pair of (value ?? '').split(',').map((item) => item.trim()).filter(Boolean)) {
-      const match = /^([A-Za-z_][\w.]*)=([a-z][a-z-]*)$/.exec(pair)
-      if (match) map.set(match[1], match[2])
-      else ctx.addIssue({ code: 'custom', message: `"${pair}" is not python.function.path=kind` })
-    }
-    return map
-  })
-
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback)
 
 /** `FETCH_REWRITE=https://spb.cian.ru=http://127.0.0.1:9000,...` → origin → origin. */
@@ -47,6 +33,20 @@ const originMap = z
       } catch {
         ctx.addIssue({ code: 'custom', message: `"${pair}" is not origin=origin` })
       }
+    }
+    return map
+  })
+
+/** `RQ_COMPAT_FUNCTION_ALIASES=app.tasks.parse_property=parse,...` → dotted function path → task kind. */
+const aliasMap = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const map = new Map<string, string>()
+    for (const pair of (value ?? '').split(',').map((item) => item.trim()).filter(Boolean)) {
+      const match = /^([A-Za-z_][\w.]*)=([a-z][a-z-]*)$/.exec(pair)
+      if (match) map.set(match[1], match[2])
+      else ctx.addIssue({ code: 'custom', message: `"${pair}" is not python.function.path=kind` })
     }
     return map
   })
@@ -104,158 +104,108 @@ const proxies = list.superRefine((entries, ctx) => {
   })
 })
 
-const EnvSchema = z.object({
-  DATABASE_URL: z.string().url().optional(),
-  EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
-  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).optional(),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().optional(),
-  DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(10),
+/** One setting: the environment variable it is read from and its zod schema (default included). */
+const setting = <S extends z.ZodType>(name: string, schema: S) => ({ name, schema })
 
-  RQ_JOB_TIMEOUT: seconds(300),
-  RQ_RESULT_TTL: seconds(3600),
-  RQ_FAILURE_TTL: seconds(86400),
-  CLEANUP_INTERVAL_SECONDS: seconds(60),
-
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
-  WORKER_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
-  HEARTBEAT_SECONDS: z.coerce.number().int().min(10).max(3600).default(10),
-  MONITOR_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
-  SHUTDOWN_GRACE_SECONDS: seconds(30),
-  WORKER_KINDS: list,
-
-  SYNC_FALLBACK: bool(true),
-  EXPOSE_ERRORS: bool(false),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(65536),
-  PAGE_BODY_LIMIT_BYTES: z.coerce.number().int().min(65536).max(50_000_000).default(5 * 1024 * 1024),
-  INTAKE_TOKEN_TTL: seconds(30 * 86400),
-
-  LISTING_HOSTS: list,
-  FETCH_REWRITE: originMap,
-  FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(300000).default(20000),
-  FETCH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
-  FETCH_MAX_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(10_000_000),
-  FETCH_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
-  FETCH_STRATEGIES: strategies,
-  FETCH_PROXIES: proxies,
-  PROXY_COOLDOWN_SECONDS: seconds(60),
-  PROXY_COOLDOWN_MAX_SECONDS: seconds(3600),
-  BROWSER_EXECUTABLE_PATH: z.string().default('/usr/bin/chromium'),
-  BROWSER_POOL_SIZE: z.coerce.number().int().min(1).max(32).default(2),
-  BROWSER_CONTEXT_MAX_PAGES: z.coerce.number().int().min(1).max(100_000).default(20),
-  BROWSER_CONTEXT_MAX_AGE_SECONDS: seconds(300),
-  BROWSER_RESTART_AFTER_PAGES: z.coerce.number().int().min(1).max(1_000_000).default(200),
-  BROWSER_MAX_REQUESTS: z.coerce.number().int().min(1).max(10_000).default(100),
-
-  WEBHOOK_SECRET: z.string().optional(),
-  WEBHOOK_ALLOWLIST: list,
-  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
-  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(3_600_000),
-  WEBHOOK_GIVE_UP_SECONDS: seconds(86400),
-  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
-  API_KEYS: list,
-  ADMIN_API_KEYS: list,
-  CORS_ORIGINS: list,
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(120),
-  DASHBOARD_USER: z.string().optional(),
-  DASHBOARD_PASSWORD: z.string().optional(),
-  WORKER_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
-  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
-  METRICS_PUBLIC: bool(false),
-  RQ_COMPAT_PORT: z.coerce.number().int().min(0).max(65535).default(6380),
-  RQ_COMPAT_FUNCTION_ALIASES: aliasMap,
-  RQ_COMPAT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100_000).default(256),
-  ANALOG_PAGES_MAX: z.coerce.number().int().min(0).max(100).default(20),
-  ANALOG_PAGES_CONCURRENCY: z.coerce.number().int().min(1).max(20).default(3),
-  ANALOG_PAGES_WAIT_SECONDS: seconds(90),
-  ANALOG_PAGES_FRESH_HOURS: z.coerce.number().int().min(0).max(24 * 365).default(24),
-  SHARE_LINK_SECRET: z.string().min(16).optional(),
-  SHARE_LINK_TTL_SECONDS: seconds(7 * 86400),
-  CHROMIUM_PATH: z.string().default('/usr/bin/chromium'),
-})
-
-export type Config = Readonly<{
-  databaseUrl: string | undefined
-  embeddedPgDir: string
+/**
+ * Every setting, once: its Config name, its environment variable and its schema. README's config table
+ * lists the same variables (test/unit/config.test.ts compares them).
+ */
+const SETTINGS = {
+  databaseUrl: setting('DATABASE_URL', z.string().url().optional()),
+  embeddedPgDir: setting('EMBEDDED_PG_DIR', z.string().default('.data/postgres')),
   /** Unset: 54329, or the next free port when another program holds it. */
-  embeddedPgPort: number | undefined
-  port: number
-  host: string
-  dbPoolSize: number
-  jobTimeoutSeconds: number
-  resultTtlSeconds: number
-  failureTtlSeconds: number
-  cleanupIntervalSeconds: number
-  workerConcurrency: number
-  workerPollIntervalMs: number
-  heartbeatSeconds: number
-  monitorIntervalSeconds: number
-  shutdownGraceSeconds: number
-  workerKinds: readonly string[]
-  syncFallback: boolean
-  exposeErrors: boolean
-  logLevel: string
-  bodyLimitBytes: number
+  embeddedPgPort: setting('EMBEDDED_PG_PORT', z.coerce.number().int().min(1).max(65535).optional()),
+  port: setting('PORT', z.coerce.number().int().min(0).max(65535).default(3000)),
+  host: setting('HOST', z.string().optional()),
+  dbPoolSize: setting('DB_POOL_SIZE', z.coerce.number().int().min(2).max(200).default(10)),
+
+  jobTimeoutSeconds: setting('RQ_JOB_TIMEOUT', seconds(300)),
+  resultTtlSeconds: setting('RQ_RESULT_TTL', seconds(3600)),
+  failureTtlSeconds: setting('RQ_FAILURE_TTL', seconds(86400)),
+  cleanupIntervalSeconds: setting('CLEANUP_INTERVAL_SECONDS', seconds(60)),
+
+  workerConcurrency: setting('WORKER_CONCURRENCY', z.coerce.number().int().min(1).max(256).default(4)),
+  workerPollIntervalMs: setting('WORKER_POLL_INTERVAL_MS', z.coerce.number().int().min(50).max(60000).default(1000)),
+  heartbeatSeconds: setting('HEARTBEAT_SECONDS', z.coerce.number().int().min(10).max(3600).default(10)),
+  monitorIntervalSeconds: setting('MONITOR_INTERVAL_SECONDS', z.coerce.number().int().min(1).max(3600).default(5)),
+  shutdownGraceSeconds: setting('SHUTDOWN_GRACE_SECONDS', seconds(30)),
+  workerKinds: setting('WORKER_KINDS', list),
+
+  syncFallback: setting('SYNC_FALLBACK', bool(true)),
+  exposeErrors: setting('EXPOSE_ERRORS', bool(false)),
+  logLevel: setting('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  bodyLimitBytes: setting('BODY_LIMIT_BYTES', z.coerce.number().int().min(1024).max(10_000_000).default(65536)),
   /** Body limit (after gzip decoding) of the routes that take a whole page: parse with html, import, intake. */
-  pageBodyLimitBytes: number
+  pageBodyLimitBytes: setting('PAGE_BODY_LIMIT_BYTES', z.coerce.number().int().min(65536).max(50_000_000).default(5 * 1024 * 1024)),
   /** How long a bookmarklet's session token stays valid. */
-  intakeTokenTtlSeconds: number
-  listingHosts: readonly string[]
-  fetchRewrite: ReadonlyMap<string, string>
-  fetchTimeoutMs: number
-  fetchConnectTimeoutMs: number
-  fetchMaxBytes: number
-  fetchRetries: number
-  fetchStrategies: FetchStrategies
+  intakeTokenTtlSeconds: setting('INTAKE_TOKEN_TTL', seconds(30 * 86400)),
+
+  listingHosts: setting('LISTING_HOSTS', list.transform((hosts) => hosts.map((host) => host.toLowerCase()))),
+  fetchRewrite: setting('FETCH_REWRITE', originMap),
+  fetchTimeoutMs: setting('FETCH_TIMEOUT_MS', z.coerce.number().int().min(100).max(300000).default(20000)),
+  fetchConnectTimeoutMs: setting('FETCH_CONNECT_TIMEOUT_MS', z.coerce.number().int().min(100).max(60000).default(5000)),
+  fetchMaxBytes: setting('FETCH_MAX_BYTES', z.coerce.number().int().min(1024).max(100_000_000).default(10_000_000)),
+  fetchRetries: setting('FETCH_RETRIES', z.coerce.number().int().min(0).max(10).default(2)),
+  fetchStrategies: setting('FETCH_STRATEGIES', strategies),
   /** Proxy URLs with their credentials; shown anywhere only through redactProxyUrl. */
-  fetchProxies: readonly string[]
-  proxyCooldownSeconds: number
-  proxyCooldownMaxSeconds: number
-  browserExecutablePath: string
+  fetchProxies: setting('FETCH_PROXIES', proxies),
+  proxyCooldownSeconds: setting('PROXY_COOLDOWN_SECONDS', seconds(60)),
+  proxyCooldownMaxSeconds: setting('PROXY_COOLDOWN_MAX_SECONDS', seconds(3600)),
+  /** Headless Chromium: the browser fetch rung and report PDFs. */
+  browserExecutablePath: setting('BROWSER_EXECUTABLE_PATH', z.string().default('/usr/bin/chromium')),
   /** Warm browser contexts, also the number of pages open at once. */
-  browserPoolSize: number
-  browserContextMaxPages: number
-  browserContextMaxAgeSeconds: number
+  browserPoolSize: setting('BROWSER_POOL_SIZE', z.coerce.number().int().min(1).max(32).default(2)),
+  browserContextMaxPages: setting('BROWSER_CONTEXT_MAX_PAGES', z.coerce.number().int().min(1).max(100_000).default(20)),
+  browserContextMaxAgeSeconds: setting('BROWSER_CONTEXT_MAX_AGE_SECONDS', seconds(300)),
   /** Chromium is relaunched after this many pages, which bounds its memory. */
-  browserRestartAfterPages: number
+  browserRestartAfterPages: setting('BROWSER_RESTART_AFTER_PAGES', z.coerce.number().int().min(1).max(1_000_000).default(200)),
   /** Requests one page may make (its document, scripts, XHR); the rest are refused. */
-  browserMaxRequests: number
-  webhookSecret: string | undefined
-  webhookAllowlist: readonly string[]
+  browserMaxRequests: setting('BROWSER_MAX_REQUESTS', z.coerce.number().int().min(1).max(10_000).default(100)),
+
+  webhookSecret: setting('WEBHOOK_SECRET', z.string().optional()),
+  webhookAllowlist: setting('WEBHOOK_ALLOWLIST', list),
   /** Webhook delivery back-off: base × 2^(attempt-1) with jitter, capped; given up after webhookGiveUpSeconds. */
-  webhookRetryBaseMs: number
-  webhookRetryMaxMs: number
-  webhookGiveUpSeconds: number
-  webhookPollIntervalMs: number
-  apiKeys: readonly string[]
-  adminApiKeys: readonly string[]
-  corsOrigins: readonly string[]
-  rateLimitPerMinute: number
-  dashboardUser: string | undefined
-  dashboardPassword: string | undefined
-  workerHeartbeatSeconds: number
-  metricsPort: number | undefined
+  webhookRetryBaseMs: setting('WEBHOOK_RETRY_BASE_MS', z.coerce.number().int().min(10).max(3_600_000).default(30_000)),
+  webhookRetryMaxMs: setting('WEBHOOK_RETRY_MAX_MS', z.coerce.number().int().min(10).max(86_400_000).default(3_600_000)),
+  webhookGiveUpSeconds: setting('WEBHOOK_GIVE_UP_SECONDS', seconds(86400)),
+  webhookPollIntervalMs: setting('WEBHOOK_POLL_INTERVAL_MS', z.coerce.number().int().min(50).max(60000).default(1000)),
+  apiKeys: setting('API_KEYS', list),
+  adminApiKeys: setting('ADMIN_API_KEYS', list),
+  corsOrigins: setting('CORS_ORIGINS', list),
+  rateLimitPerMinute: setting('RATE_LIMIT_PER_MINUTE', z.coerce.number().int().min(0).default(120)),
+  dashboardUser: setting('DASHBOARD_USER', z.string().optional()),
+  dashboardPassword: setting('DASHBOARD_PASSWORD', z.string().optional()),
+  workerHeartbeatSeconds: setting('WORKER_HEARTBEAT_SECONDS', z.coerce.number().int().min(1).max(3600).default(5)),
+  metricsPort: setting('METRICS_PORT', z.coerce.number().int().min(1).max(65535).optional()),
   /** Serve /metrics without an API key even when API_KEYS is set. */
-  metricsPublic: boolean
+  metricsPublic: setting('METRICS_PUBLIC', bool(false)),
   /** Port of the Redis-protocol adapter (redis-cli, RQ, rq-dashboard); 0 turns it off. Binds like HOST. */
-  rqCompatPort: number
+  rqCompatPort: setting('RQ_COMPAT_PORT', z.coerce.number().int().min(0).max(65535).default(6380)),
   /** Old RQ function paths accepted as a kind (queue.enqueue('app.tasks.parse_property', …) runs `parse`). */
-  rqCompatFunctionAliases: ReadonlyMap<string, string>
-  rqCompatMaxConnections: number
+  rqCompatFunctionAliases: setting('RQ_COMPAT_FUNCTION_ALIASES', aliasMap),
+  rqCompatMaxConnections: setting('RQ_COMPAT_MAX_CONNECTIONS', z.coerce.number().int().min(1).max(100_000).default(256)),
   /** find-similar parses the own pages of at most this many top analogs (0: never), this many at a time. */
-  analogPagesMax: number
-  analogPagesConcurrency: number
+  analogPagesMax: setting('ANALOG_PAGES_MAX', z.coerce.number().int().min(0).max(100).default(20)),
+  analogPagesConcurrency: setting('ANALOG_PAGES_CONCURRENCY', z.coerce.number().int().min(1).max(20).default(3)),
   /** How long find-similar waits for its analogs' pages before valuing with card facts. */
-  analogPagesWaitSeconds: number
+  analogPagesWaitSeconds: setting('ANALOG_PAGES_WAIT_SECONDS', seconds(90)),
   /** An analog whose page was parsed this recently is taken from the store, not fetched again. */
-  analogPagesFreshHours: number
+  analogPagesFreshHours: setting('ANALOG_PAGES_FRESH_HOURS', z.coerce.number().int().min(0).max(24 * 365).default(24)),
   /** HMAC key of report share links; unset: a random key generated once and kept in the database. */
-  shareLinkSecret: string | undefined
-  shareLinkTtlSeconds: number
-  /** Headless Chromium that renders report PDFs. */
-  chromiumPath: string
-}>
+  shareLinkSecret: setting('SHARE_LINK_SECRET', z.string().min(16).optional()),
+  shareLinkTtlSeconds: setting('SHARE_LINK_TTL_SECONDS', seconds(7 * 86400)),
+}
+
+type Settings = typeof SETTINGS
+type Value<T> = T extends readonly (infer U)[] ? readonly U[] : T extends Map<infer K, infer V> ? ReadonlyMap<K, V> : T
+
+export type Config = Readonly<{ [K in keyof Settings]: Value<z.output<Settings[K]['schema']>> } & { host: string }>
+
+/** The environment variable names the service reads (README's config table lists exactly these). */
+export const ENV_NAMES: readonly string[] = Object.values(SETTINGS).map((setting) => setting.name)
+
+const EnvSchema = z.object(Object.fromEntries(Object.values(SETTINGS).map((setting) => [setting.name, setting.schema])))
 
 export class ConfigError extends Error {
   readonly issues: string[]
@@ -273,72 +223,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
   }
-  const e = parsed.data
-  const secured = e.API_KEYS.length > 0
-  return Object.freeze({
-    databaseUrl: e.DATABASE_URL,
-    embeddedPgDir: e.EMBEDDED_PG_DIR,
-    embeddedPgPort: e.EMBEDDED_PG_PORT,
-    port: e.PORT,
-    // Without API keys anyone who reaches the port may enqueue, so bind to loopback unless told otherwise.
-    host: e.HOST ?? (secured ? '0.0.0.0' : '127.0.0.1'),
-    dbPoolSize: e.DB_POOL_SIZE,
-    jobTimeoutSeconds: e.RQ_JOB_TIMEOUT,
-    resultTtlSeconds: e.RQ_RESULT_TTL,
-    failureTtlSeconds: e.RQ_FAILURE_TTL,
-    cleanupIntervalSeconds: e.CLEANUP_INTERVAL_SECONDS,
-    workerConcurrency: e.WORKER_CONCURRENCY,
-    workerPollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
-    heartbeatSeconds: e.HEARTBEAT_SECONDS,
-    monitorIntervalSeconds: e.MONITOR_INTERVAL_SECONDS,
-    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
-    workerKinds: Object.freeze(e.WORKER_KINDS),
-    syncFallback: e.SYNC_FALLBACK,
-    exposeErrors: e.EXPOSE_ERRORS,
-    logLevel: e.LOG_LEVEL,
-    bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    pageBodyLimitBytes: e.PAGE_BODY_LIMIT_BYTES,
-    intakeTokenTtlSeconds: e.INTAKE_TOKEN_TTL,
-    listingHosts: Object.freeze(e.LISTING_HOSTS.map((host) => host.toLowerCase())),
-    fetchRewrite: e.FETCH_REWRITE,
-    fetchTimeoutMs: e.FETCH_TIMEOUT_MS,
-    fetchConnectTimeoutMs: e.FETCH_CONNECT_TIMEOUT_MS,
-    fetchMaxBytes: e.FETCH_MAX_BYTES,
-    fetchRetries: e.FETCH_RETRIES,
-    fetchStrategies: Object.freeze(e.FETCH_STRATEGIES),
-    fetchProxies: Object.freeze(e.FETCH_PROXIES),
-    proxyCooldownSeconds: e.PROXY_COOLDOWN_SECONDS,
-    proxyCooldownMaxSeconds: e.PROXY_COOLDOWN_MAX_SECONDS,
-    browserExecutablePath: e.BROWSER_EXECUTABLE_PATH,
-    browserPoolSize: e.BROWSER_POOL_SIZE,
-    browserContextMaxPages: e.BROWSER_CONTEXT_MAX_PAGES,
-    browserContextMaxAgeSeconds: e.BROWSER_CONTEXT_MAX_AGE_SECONDS,
-    browserRestartAfterPages: e.BROWSER_RESTART_AFTER_PAGES,
-    browserMaxRequests: e.BROWSER_MAX_REQUESTS,
-    webhookSecret: e.WEBHOOK_SECRET,
-    webhookAllowlist: Object.freeze(e.WEBHOOK_ALLOWLIST),
-    webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
-    webhookRetryMaxMs: e.WEBHOOK_RETRY_MAX_MS,
-    webhookGiveUpSeconds: e.WEBHOOK_GIVE_UP_SECONDS,
-    webhookPollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
-    apiKeys: Object.freeze(e.API_KEYS),
-    adminApiKeys: Object.freeze(e.ADMIN_API_KEYS),
-    corsOrigins: Object.freeze(e.CORS_ORIGINS),
-    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
-    dashboardUser: e.DASHBOARD_USER,
-    dashboardPassword: e.DASHBOARD_PASSWORD,
-    workerHeartbeatSeconds: e.WORKER_HEARTBEAT_SECONDS,
-    metricsPort: e.METRICS_PORT,
-    metricsPublic: e.METRICS_PUBLIC,
-    rqCompatPort: e.RQ_COMPAT_PORT,
-    rqCompatFunctionAliases: e.RQ_COMPAT_FUNCTION_ALIASES,
-    rqCompatMaxConnections: e.RQ_COMPAT_MAX_CONNECTIONS,
-    analogPagesMax: e.ANALOG_PAGES_MAX,
-    analogPagesConcurrency: e.ANALOG_PAGES_CONCURRENCY,
-    analogPagesWaitSeconds: e.ANALOG_PAGES_WAIT_SECONDS,
-    analogPagesFreshHours: e.ANALOG_PAGES_FRESH_HOURS,
-    shareLinkSecret: e.SHARE_LINK_SECRET,
-    shareLinkTtlSeconds: e.SHARE_LINK_TTL_SECONDS,
-    chromiumPath: e.CHROMIUM_PATH,
-  })
+  const e = parsed.data as Record<string, unknown>
+  const values = Object.fromEntries(
+    Object.entries(SETTINGS).map(([key, setting]) => {
+      const value = e[setting.name]
+      return [key, Array.isArray(value) ? Object.freeze(value) : value]
+    }),
+  ) as { -readonly [K in keyof Config]: Config[K] }
+  // Without API keys anyone who reaches the port may enqueue, so bind to loopback unless told otherwise.
+  values.host = (e.HOST as string | undefined) ?? (values.apiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1')
+  return Object.freeze(values)
 }

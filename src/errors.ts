@@ -1,23 +1,29 @@
-/** Every failure the service knows by name. HTTP status codes are chosen in http/app.ts, never here. */
-export type ErrorCode =
-  | 'ValidationFailed'
-  | 'JobNotFound'
-  | 'JobExpired'
-  | 'InvalidState'
-  | 'QueueUnavailable'
-  | 'Unauthorized'
-  | 'Forbidden'
-  | 'RateLimited'
-  | 'Conflict'
-  | 'UrlRejected'
-  | 'FetchFailed'
-  | 'SiteBlocked'
-  | 'ListingNotFound'
-  | 'NotAListing'
-  | 'JobTimeout'
-  | 'JobCanceled'
-  | 'PermanentTaskFailure'
-  | 'Internal'
+/** Every failure the service knows by name. HTTP statuses are chosen in http/errors.ts, never here. */
+export const ERROR_CODES = [
+  'ValidationFailed',
+  'UrlRejected',
+  'UnknownTaskKind',
+  'JobNotFound',
+  'JobExpired',
+  'NotFound',
+  'InvalidState',
+  'Conflict',
+  'Unauthorized',
+  'Forbidden',
+  'PayloadTooLarge',
+  'RateLimited',
+  'QueueUnavailable',
+  'FetchFailed',
+  'SiteBlocked',
+  'ListingNotFound',
+  'NotAListing',
+  'NotEnoughAnalogs',
+  'JobTimeout',
+  'JobCanceled',
+  'PermanentTaskFailure',
+  'Internal',
+] as const
+export type ErrorCode = (typeof ERROR_CODES)[number]
 
 export class AppError extends Error {
   readonly code: ErrorCode
@@ -47,6 +53,7 @@ const PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set([
   'PermanentTaskFailure',
   'ListingNotFound',
   'NotAListing',
+  'NotEnoughAnalogs',
   'UrlRejected',
   'ValidationFailed',
   'JobCanceled',

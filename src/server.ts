@@ -16,7 +16,7 @@ const OFFLINE_PROBE_HOST = 'cian.ru'
 try {
   const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices })
   const { config, log, queue, metrics } = runtime
-  const pdf = createPdfRenderer({ executablePath: config.chromiumPath, log })
+  const pdf = createPdfRenderer({ executablePath: config.browserExecutablePath, log })
   const app = createApp({ config, queue, metrics, log, readers: createStores(runtime.db.db), pdf })
   let server: Awaited<ReturnType<typeof listen>>
   try {

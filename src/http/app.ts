@@ -1,13 +1,12 @@
-import { Hono, type Context } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { HTTPException } from 'hono/http-exception'
 import type { Config } from '../config.ts'
-import { AppError, coerceError, isDatabaseUnreachable } from '../errors.ts'
+import { AppError, coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics/index.ts'
 import type { Queue } from '../queue/index.ts'
-import { HTTP_STATUS } from './errors.ts'
-import { createTaskRoutes } from './tasks-routes.ts'
+import { errorResponse, toAppError } from './errors.ts'
+import { createJobActionRoutes, createStatusRoutes, createTaskRoutes } from './tasks-routes.ts'
 import { createDomainRoutes, type DomainReaders } from './domain-routes.ts'
 import { createIntakeRoutes, IMPORT_PATH, INTAKE_PATH, intakeCors } from './intake-routes.ts'
 import { pageBody } from './page-body.ts'
@@ -15,29 +14,53 @@ import { createRateLimiter } from './rate-limit.ts'
 import { createDashboardRoutes } from './dashboard-routes.ts'
 import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
 import { createStaticRoutes } from './static-routes.ts'
-import { apiAuth } from './auth.ts'
+import { createAccessControl, mountRoutes, type Access } from './auth.ts'
 import { createPdfRenderer, type PdfRenderer } from '../pdf/index.ts'
+import { createSharedReportRoutes, createValuationRoutes } from './valuation-routes.ts'
 import { apiCors, securityHeaders } from './security-headers.ts'
 import { rejectUnstorableUrl } from './validate.ts'
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    bodyChecked: boolean
+  }
+}
 
 export type AppDeps = { config: Config; queue: Queue; metrics: Metrics; log: Logger; readers?: DomainReaders; pdf?: PdfRenderer }
 
 const STATUS_POLL = /^\/api\/tasks\/status\/[^/]+$/
 const PAGE_PATHS = new Set(['/api/tasks/parse', INTAKE_PATH, IMPORT_PATH])
 
-export function errorBody(error: string, details: unknown = null) {
-  return { error, details }
+function createProbeRoutes(queue: Queue): Hono {
+  const routes = new Hono()
+  routes.get('/healthz', (c) => c.json({ status: 'ok' }))
+  routes.get('/readyz', async (c) => {
+    try {
+      await queue.monitoring.ping()
+    } catch (e) {
+      throw new AppError('QueueUnavailable', 'Database unreachable', { cause: e, details: { reason: coerceError(e).message } })
+    }
+    return c.json({ status: 'ready', database: 'reachable' })
+  })
+  return routes
 }
 
-/** The HTTP API: the guide's contract under /api/tasks, health probes, JSON errors everywhere. */
+/** Whatever no route answers: a JSON 404, behind client access so unknown paths reveal nothing to strangers. */
+function createNotFoundRoutes(): Hono {
+  const routes = new Hono()
+  routes.all('*', (c) => {
+    throw new AppError('NotFound', 'Not found', { details: { method: c.req.method, path: c.req.path } })
+  })
+  return routes
+}
+
+/** The HTTP API: the task contract under /api/tasks (README, HTTP API), health probes, JSON errors everywhere. */
 export function createApp(deps: AppDeps): Hono {
   const { config, queue, metrics, log } = deps
   const app = new Hono()
 
   app.use('*', httpMetrics(metrics))
-  // A status poll answered 2xx is logged at debug: clients poll every ~2 s per job, and a JSON line
-  // each was ~10% of the API's CPU per poll (bench/RESULTS.md, scenario d). Everything else, and
-  // every poll that fails, stays at info.
+  // Successful status polls (every 2 s per job) log at debug: a line each is a large share of the API's CPU.
   const debugEnabled = log.isLevelEnabled('debug')
   app.use('*', async (c, next) => {
     const started = performance.now()
@@ -55,61 +78,60 @@ export function createApp(deps: AppDeps): Hono {
   app.use(INTAKE_PATH, intakeCors(config))
   const cors = apiCors(config)
   if (cors) app.use('/api/*', (c, next) => (c.req.path === INTAKE_PATH ? next() : cors(c, next)))
-  app.use('*', apiAuth({ config, queue }))
   app.use('*', rejectUnstorableUrl)
-  const tooLarge = (c: Context) => c.json(errorBody('Request body too large', { limit_bytes: config.bodyLimitBytes }), 413)
+  const tooLarge = () => {
+    throw new AppError('PayloadTooLarge', 'Request body too large', { details: { limit_bytes: config.bodyLimitBytes } })
+  }
   const limitBody = bodyLimit({ maxSize: config.bodyLimitBytes, onError: tooLarge })
-  // hono's bodyLimit reads c.req.raw.body, which makes @hono/node-server build a full Request (every
-  // header copied into undici Headers, ~25 µs) for each request, GETs included. With a Content-Length
-  // (Node's parser holds the body to it) or no body at all the headers decide; only chunked bodies are counted.
+  // Runs after the access check, so an unauthenticated body is refused unread. Only chunked bodies go
+  // through hono's bodyLimit: it reads c.req.raw, which makes @hono/node-server build a full Request.
   // Routes that take a whole page have their own, larger limit, counted after gzip decoding.
   const limitPage = pageBody(config.pageBodyLimitBytes)
-  app.use('*', (c, next) => {
+  const limitBodySize: MiddlewareHandler = (c, next) => {
+    if (c.get('bodyChecked')) return next()
+    c.set('bodyChecked', true)
     if (c.req.method === 'POST' && PAGE_PATHS.has(c.req.path)) return limitPage(c, next)
     if (c.req.header('transfer-encoding') !== undefined) return limitBody(c, next)
-    return Number.parseInt(c.req.header('content-length') ?? '0', 10) > config.bodyLimitBytes ? Promise.resolve(tooLarge(c)) : next()
-  })
+    return Number.parseInt(c.req.header('content-length') ?? '0', 10) > config.bodyLimitBytes ? tooLarge() : next()
+  }
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }))
-  app.get('/readyz', async (c) => {
-    try {
-      await queue.monitoring.ping()
-      return c.json({ status: 'ready', database: 'reachable' })
-    } catch (e) {
-      return c.json(errorBody('Database unreachable', { reason: coerceError(e).message }), 503)
-    }
-  })
-
-  // Before the task routes: /api/tasks/pipeline is not a task kind.
+  // Every route group says who may call it; the last group answers whatever no route matched.
+  const { requireAccess } = createAccessControl({ config, queue })
+  const mount = (base: string, access: Access, routes: Hono) => mountRoutes(app, base, [requireAccess(access), limitBodySize], routes)
   // One bucket per client across every enqueue route (per process: see README, rate limits).
   const rateLimit = createRateLimiter({ perMinute: config.rateLimitPerMinute })
+  mount('/', 'public', createProbeRoutes(queue))
+  mount('/metrics', config.metricsPublic ? 'public' : 'client', createMetricsRoutes(metrics))
+  mount('/dashboard', 'dashboard', createDashboardRoutes(deps))
+  mount('/api/tasks/status', 'job-owner', createStatusRoutes(deps))
+  mount('/api/tasks', 'admin', createJobActionRoutes(deps))
+  // Before the task routes: /api/tasks/pipeline is not a task kind.
   if (deps.readers) {
     // Chromium starts on the first PDF, not here.
-    const pdf = deps.pdf ?? createPdfRenderer({ executablePath: config.chromiumPath, log })
-    app.route('/', createDomainRoutes(queue, deps.readers, rateLimit, { config, pdf }))
-    app.route('/', createIntakeRoutes({ config, queue, intake: deps.readers.intake, listings: deps.readers.listings }, rateLimit))
+    const pdf = deps.pdf ?? createPdfRenderer({ executablePath: config.browserExecutablePath, log })
+    mount('/', 'client', createDomainRoutes(queue, deps.readers, rateLimit, { pdf }))
+    if (deps.readers.shares) {
+      const valuation = { config, queue, reports: deps.readers.reports, shares: deps.readers.shares, pdf, rateLimit }
+      mount('/', 'client', createValuationRoutes(valuation))
+      // A share link's signed token is its credential: a buyer opens it without a key.
+      mount('/', 'public', createSharedReportRoutes(valuation))
+    }
+    const intake = createIntakeRoutes({ config, queue, intake: deps.readers.intake, listings: deps.readers.listings }, rateLimit)
+    // A listing site's page posts its page with no API key: the session's intake token in the body is its key.
+    mount('/', 'public', intake.submit)
+    mount('/', 'client', intake.client)
   }
-  app.route('/api/tasks', createTaskRoutes(deps, rateLimit))
-  app.route('/dashboard', createDashboardRoutes(deps))
-  app.route('/metrics', createMetricsRoutes(metrics))
+  mount('/api/tasks', 'client', createTaskRoutes(deps, rateLimit))
+  mount('/', 'public', createStaticRoutes())
+  mount('/', 'client', createNotFoundRoutes())
 
-  app.route('/', createStaticRoutes())
-  app.notFound((c) => c.json(errorBody('Not found', { method: c.req.method, path: c.req.path }), 404))
   app.onError((e, c) => {
-    if (e instanceof AppError) {
-      const status = HTTP_STATUS[e.code]
-      if (status >= 500 && e.code === 'Internal') log.error({ err: e.message, stack: e.stack }, 'internal error')
-      return c.json(errorBody(e.message, e.details ?? { code: e.code }), status)
+    const error = toAppError(e, config.exposeErrors)
+    if (error.code === 'Internal') {
+      const cause = coerceError(error.cause ?? error)
+      log.error({ err: cause.message, stack: cause.stack }, 'internal error')
     }
-    if (e instanceof HTTPException) {
-      return c.json(errorBody(e.message || 'Bad request', { status: e.status }), e.status)
-    }
-    if (isDatabaseUnreachable(e)) {
-      return c.json(errorBody('Queue database unreachable; try again shortly', { reason: coerceError(e).message }), 503)
-    }
-    const error = coerceError(e)
-    log.error({ err: error.message, stack: error.stack }, 'unhandled error')
-    return c.json(errorBody('Internal Server Error', config.exposeErrors ? { message: error.message } : null), 500)
+    return errorResponse(c, error)
   })
   return app
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { PRIORITIES, STATUSES } from '../queue/index.ts'
+import { ERROR_CODES } from '../errors.ts'
+import { PRIORITIES, STATUSES, type StatusBody } from '../queue/index.ts'
 import { WEBHOOK_EVENTS } from '../webhooks/index.ts'
 
 /** Fields of an enqueue body that steer the queue rather than the task. */
@@ -56,10 +57,14 @@ export const StatusBodySchema = z.object({
   next_attempt_at: z.iso.datetime().optional(),
   result: z.unknown().optional(),
   error: z.string().optional(),
+  error_code: z.enum(ERROR_CODES).optional(),
   webhook: WebhookStateSchema.optional(),
   /** Child jobs the job spawned (find-similar's analog pages). */
   children: z.object({ total: z.number().int(), finished: z.number().int(), failed: z.number().int() }).optional(),
-})
+}) satisfies z.ZodType<StatusBody>
+// `satisfies` checks the schema's fields against StatusBody; this checks that none of StatusBody's is missing.
+const statusSchemaCoversBody: [Exclude<keyof StatusBody, keyof z.infer<typeof StatusBodySchema>>] extends [never] ? true : never = true
+void statusSchemaCoversBody
 
 const CountsSchema = z.object({
   queued_jobs: z.number().int(),
@@ -72,4 +77,4 @@ const CountsSchema = z.object({
 })
 export const QueueStatsSchema = CountsSchema.extend({ by_kind: z.record(z.string(), CountsSchema) })
 
-export const ErrorBodySchema = z.object({ error: z.string(), details: z.unknown() })
+export const ErrorBodySchema = z.object({ error: z.string(), code: z.enum(ERROR_CODES), details: z.unknown() })

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
-import { Hono, type Context, type MiddlewareHandler } from 'hono'
-import { basicAuth } from 'hono/basic-auth'
+import { Hono, type Context } from 'hono'
 import { html, raw } from 'hono/html'
 import type { HtmlEscapedString } from 'hono/utils/html'
 import { AppError } from '../errors.ts'
@@ -11,37 +10,11 @@ import { parseWith } from './validate.ts'
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
 const PAGE_SIZE = 25
 const MAX_PAGE = 1_000_000
 const LIST_STATUSES = STATUSES
 // The script's action calls carry this header; a cross-site form cannot set it without a CORS preflight.
 const ACTION_HEADER = 'x-housler-dashboard'
-
-/**
- * Credentials when DASHBOARD_USER/DASHBOARD_PASSWORD are set; without them the dashboard is open
- * on a loopback bind and refused (403) on any other, so it is never exposed by accident.
- */
-export function dashboardGuard(config: AppDeps['config']): MiddlewareHandler {
-  if (config.dashboardUser && config.dashboardPassword) {
-    const login = basicAuth({ username: config.dashboardUser, password: config.dashboardPassword, realm: 'housler dashboard' })
-    // An admin API key (checked by apiAuth) opens the dashboard as well as the login does.
-    return async (c, next) => (c.get('authRole') === 'admin' ? next() : login(c, next))
-  }
-  return async (c, next) => {
-    if (c.get('authRole') === 'admin') return next()
-    if (!LOOPBACK_HOSTS.has(config.host)) {
-      return c.json(
-        {
-          error: 'Dashboard disabled: the server listens beyond loopback and DASHBOARD_USER/DASHBOARD_PASSWORD are not set',
-          details: { host: config.host },
-        },
-        403,
-      )
-    }
-    await next()
-  }
-}
 
 const iso = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString().replace('.000Z', 'Z') : '—')
 /** A time the page's script shows in the browser's local time with its zone; UTC until it runs. */
@@ -277,7 +250,6 @@ async function fragment(value: Html): Promise<string> {
 /** /dashboard: the operator UI over the same views operators query (housler.jobs, queue_stats, workers, proxy_health, throughput). */
 export function createDashboardRoutes({ config, queue }: AppDeps): Hono {
   const routes = new Hono()
-  routes.use('*', dashboardGuard(config))
   routes.use('*', async (c, next) => {
     await next()
     if (c.res.headers.get('content-type')?.startsWith('text/html')) c.res.headers.set('Content-Security-Policy', DASHBOARD_CSP)

@@ -1,17 +1,19 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { AppError } from '../errors.ts'
-import type { Config } from '../config.ts'
 import type { PdfRenderer } from '../pdf/index.ts'
 import type { Queue } from '../queue/index.ts'
 import type { IntakeTokens, ShareStore } from '../store/index.ts'
 import type { Property } from '../tasks/parse/property.ts'
 import { ManualTargetSchema, manualTargetToProperty } from '../tasks/find-similar/manual-target.ts'
+import { FindSimilarPayloadSchema } from '../tasks/find-similar/index.ts'
+import { ParsePayloadSchema } from '../tasks/parse/index.ts'
 import type { SessionRecord, StoredReport } from '../tasks/services.ts'
+import { SessionIdSchema } from '../tasks/types.ts'
 import { EnqueueMetaSchema } from './contract.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import { parseWith, readJsonObject } from './validate.ts'
-import { createValuationRoutes, pdfResponse, REPORT_CSP } from './valuation-routes.ts'
+import { pdfResponse, REPORT_CSP } from './valuation-routes.ts'
 
 export type DomainReaders = {
   sessions: { find(sessionId: string): Promise<SessionRecord | undefined> }
@@ -22,14 +24,15 @@ export type DomainReaders = {
   shares?: ShareStore
 }
 
+// The steps' own fields, so the pipeline takes exactly what parse and find-similar take, defaults included.
 const PipelineSchema = z.object({
   /** The listing to value, or target_property: a flat typed in by hand. */
-  url: z.string().min(1).max(2048).optional(),
+  url: ParsePayloadSchema.shape.url.optional(),
   target_property: ManualTargetSchema.optional(),
-  session_id: z.string().min(1).max(200),
-  search_strategy: z.enum(['same_building', 'same_complex', 'nearby', 'district', 'citywide', 'auto']).default('auto'),
-  limit: z.number().int().min(1).max(100).default(20),
-  source: z.enum(['store', 'live', 'both']).default('both'),
+  session_id: SessionIdSchema,
+  search_strategy: FindSimilarPayloadSchema.shape.search_strategy,
+  limit: FindSimilarPayloadSchema.shape.limit,
+  source: FindSimilarPayloadSchema.shape.source,
   priority: EnqueueMetaSchema.shape.priority,
 }).refine((body) => (body.url === undefined) !== (body.target_property === undefined), {
   message: 'give either url or target_property',
@@ -37,11 +40,8 @@ const PipelineSchema = z.object({
 })
 
 /** The product's own routes: the parse → analogs → report pipeline, sessions and reports. */
-export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLimit: RateLimiter, extra: { config: Config; pdf: PdfRenderer }): Hono {
+export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLimit: RateLimiter, extra: { pdf: PdfRenderer }): Hono {
   const routes = new Hono()
-  if (readers.shares) {
-    routes.route('/', createValuationRoutes({ config: extra.config, queue, reports: readers.reports, shares: readers.shares, pdf: extra.pdf, rateLimit }))
-  }
 
   routes.post('/api/tasks/pipeline', rateLimit.middleware, async (c) => {
     const body = parseWith(PipelineSchema, await readJsonObject(c), 'pipeline request')
@@ -74,17 +74,16 @@ export function createDomainRoutes(queue: Queue, readers: DomainReaders, rateLim
   })
 
   routes.get('/api/sessions/:session_id', async (c) => {
-    const sessionId = c.req.param('session_id')
-    if (sessionId.length > 200) throw new AppError('ValidationFailed', 'session_id is too long', { details: { max: 200 } })
+    const sessionId = parseWith(SessionIdSchema, c.req.param('session_id'), 'session_id')
     const session = await readers.sessions.find(sessionId)
-    if (!session) throw new AppError('JobNotFound', `No session ${sessionId}`, { details: { session_id: sessionId } })
+    if (!session) throw new AppError('NotFound', `No session ${sessionId}`, { details: { session_id: sessionId } })
     return c.json(session)
   })
 
   routes.get('/api/reports/:id', async (c) => {
     const id = parseWith(z.uuid(), c.req.param('id'), 'report id')
     const report = await readers.reports.find(id)
-    if (!report) throw new AppError('JobNotFound', `No report ${id}`, { details: { report_id: id } })
+    if (!report) throw new AppError('NotFound', `No report ${id}`, { details: { report_id: id } })
     const format = c.req.query('format') ?? 'html'
     if (format === 'md') {
       c.header('Content-Disposition', `attachment; filename="housler-report-${id}.md"`)

@@ -51,9 +51,10 @@ export function intakeCors(config: Pick<Config, 'listingHosts'>): MiddlewareHand
 }
 
 /** Pages sent from the user's own browser: the bookmarklet's token, its submissions, and bulk imports. */
-export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Hono {
+export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): { client: Hono; submit: Hono } {
   const { config, queue, intake, listings } = deps
   const routes = new Hono()
+  const submit = new Hono()
 
   routes.post('/api/sessions/:session_id/intake-token', async (c) => {
     const sessionId = parseWith(SessionIdSchema, c.req.param('session_id'), 'session_id')
@@ -70,7 +71,7 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
     return c.json({ session_id: sessionId, received: true, ...latest, poll_url: `/api/tasks/status/${latest.job_id}` })
   })
 
-  routes.post(INTAKE_PATH, rateLimit.middleware, async (c) => {
+  submit.post(INTAKE_PATH, rateLimit.middleware, async (c) => {
     // A browser's form post (the bookmarklet) opened a tab: success is a page in words. A refusal stays the
     // API's JSON error, with a Russian hint in its details for the person looking at that tab.
     const asPage = isFormPost(c) && /text\/html/i.test(c.req.header('accept') ?? '')
@@ -138,7 +139,7 @@ export function createIntakeRoutes(deps: IntakeDeps, rateLimit: RateLimiter): Ho
     return c.json({ imported, total_rows: plan.total_rows, rejected: plan.rejected })
   })
 
-  return routes
+  return { client: routes, submit }
 }
 
 function checkUrl(url: string, config: Config): void {

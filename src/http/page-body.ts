@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { AppError } from '../errors.ts'
-import { errorBody } from './app.ts'
 
 /**
  * The body of a route that takes a whole page (up to `limitBytes`, after decoding): read once, gunzipped
@@ -50,8 +49,8 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
   }
 }
 
-function tooLarge(c: Context, limitBytes: number) {
-  return c.json(errorBody('Request body too large', { limit_bytes: limitBytes, code: 'PayloadTooLarge' }), 413)
+function tooLarge(_c: Context, limitBytes: number): never {
+  throw new AppError('PayloadTooLarge', 'Request body too large', { details: { limit_bytes: limitBytes } })
 }
 
 /** The stream's bytes up to the limit; past it 'too-large', after draining up to DRAIN_FACTOR × limit when `drainExcess`. */

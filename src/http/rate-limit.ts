@@ -1,19 +1,14 @@
 import { createHash } from 'node:crypto'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context, MiddlewareHandler } from 'hono'
-
-/** The API key a request presents (Authorization: Bearer, or X-API-Key), if any. */
-export function presentedApiKey(c: Context): string | undefined {
-  const auth = c.req.header('authorization')
-  const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]
-  return bearer || c.req.header('x-api-key') || undefined
-}
+import { AppError } from '../errors.ts'
+import { presentedCredentials } from './auth.ts'
 
 const digest = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 32)
 
 /** Who is asking: the API key (hashed; keys never sit in memory maps or tables), else the peer address. */
 export function clientIdentity(c: Context): { id: string; apiKey: boolean } {
-  const key = presentedApiKey(c)
+  const key = presentedCredentials(c).key
   if (key) return { id: `key:${digest(key)}`, apiKey: true }
   let address = 'unknown'
   try {
@@ -65,14 +60,10 @@ export function createRateLimiter(options: { perMinute: number; now?: () => numb
     const verdict = take(clientIdentity(c).id)
     if (!verdict.allowed) {
       const { retryAfterSeconds } = verdict
-      return c.json(
-        {
-          error: `Rate limit of ${capacity} enqueues per minute exceeded; retry in ${retryAfterSeconds} s`,
-          details: { limit_per_minute: capacity, retry_after_seconds: retryAfterSeconds },
-        },
-        429,
-        { 'Retry-After': String(retryAfterSeconds) },
-      )
+      c.header('Retry-After', String(retryAfterSeconds))
+      throw new AppError('RateLimited', `Rate limit of ${capacity} enqueues per minute exceeded; retry in ${retryAfterSeconds} s`, {
+        details: { limit_per_minute: capacity, retry_after_seconds: retryAfterSeconds },
+      })
     }
     return next()
   }

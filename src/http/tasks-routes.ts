@@ -7,18 +7,48 @@ import type { EnqueueRequest } from '../queue/index.ts'
 import type { AppDeps } from './app.ts'
 import { EnqueueMetaSchema, IdempotencyKeySchema, JobIdSchema, META_KEYS } from './contract.ts'
 import { createStatusHub, streamJobEvents } from './events-routes.ts'
-import { clientIdentity, presentedApiKey, type RateLimiter } from './rate-limit.ts'
+import { presentedCredentials } from './auth.ts'
+import { clientIdentity, type RateLimiter } from './rate-limit.ts'
 import { parseWith, readJsonObject } from './validate.ts'
 
 const QUEUED_MESSAGE = 'Task queued successfully'
 
-export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: RateLimiter): Hono {
+function pollUrl(jobId: string) {
+  return `/api/tasks/status/${jobId}`
+}
+
+/** /api/tasks/status/:job_id and its SSE stream: open to a client key or the job's own session_id. */
+export function createStatusRoutes({ queue, log }: AppDeps): Hono {
   const routes = new Hono()
   const hub = createStatusHub({ read: (jobId) => queue.getStatus(jobId), onStatusChange: (handler) => queue.onStatusChange(handler), log })
 
-  function pollUrl(jobId: string) {
-    return `/api/tasks/status/${jobId}`
-  }
+  routes.get('/:job_id/events', (c) => streamJobEvents(c, hub))
+
+  routes.get('/:job_id', async (c) => {
+    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
+    return c.json(await queue.getStatus(jobId))
+  })
+  return routes
+}
+
+/** Cancel and requeue: admin actions. */
+export function createJobActionRoutes({ queue }: AppDeps): Hono {
+  const routes = new Hono()
+  routes.post('/:job_id{[0-9a-fA-F-]{36}}/cancel', async (c) => {
+    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
+    return c.json(await queue.cancel(jobId))
+  })
+
+  routes.post('/:job_id{[0-9a-fA-F-]{36}}/requeue', async (c) => {
+    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
+    return c.json(await queue.requeue(jobId))
+  })
+  return routes
+}
+
+/** Enqueue (one route per registered task kind) and RQ's queue-stats. */
+export function createTaskRoutes({ config, queue }: AppDeps, rateLimit: RateLimiter): Hono {
+  const routes = new Hono()
 
   async function readEnqueueRequest(c: Context, kind: string): Promise<EnqueueRequest> {
     const body = await readJsonObject(c)
@@ -50,34 +80,17 @@ export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: Rat
     if (header === undefined) return {}
     const key = parseWith(IdempotencyKeySchema, header, 'Idempotency-Key header')
     // Keys are scoped per API key; without keys, per service (an IP changes under NAT and retries).
-    const client = presentedApiKey(c) ? clientIdentity(c).id : '-'
+    const client = presentedCredentials(c).key ? clientIdentity(c).id : '-'
     return { idempotency: { client, key, bodyHash: hashRequest(kind, body) } }
   }
 
   routes.get('/queue-stats', async (c) => c.json(await queue.monitoring.stats()))
 
-  routes.get('/status/:job_id/events', (c) => streamJobEvents(c, hub))
-
-  routes.get('/status/:job_id', async (c) => {
-    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
-    return c.json(await queue.getStatus(jobId))
-  })
-
-  routes.post('/:job_id{[0-9a-fA-F-]{36}}/cancel', async (c) => {
-    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
-    return c.json(await queue.cancel(jobId))
-  })
-
-  routes.post('/:job_id{[0-9a-fA-F-]{36}}/requeue', async (c) => {
-    const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
-    return c.json(await queue.requeue(jobId))
-  })
-
   // One route per registered task kind: parse, find-similar, report (and kinds tests register).
   routes.post('/:kind{[a-z][a-z0-9-]*}', rateLimit.middleware, async (c) => {
     const kind = c.req.param('kind')
     if (!queue.kinds.includes(kind)) {
-      throw new AppError('JobNotFound', `Unknown task kind "${kind}"`, { details: { kinds: queue.kinds } })
+      throw new AppError('UnknownTaskKind', `Unknown task kind "${kind}"`, { details: { kinds: queue.kinds } })
     }
     const enqueued = await queue.enqueue(await readEnqueueRequest(c, kind))
     // SYNC_FALLBACK: the database was unreachable, the task ran in this request; its final status.

@@ -32,17 +32,14 @@ const ShareRequestSchema = z.object({ ttl_seconds: z.number().int().min(60).max(
 const AddAnalogSchema = z.object({ url: z.string().min(1).max(2048) }).strict()
 const NOT_SHARED = 'Ссылка на отчёт недействительна: она отозвана, истекла или неверна'
 
-/**
- * Analogs added by hand, PDFs of shared reports and share links: signed, expiring, revocable,
- * read-only URLs of a report that open without an API key (GET outside /api is open, see auth.ts).
- */
+/** Analogs added by hand, and share links: signed, expiring, revocable, read-only URLs of a report. */
 export function createValuationRoutes(deps: ValuationRouteDeps): Hono {
   const { config, queue, reports, shares, pdf } = deps
   const routes = new Hono()
 
   async function getReport(id: string): Promise<StoredReport> {
     const report = await reports.find(id)
-    if (!report) throw new AppError('JobNotFound', `No report ${id}`, { details: { report_id: id } })
+    if (!report) throw new AppError('NotFound', `No report ${id}`, { details: { report_id: id } })
     return report
   }
 
@@ -69,18 +66,26 @@ export function createValuationRoutes(deps: ValuationRouteDeps): Hono {
     const id = parseWith(z.uuid(), c.req.param('id'), 'report id')
     const shareId = parseWith(z.uuid(), c.req.param('share_id'), 'share id')
     const share = await shares.find(shareId)
-    if (!share || share.report_id !== id) throw new AppError('JobNotFound', `No share ${shareId} of report ${id}`, { details: { share_id: shareId } })
+    if (!share || share.report_id !== id) throw new AppError('NotFound', `No share ${shareId} of report ${id}`, { details: { share_id: shareId } })
     await shares.revoke(shareId)
     return c.json({ share_id: shareId, revoked: true })
   })
 
+  return routes
+}
+
+/** A shared report: the signed token in the path is the credential, so the group is public. */
+export function createSharedReportRoutes(deps: Pick<ValuationRouteDeps, 'config' | 'reports' | 'shares' | 'pdf'>): Hono {
+  const { config, reports, shares, pdf } = deps
+  const routes = new Hono()
   routes.get('/shared/:token', async (c) => {
     const verified = verifyShareToken(await shares.secret(config.shareLinkSecret), c.req.param('token'))
     const share = verified && (await shares.find(verified.shareId))
     if (!share || share.revoked_at !== null || share.expires_at.getTime() <= Date.now()) {
-      throw new AppError('JobNotFound', NOT_SHARED, { details: { reason: 'invalid_or_revoked' } })
+      throw new AppError('NotFound', NOT_SHARED, { details: { reason: 'invalid_or_revoked' } })
     }
-    const report = await getReport(share.report_id)
+    const report = await reports.find(share.report_id)
+    if (!report) throw new AppError('NotFound', NOT_SHARED, { details: { reason: 'report_gone' } })
     c.header('Cache-Control', 'private, no-store')
     c.header('X-Robots-Tag', 'noindex')
     const format = c.req.query('format') ?? 'html'

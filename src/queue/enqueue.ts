@@ -43,7 +43,7 @@ export type PreparedJob = { jobId: string; task: TaskDefinition; request: Enqueu
 
 function findTask(tasks: ReadonlyMap<string, TaskDefinition>, kind: string): TaskDefinition {
   const task = tasks.get(kind)
-  if (!task) throw new AppError('ValidationFailed', `Unknown task kind "${kind}"`, { details: { kind } })
+  if (!task) throw new AppError('UnknownTaskKind', `Unknown task kind "${kind}"`, { details: { kind } })
   return task
 }
 

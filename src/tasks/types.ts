@@ -1,4 +1,4 @@
-import type { z } from 'zod'
+import { z } from 'zod'
 import type { Logger } from '../log.ts'
 
 /** What a running task may do besides its own work: report progress, notice cancellation, log. */
@@ -51,3 +51,6 @@ export type TaskDefinition<P = any, R = any, D = any> = {
 export function defineTask<P, R, D = TaskDeps>(definition: TaskDefinition<P, R, D>): TaskDefinition<P, R, D> {
   return definition
 }
+
+/** `session_id`: the browser's opaque id, the key of a session's target, analogs and report. */
+export const SessionIdSchema = z.string().min(1).max(200)

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
-import { freePort } from '../helpers/processes.ts'
+import { freePort, until } from '../helpers/processes.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 import { echoTask } from '../helpers/tasks.ts'
 
@@ -58,12 +58,11 @@ describe('with the database stopped', () => {
     expect(status.status).toBe(503)
 
     database = await startEmbeddedPostgres({ dir, port, log: createSilentLogger() })
-    const deadline = Date.now() + 20_000
     let recovered = 0
-    while (Date.now() < deadline && recovered !== 202) {
+    await until('an enqueue to be accepted again', async () => {
       recovered = (await post(without, { value: 'after' })).status
-      if (recovered !== 202) await new Promise((resolve) => setTimeout(resolve, 200))
-    }
+      return recovered === 202 ? true : undefined
+    }, 20_000, 200).catch(() => undefined)
     expect(recovered).toBe(202)
     expect((await fetch(`${without.baseUrl}/readyz`)).status).toBe(200)
   }, 60_000)

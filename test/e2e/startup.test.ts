@@ -1,4 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
@@ -10,7 +10,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.t
 import { createSilentLogger } from '../../src/log.ts'
 import { processCommand } from '../../src/os-processes.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
-import { freePort, until } from '../helpers/processes.ts'
+import { freePort, killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
 
 // `npm start` as a new user runs it: real processes from a copy of the checkout in a 0700 folder
 // whose path has a space and Cyrillic letters. Every expected failure must end in one explaining line.
@@ -23,7 +23,6 @@ let home: string
 let checkout: string
 /** Folders any account may enter (a data folder there is used where it is, never moved). */
 let open: string
-const running = new Set<ChildProcess>()
 const relocated = new Set<string>()
 
 /** The checkout as a clone has it: tracked and untracked-but-not-ignored files, node_modules linked. */
@@ -40,24 +39,19 @@ async function copyCheckout(target: string): Promise<void> {
   await symlink(path.join(REPO, 'node_modules'), path.join(target, 'node_modules'))
 }
 
-type Run = { child: ChildProcess; output: () => string; exited: Promise<number | null> }
+type Run = TestProcess
 
-function start(cwd: string, env: Record<string, string>, entry = 'src/server.ts'): Run {
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', entry], {
+async function start(cwd: string, env: Record<string, string>, entry = 'src/server.ts'): Promise<Run> {
+  const run = await spawnTestProcess(entry, { ...withoutDatabaseEnv(process.env), LOG_LEVEL: 'info', ...env }, {
     cwd,
-    env: { ...withoutDatabaseEnv(process.env), LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    execArgv: ['--max-semi-space-size=4'],
+    isolatedEnv: true,
+    readyWhen: 'spawned',
   })
-  running.add(child)
-  let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  void exited.then(() => running.delete(child))
   return {
-    child,
-    exited,
+    ...run,
     output: () => {
+      const output = run.output()
       for (const match of output.matchAll(/"data_dir":"([^"]+)"/g)) relocated.add(match[1])
       return output
     },
@@ -74,7 +68,7 @@ function withoutDatabaseEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 
 /** Runs a start that must fail: resolves with its exit code and the line it printed to stderr. */
 async function expectFailure(cwd: string, env: Record<string, string>): Promise<{ code: number | null; line: string; output: string }> {
-  const run = start(cwd, env)
+  const run = await start(cwd, env)
   const timer = setTimeout(() => run.child.kill('SIGKILL'), FAIL_WITHIN_MS)
   const code = await run.exited
   clearTimeout(timer)
@@ -116,8 +110,7 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(async () => {
-  for (const child of running) child.kill('SIGKILL')
-  await Promise.all([...running].map((child) => new Promise((resolve) => child.once('exit', resolve))))
+  await killAll()
   // A SIGKILLed service leaves its PostgreSQL running: stop what this file started.
   for (const dir of relocated) {
     const lock = await readFile(path.join(dir, 'postmaster.pid'), 'utf8').catch(() => '')
@@ -132,7 +125,7 @@ afterAll(async () => {
 describe('npm start from a closed folder', () => {
   it('starts the embedded PostgreSQL from a 0700 folder with a space in its path, and keeps the data over a restart', async () => {
     const env = { PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()) }
-    const first = start(checkout, env)
+    const first = await start(checkout, env)
     await waitListening(first)
     const base = `http://127.0.0.1:${env.PORT}`
     const enqueued = (await (
@@ -142,7 +135,7 @@ describe('npm start from a closed folder', () => {
     if (isRoot) expect(first.output()).toMatch(/embedded PostgreSQL data lives in \/var\/lib\/housler\/postgres-[0-9a-f]{12}/)
     expect(await stop(first)).toBe(0)
 
-    const second = start(checkout, env)
+    const second = await start(checkout, env)
     await waitListening(second)
     const status = await fetch(`${base}/api/tasks/status/${enqueued.job_id}`)
     expect(status.status).toBe(200)
@@ -151,14 +144,14 @@ describe('npm start from a closed folder', () => {
 
   it('recovers after the service was SIGKILLed (its PostgreSQL left running) and after PostgreSQL itself was SIGKILLed', async () => {
     const env = { PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()) }
-    const first = start(checkout, env)
+    const first = await start(checkout, env)
     await waitListening(first)
     const orphan = postmasterPid(first.output())
     first.child.kill('SIGKILL')
     await first.exited
     expect(processCommand(orphan)).toContain('postgres')
 
-    const second = start(checkout, env)
+    const second = await start(checkout, env)
     await waitListening(second)
     expect(second.output()).toContain('left running by a crashed run')
     expect(processCommand(orphan)).toBeUndefined()
@@ -168,7 +161,7 @@ describe('npm start from a closed folder', () => {
     second.child.kill('SIGKILL')
     await second.exited
 
-    const third = start(checkout, env)
+    const third = await start(checkout, env)
     await waitListening(third)
     expect(await stop(third)).toBe(0)
   }, 240_000)
@@ -178,7 +171,7 @@ describe('npm start from a closed folder', () => {
     await copyCheckout(other)
     const blocker = await occupy(54329).catch(() => undefined) // whoever holds 54329 already makes the case
     try {
-      const run = start(other, { PORT: String(await freePort()) })
+      const run = await start(other, { PORT: String(await freePort()) })
       await waitListening(run)
       expect(run.output()).toMatch(/port 54329 is in use.*: the embedded PostgreSQL uses 543[3-7]\d/)
       expect(await stop(run)).toBe(0)
@@ -296,7 +289,7 @@ describe('every start-up failure is one line naming the cause and the fix', () =
 describe('trying it offline', () => {
   it('npm run demo serves saved pages through FETCH_REWRITE: a pasted cian URL parses with no network', async () => {
     const port = await freePort()
-    const run = start(checkout, { PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()) }, 'demo/main.ts')
+    const run = await start(checkout, { PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()) }, 'demo/main.ts')
     await waitListening(run)
     expect(run.output()).toContain('https://spb.cian.ru/sale/flat/315831388/')
     const base = `http://127.0.0.1:${port}`

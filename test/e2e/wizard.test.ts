@@ -136,10 +136,19 @@ describe('the wizard in chromium', () => {
   it('goes from a pasted cian link to a report on screen, at 1280 px and then 390 px', async () => {
     const { page, context, problems } = await open(1280)
     await shot(page, '1-link-1280')
+    // Every message the progress panel shows while visible, recorded in the page as it changes.
+    await page.evaluate(() => {
+      const shown: string[] = ((window as unknown as { shownProgress: string[] }).shownProgress = [])
+      const panel = document.getElementById('progress')!
+      new MutationObserver(() => {
+        const message = document.getElementById('progress-msg')!.textContent ?? ''
+        if (!panel.hidden && shown.at(-1) !== message) shown.push(message)
+      }).observe(panel, { attributes: true, childList: true, characterData: true, subtree: true })
+    })
     await submitTarget(page)
-    await expect(page.locator('#progress')).toBeDefined()
 
     await page.waitForSelector('#step-2:not([hidden])', { timeout: STEP_TIMEOUT })
+    expect(await page.evaluate(() => (window as unknown as { shownProgress: string[] }).shownProgress)).toContain('Загрузка страницы...')
     const card = page.locator('#property')
     expect(digits(await card.locator('.price').textContent())).toBe('78000000')
     await expect(card.textContent()).resolves.toContain('126,4 м²')

@@ -1,17 +1,12 @@
-import { fork, type ChildProcess } from 'node:child_process'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Queue } from '../../src/queue/index.ts'
-import { openRuntime, type Runtime } from '../../src/runtime.ts'
+import type { Runtime } from '../../src/runtime.ts'
 import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
-import { createTestDatabase } from '../helpers/postgres.ts'
-import { until } from '../helpers/processes.ts'
+import { killAll, spawnTestProcess, until } from '../helpers/processes.ts'
+import { openTestRuntime } from '../helpers/service.ts'
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>
 let runtime: Runtime
-let queue: Queue
 let client: pg.Client
-const children: ChildProcess[] = []
 
 const WORKER_ENV = {
   WORKER_CONCURRENCY: '4',
@@ -22,41 +17,26 @@ const WORKER_ENV = {
   LOG_LEVEL: 'warn',
 }
 
-function startWorker(): Promise<ChildProcess> {
-  const child = fork('test/helpers/test-worker.ts', [], {
-    env: { ...process.env, DATABASE_URL: database.url, ...WORKER_ENV },
-    execPath: process.execPath,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    child.once('message', () => resolve(child))
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)))
-  })
-}
-
+const startWorker = async () => (await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: runtime.url, ...WORKER_ENV })).child
 
 beforeAll(async () => {
-  database = await createTestDatabase()
-  client = new pg.Client({ connectionString: database.url })
+  runtime = await openTestRuntime({ tasks: [effectTask], env: WORKER_ENV, supervise: false })
+  client = new pg.Client({ connectionString: runtime.url })
   await client.connect()
   await client.query(EFFECT_TABLES_SQL)
-  runtime = await openRuntime({ name: 'test', env: { DATABASE_URL: database.url, ...WORKER_ENV }, tasks: [effectTask], supervise: false, logLevel: 'silent' })
-  queue = runtime.queue
 })
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-  await runtime?.close()
+  await killAll()
   await client?.end()
-  await database?.drop()
+  await runtime?.close()
 })
 
 describe('worker processes', () => {
   it('drain every job exactly once while one worker is SIGKILLed mid-job and another is SIGTERMed', async () => {
     const [first, second] = await Promise.all([startWorker(), startWorker(), startWorker()])
     const N = 150
-    const ids = (await queue.enqueueMany(Array.from({ length: N }, (_, i) => ({ kind: 'effect', payload: { ms: 100 + (i % 5) * 40 } })))).map((outcome) => outcome.jobId)
+    const ids = (await runtime.queue.enqueueMany(Array.from({ length: N }, (_, i) => ({ kind: 'effect', payload: { ms: 100 + (i % 5) * 40 } })))).map((outcome) => outcome.jobId)
 
     // Kill the first worker while it holds jobs.
     await until('the first worker to be running jobs', async () => {

@@ -1,9 +1,9 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Queue } from '../../src/queue/index.ts'
-import { openRuntime, type Runtime } from '../../src/runtime.ts'
-import { createTestDatabase } from '../helpers/postgres.ts'
+import type { Runtime } from '../../src/runtime.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
+import { openTestRuntime } from '../helpers/service.ts'
 import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 
 // 2,000 jobs, 3 worker processes, a random one SIGKILLed and replaced while the fleet drains.
@@ -25,33 +25,30 @@ const WORKER_ENV = {
   LOG_LEVEL: 'error',
 }
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>
 let runtime: Runtime
 let queue: Queue
 let client: pg.Client
 const processes: TestProcess[] = []
 
 const startWorker = async () => {
-  const worker = await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: database.url, ...WORKER_ENV })
+  const worker = await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: runtime.url, ...WORKER_ENV })
   processes.push(worker)
   return worker
 }
 const count = async (text: string, values: unknown[] = []): Promise<number> => (await client.query(text, values)).rows[0].n
 
 beforeAll(async () => {
-  database = await createTestDatabase()
-  client = new pg.Client({ connectionString: database.url })
+  runtime = await openTestRuntime({ tasks: [effectTask], env: WORKER_ENV, supervise: false })
+  queue = runtime.queue
+  client = new pg.Client({ connectionString: runtime.url })
   await client.connect()
   await client.query(EFFECT_TABLES_SQL)
-  runtime = await openRuntime({ name: 'test', env: { DATABASE_URL: database.url, ...WORKER_ENV }, tasks: [effectTask], supervise: false, logLevel: 'silent' })
-  queue = runtime.queue
 })
 
 afterAll(async () => {
   await killAll(processes)
-  await runtime?.close()
   await client?.end()
-  await database?.drop()
+  await runtime?.close()
 })
 
 describe('worker processes SIGKILLed at random while draining', () => {
@@ -83,16 +80,13 @@ describe('worker processes SIGKILLed at random while draining', () => {
       killed.push({ pid: victim.pid, inFlight: await holding() })
       live[index] = await startWorker()
     }
-    const lastKillAt = Date.now()
 
     // Every job finished, or the deadline passed: the counts below say which.
-    const deadline = lastKillAt + DRAIN_DEADLINE_MS
     let finished = 0
-    while (Date.now() < deadline) {
+    await until('every job to finish', async () => {
       finished = await count(`SELECT count(*)::int AS n FROM housler.jobs WHERE id = ANY($1) AND status = 'finished'`, [ids])
-      if (finished === N) break
-      await new Promise((resolve) => setTimeout(resolve, 250))
-    }
+      return finished === N ? true : undefined
+    }, DRAIN_DEADLINE_MS, 250).catch(() => undefined)
     const drainedMs = Date.now() - started
 
     const statuses = await client.query(`SELECT status, count(*)::int AS n FROM housler.jobs WHERE id = ANY($1) GROUP BY status ORDER BY status`, [ids])

@@ -1,9 +1,9 @@
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Queue } from '../../src/queue/index.ts'
-import { openRuntime, type Runtime } from '../../src/runtime.ts'
-import { createTestDatabase } from '../helpers/postgres.ts'
+import type { Runtime } from '../../src/runtime.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
+import { openTestRuntime } from '../helpers/service.ts'
 import { TEST_PROCESS_TASKS, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
 
 // Process-level variants of two guarantees the in-process tests prove too: a worker SIGTERMed during
@@ -19,14 +19,13 @@ const ENV = {
   LOG_LEVEL: 'fatal',
 }
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>
 let runtime: Runtime
 let queue: Queue
 let client: pg.Client
 const processes: TestProcess[] = []
 
 const startWorker = async (env: Record<string, string>) => {
-  const worker = await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: database.url, ...ENV, ...env })
+  const worker = await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: runtime.url, ...ENV, ...env })
   processes.push(worker)
   return worker
 }
@@ -40,12 +39,11 @@ const reach = (jobId: string, statuses: string[], timeoutMs = 30_000) =>
   }, timeoutMs)
 
 beforeAll(async () => {
-  database = await createTestDatabase()
-  client = new pg.Client({ connectionString: database.url })
+  runtime = await openTestRuntime({ tasks: TEST_PROCESS_TASKS, env: ENV, supervise: false })
+  queue = runtime.queue
+  client = new pg.Client({ connectionString: runtime.url })
   await client.connect()
   await client.query(EFFECT_TABLES_SQL)
-  runtime = await openRuntime({ name: 'test', env: { DATABASE_URL: database.url, ...ENV }, tasks: TEST_PROCESS_TASKS, supervise: false, logLevel: 'silent' })
-  queue = runtime.queue
 })
 
 // Each test's workers are gone before the next starts, whatever the outcome.
@@ -53,9 +51,8 @@ afterEach(() => killAll(processes))
 
 afterAll(async () => {
   await killAll(processes)
-  await runtime?.close()
   await client?.end()
-  await database?.drop()
+  await runtime?.close()
 })
 
 describe('worker processes', () => {
@@ -84,11 +81,12 @@ describe('worker processes', () => {
       const { rows } = await client.query('SELECT count(*)::int AS n FROM test_starts WHERE pid = $1', [leaving.pid])
       return rows[0].n === 4 ? true : undefined
     })
-    const staying = await startWorker({ WORKER_CONCURRENCY: '4' })
+    // The signal goes at once (starting the other worker first would eat into the long jobs' margin).
     const signalledAt = Date.now()
     leaving.child.kill('SIGTERM')
-    const code = await leaving.exited
-    const exitMs = Date.now() - signalledAt
+    const exit = leaving.exited.then((code) => ({ code, exitMs: Date.now() - signalledAt }))
+    const staying = await startWorker({ WORKER_CONCURRENCY: '4' })
+    const { code, exitMs } = await exit
 
     for (const id of [...short, ...long]) await reach(id, ['finished', 'failed'])
     const shortStarts = await Promise.all(short.map(startsOf))
@@ -127,13 +125,13 @@ describe('worker processes', () => {
     // while the worker waits for jobs it will own the moment the lock goes.
     // A long grace period: on a loaded machine the lock may be held for seconds, and a claim that
     // returns after the grace is over is left to the heartbeat on purpose.
-    const worker = await startWorker({ WORKER_CONCURRENCY: '1', WORKER_POLL_INTERVAL_MS: '60000', SHUTDOWN_GRACE_SECONDS: '20' })
+    const worker = await startWorker({ WORKER_CONCURRENCY: '1', WORKER_POLL_INTERVAL_MS: '60000', SHUTDOWN_GRACE_SECONDS: '20', LOG_LEVEL: 'info' })
     const [job] = (await queue.enqueueMany([{ kind: 'effect', payload: { ms: 300 }, runAt: new Date(Date.now() + 1000) }])).map((outcome) => outcome.jobId)
     await until('the job to be due', async () => {
       const { rows } = await client.query('SELECT start_after <= now() AS due FROM pgboss.job WHERE id = $1', [job])
       return rows[0].due ? true : undefined
     })
-    const locker = new pg.Client({ connectionString: database.url })
+    const locker = new pg.Client({ connectionString: runtime.url })
     await locker.connect()
     try {
       await locker.query('BEGIN')
@@ -145,8 +143,9 @@ describe('worker processes', () => {
         return rows[0].n > 0 ? true : undefined
       }, 10_000, 20)
       worker.child.kill('SIGTERM')
-      // Give a drain that forgot the claim time to run past it; a correct one waits either way.
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      // The lock goes only once the draining worker says it waits for that claim; a drain that forgot it never does.
+      await until('the draining worker to wait for its claim', async () =>
+        worker.output().includes('stopping: waiting for the claim in flight') ? true : undefined, 10_000, 20)
       await locker.query('ROLLBACK')
     } finally {
       await locker.end()

@@ -7,6 +7,7 @@ import { ErrorBodySchema } from '../../src/http/contract.ts'
 import { createSilentLogger } from '../../src/log.ts'
 import { createTaskServices } from '../../src/services.ts'
 import { TASKS } from '../../src/tasks/registry.ts'
+import { until } from '../helpers/processes.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 import { echoTask } from '../helpers/tasks.ts'
 import { endpointsOf, fillPath, type Endpoint } from '../integration/security/endpoints.ts'
@@ -320,11 +321,7 @@ beforeAll(async () => {
     sessionId: 'fuzz-session',
   })).jobId
   jobIds.push(finished, canceled, scheduled, queuedParse)
-  const deadline = Date.now() + 20_000
-  while ((await service.queue.getStatus(finished)).status !== 'finished') {
-    if (Date.now() > deadline) throw new Error('echo job did not finish')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await until('the echo job to finish', async () => ((await service.queue.getStatus(finished)).status === 'finished' ? true : undefined), 20_000, 20)
   void worker
 })
 

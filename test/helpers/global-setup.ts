@@ -5,6 +5,7 @@ import { PgBoss } from 'pg-boss'
 import type { TestProject } from 'vitest/node'
 import { createDb, migrateToLatest, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
+import { withDatabase } from './database-url.ts'
 import { freePort } from './processes.ts'
 
 declare module 'vitest' {
@@ -13,13 +14,6 @@ declare module 'vitest' {
     templateDb: string
   }
 }
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url)
-  parsed.pathname = `/${database}`
-  return parsed.toString()
-}
-
 
 /**
  * One Postgres for the whole run: DATABASE_URL when given (CI may use the local server), else an
@@ -54,18 +48,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('adminUrl', adminUrl)
   project.provide('templateDb', templateDb)
   return async () => {
-    if (embedded) {
-      await embedded.stop()
-      await rm(embedded.dataDir, { recursive: true, force: true })
-      return
-    }
+    // What is left besides the template belongs to failed tests, kept for inspection (test/helpers/postgres.ts).
     const cleanup = new pg.Client({ connectionString: adminUrl })
     await cleanup.connect()
-    const own = await cleanup.query(`SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname = $2`, [
-      `housler_test_${runId}_%`,
-      templateDb,
-    ])
-    for (const row of own.rows) await cleanup.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`)
+    await cleanup.query(`DROP DATABASE IF EXISTS ${templateDb} WITH (FORCE)`)
+    const kept = await cleanup.query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`housler_test_${runId}_%`])
     await cleanup.end()
+    if (!embedded) return
+    await embedded.stop()
+    if (kept.rows.length === 0) await rm(embedded.dataDir, { recursive: true, force: true })
+    else console.log(`kept ${embedded.dataDir}, a PostgreSQL data directory holding the databases of failed tests`)
   }
 }

@@ -3,11 +3,12 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { Config } from '../../src/config.ts'
 import type { Db } from '../../src/db/index.ts'
 import { createApp } from '../../src/http/app.ts'
-import { createStores } from '../../src/store/index.ts'
 import type { Queue, WorkerEvents, Worker } from '../../src/queue/index.ts'
 import { openRuntime, type Runtime } from '../../src/runtime.ts'
+import { createStores } from '../../src/store/index.ts'
 import type { TaskDefinition } from '../../src/tasks/types.ts'
 import { createTestDatabase } from './postgres.ts'
+import { until } from './processes.ts'
 
 export type TestService = {
   baseUrl: string
@@ -21,7 +22,47 @@ export type TestService = {
   close(): Promise<void>
 }
 
-/** The real service (real Postgres, real pg-boss, real HTTP on an ephemeral port) in this process, composed by openRuntime. */
+/** TEST_LOG=1 prints the service's logs; otherwise tests stay quiet. */
+const LOG_LEVEL = process.env.TEST_LOG ? 'debug' : 'silent'
+
+/**
+ * The runtime the production roots use (src/runtime.ts: config, database, pg-boss, migrations) on a
+ * database of this test file's own, unless `databaseUrl` names one.
+ */
+export async function openTestRuntime(options: {
+  tasks: readonly TaskDefinition[]
+  env?: Record<string, string>
+  deps?: Record<string, unknown> | ((config: Config, db: Db) => object)
+  databaseUrl?: string
+  supervise?: boolean
+}): Promise<Runtime & { databaseUrl: string }> {
+  const database = options.databaseUrl ? undefined : await createTestDatabase()
+  const databaseUrl = options.databaseUrl ?? database!.url
+  const { deps } = options
+  try {
+    const runtime = await openRuntime({
+      name: 'test',
+      env: { DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...options.env },
+      tasks: options.tasks,
+      deps: typeof deps === 'function' ? deps : (config) => ({ config, ...deps }),
+      supervise: options.supervise,
+      logLevel: LOG_LEVEL,
+    })
+    return {
+      ...runtime,
+      databaseUrl,
+      async close() {
+        await runtime.close()
+        await database?.drop()
+      },
+    }
+  } catch (e) {
+    await database?.drop()
+    throw e
+  }
+}
+
+/** The real service (real Postgres, real pg-boss, real HTTP on an ephemeral port) in this process. */
 export async function startTestService(options: {
   tasks: readonly TaskDefinition[]
   env?: Record<string, string>
@@ -31,16 +72,7 @@ export async function startTestService(options: {
   worker?: boolean | { concurrency?: number; events?: WorkerEvents }
   databaseUrl?: string
 }): Promise<TestService> {
-  const database = options.databaseUrl ? undefined : await createTestDatabase()
-  const databaseUrl = options.databaseUrl ?? database!.url
-  const deps = options.deps
-  const runtime = await openRuntime({
-    name: 'test',
-    env: { DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...options.env },
-    tasks: options.tasks,
-    deps: (config, db) => (typeof deps === 'function' ? deps(config, db) : { config, ...deps }),
-    logLevel: process.env.TEST_LOG ? 'debug' : undefined,
-  })
+  const runtime = await openTestRuntime(options)
   const { config, db, queue, metrics, log } = runtime
   const app = createApp({ config, queue, metrics, log, readers: options.domain ? createStores(db.db) : undefined })
   const workerOptions = typeof options.worker === 'object' ? options.worker : {}
@@ -56,12 +88,11 @@ export async function startTestService(options: {
     queue,
     runtime,
     worker,
-    databaseUrl,
+    databaseUrl: runtime.databaseUrl,
     app,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await runtime.close()
-      await database?.drop()
     },
   }
 }
@@ -72,14 +103,19 @@ export async function waitForStatus(
   jobId: string,
   statuses: string[],
   timeoutMs = 20_000,
+  headers: Record<string, string> = {},
 ): Promise<Record<string, any>> {
-  const deadline = Date.now() + timeoutMs
   let last: Record<string, any> = {}
-  while (Date.now() < deadline) {
-    const response = await fetch(`${baseUrl}/api/tasks/status/${jobId}`)
-    last = await response.json()
-    if (statuses.includes(last.status)) return last
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`job ${jobId} did not reach ${statuses.join('/')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`)
+  return until(
+    `job ${jobId} to reach ${statuses.join('/')}`,
+    async () => {
+      const response = await fetch(`${baseUrl}/api/tasks/status/${jobId}`, { headers })
+      last = await response.json()
+      return statuses.includes(last.status) ? last : undefined
+    },
+    timeoutMs,
+    25,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; last: ${JSON.stringify(last)}`)
+  })
 }

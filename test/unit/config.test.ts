@@ -1,5 +1,16 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../../src/config.ts'
+import { ConfigError, ENV_NAMES, loadConfig } from '../../src/config.ts'
+
+/** The variables README's configuration table documents (rows like `| `A` / `B` | default | meaning |`). */
+function readmeVariables(): string[] {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1))
+  return section
+    .split('\n')
+    .filter((line) => line.startsWith('| `'))
+    .flatMap((line) => [...line.split('|')[1]!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((match) => match[1]!))
+}
 
 describe('loadConfig', () => {
   it('keeps the guide defaults: 300 s timeout, 3600 s result TTL, a day for failures, port 3000', () => {
@@ -51,7 +62,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RQ_COMPAT_FUNCTION_ALIASES: 'no-equals-sign' })).toThrow(/RQ_COMPAT_FUNCTION_ALIASES/)
   })
 
-  it('returns a frozen object', () => {
-    expect(Object.isFrozen(loadConfig({}))).toBe(true)
+  it('returns a frozen object, its lists frozen too', () => {
+    const config = loadConfig({ API_KEYS: 'a,b' })
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(Object.isFrozen(config.apiKeys)).toBe(true)
+    expect(config.apiKeys).toEqual(['a', 'b'])
+  })
+
+  it('lowercases LISTING_HOSTS', () => {
+    expect(loadConfig({ LISTING_HOSTS: 'Example.RU, n1.ru' }).listingHosts).toEqual(['example.ru', 'n1.ru'])
+  })
+
+  it('documents in README exactly the variables it reads', () => {
+    expect(readmeVariables().sort()).toEqual([...ENV_NAMES].sort())
   })
 })

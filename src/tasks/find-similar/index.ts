@@ -11,7 +11,7 @@ import type { RankedAnalog } from './rank.ts'
 import type { FetchAttempt } from '../../fetch/index.ts'
 import { pageJudge } from '../page-judge.ts'
 import type { TaskServices } from '../services.ts'
-import { defineTask, type TaskContext } from '../types.ts'
+import { defineTask, SessionIdSchema, type TaskContext } from '../types.ts'
 import type { SerpOutcome } from './serp-cian.ts'
 
 const TargetSchema = PropertySchema.partial().extend({
@@ -21,7 +21,7 @@ const TargetSchema = PropertySchema.partial().extend({
 })
 
 export const FindSimilarPayloadSchema = z.object({
-  session_id: z.string().min(1).max(200),
+  session_id: SessionIdSchema,
   /** When absent, the session's parsed target is used. */
   target_property: TargetSchema.optional(),
   limit: z.number().int().min(1).max(100).default(20),

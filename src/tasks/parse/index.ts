@@ -4,7 +4,7 @@ import { AppError } from '../../errors.ts'
 import { checkListingUrl, type FetchAttempt } from '../../fetch/index.ts'
 import { pageJudge } from '../page-judge.ts'
 import type { TaskServices } from '../services.ts'
-import { defineTask } from '../types.ts'
+import { defineTask, SessionIdSchema } from '../types.ts'
 import { checkAddedAnalog } from './added-analog.ts'
 import type { Property } from './property.ts'
 
@@ -13,7 +13,7 @@ export const MAX_SUBMITTED_HTML_CHARS = 50_000_000
 
 export const ParsePayloadSchema = z.object({
   url: z.string().min(1, 'url is required').max(2048),
-  session_id: z.string().min(1).max(200),
+  session_id: SessionIdSchema,
   /** The page as the user's own browser shows it: parsed instead of fetched, the URL only names the listing. */
   html: z.string().min(1, 'html is empty').max(MAX_SUBMITTED_HTML_CHARS).optional(),
   /**
@@ -51,8 +51,7 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
     const { fetcher, sessions, listings } = ctx.deps
     await ctx.progress(10, 'Инициализация парсера...')
     const fromBrowser = payload.html !== undefined
-    // Loaded on the first parse, not at start: cheerio, parse5, htmlparser2 and undici (cheerio's
-    // fromURL) are ~16 MB of an idle worker's RSS (bench/RESULTS.md, scenario f).
+    // Loaded on the first parse, not at start: the HTML parsers are most of an idle worker's memory.
     const { readPage } = await import('./parse-page.ts')
     let reading: ReturnType<typeof readPage>
     let attempts: FetchAttempt[] = []

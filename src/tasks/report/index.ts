@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { AppError } from '../../errors.ts'
 import { PropertySchema, type Property } from '../parse/property.ts'
 import type { TaskServices } from '../services.ts'
-import { defineTask } from '../types.ts'
+import { defineTask, SessionIdSchema } from '../types.ts'
 import { adviseOwner, type Advice } from './advice.ts'
 import { renderReportHtml, renderReportMarkdown, type ReportComparable } from './render.ts'
 import { renderExtrasHtml, renderExtrasMarkdown } from './render-extras.ts'
@@ -11,7 +11,7 @@ import { estimateScenarios, type SaleScenarios } from './scenarios.ts'
 import { valuate, type Valuation } from './valuation.ts'
 
 export const ReportPayloadSchema = z.object({
-  session_id: z.string().min(1).max(200),
+  session_id: SessionIdSchema,
   /** Explicit input instead of the session's target and comparables. */
   target: PropertySchema.optional(),
   comparables: z.array(PropertySchema.passthrough()).max(500).optional(),
@@ -68,13 +68,15 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
     if (payload.exclude_urls) await sessions.saveExcluded(payload.session_id, excludedUrls)
     const excluded = new Set(excludedUrls)
     const used = comparables.filter((c) => !excluded.has(c.url))
-    if (used.length === 0) throw new AppError('PermanentTaskFailure', 'No comparables to value against: run find-similar first')
+    if (used.length === 0) throw new AppError('NotEnoughAnalogs', 'No comparables to value against: run find-similar first')
     await ctx.progress(40, 'Расчёт справедливой цены...')
     let valuation: Valuation
     try {
       valuation = valuate(target, used, { overrides: payload.overrides })
     } catch (error) {
-      throw new AppError('PermanentTaskFailure', `Valuation impossible: ${(error as Error).message}`, { cause: error })
+      // Keep the valuation's own code (NotEnoughAnalogs, ...): the wizard explains a failure by it.
+      const code = error instanceof AppError ? error.code : 'PermanentTaskFailure'
+      throw new AppError(code, `Valuation impossible: ${(error as Error).message}`, { cause: error })
     }
     await ctx.progress(55, 'Сценарии продажи и срок экспозиции...')
     const history = await ctx.deps.listings.history(valuation.used_urls)

@@ -1,5 +1,5 @@
 /**
- * @module Fair-price valuation from comparables (domain.md §3), pure and JSON-serialisable.
+ * @module Fair-price valuation from comparables, pure and JSON-serialisable.
  *
  * 1. validate each analog (price, area, plausibility);
  * 2. data quality: coefficient of variation (CV) of price per m²;
@@ -212,7 +212,7 @@ export function valuate(target: Property, comparables: readonly Property[], opti
     if (reason) excluded.push({ url: p.url, reason })
     else valid.push({ p, ppsm: (p.price as number) / (p.total_area as number) })
   }
-  if (valid.length === 0) throw new AppError('PermanentTaskFailure', 'нет ни одного пригодного аналога для оценки')
+  if (valid.length === 0) throw new AppError('NotEnoughAnalogs', 'нет ни одного пригодного аналога для оценки')
 
   const cvBefore = cv(valid.map((v) => v.ppsm))
   let used = valid

@@ -1,24 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createGates, echoTask, failTask } from '../../helpers/tasks.ts'
+import { killAll, spawnTestProcess, until } from '../../helpers/processes.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
 
 const NODE = path.resolve('node_modules/.bin/node')
 const run = promisify(execFile)
-
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last = await read()
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last: ${JSON.stringify(last)}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    last = await read()
-  }
-  return last
-}
 
 describe('the CLI against a live service', () => {
   const gates = createGates()
@@ -77,8 +67,11 @@ describe('the CLI against a live service', () => {
   })
 
   it('info shows counts per kind and the live worker; --watch refreshes until interrupted', async () => {
-    (await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })).jobId
-    await until(async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM housler.workers`.execute(service.db.db)).rows[0].n, (n) => n > 0)
+    await service.queue.enqueue({ kind: 'echo', payload: {}, runAt: new Date(Date.now() + 3_600_000) })
+    await until('a worker row', async () => {
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM housler.workers`.execute(service.db.db)
+      return rows[0].n > 0 ? true : undefined
+    }, 15_000)
     const { code, stdout } = await cli('info')
     expect(code).toBe(0)
     expect(stdout).toMatch(/^kind\s+queued\s+started\s+deferred\s+scheduled\s+finished\s+failed\s+canceled$/m)
@@ -86,13 +79,10 @@ describe('the CLI against a live service', () => {
     expect(stdout).toMatch(/1 workers, 1 alive/)
     expect(stdout).toContain(`:${process.pid} `)
 
-    const watch = spawn(NODE, ['src/cli.ts', 'info', '--watch', '--interval', '0.2'], { env: { ...process.env, DATABASE_URL: service.databaseUrl } })
-    let output = ''
-    watch.stdout.on('data', (chunk) => (output += chunk))
-    await until(async () => (output.match(/workers, \d+ alive/g) ?? []).length, (frames) => frames >= 2)
-    const exited = new Promise<number | null>((resolve) => watch.on('exit', resolve))
-    watch.kill('SIGINT')
-    expect(await exited).toBe(0)
+    const watch = await spawnTestProcess('src/cli.ts', { DATABASE_URL: service.databaseUrl }, { args: ['info', '--watch', '--interval', '0.2'], readyWhen: 'spawned' })
+    await until('two refreshed frames', () => ((watch.output().match(/workers, \d+ alive/g) ?? []).length >= 2 ? true : undefined), 15_000)
+    watch.child.kill('SIGINT')
+    expect(await watch.exited).toBe(0)
   })
 
   it('cancel <id> cancels a running job and empty <kind> deletes the waiting ones', async () => {
@@ -123,35 +113,35 @@ describe('the CLI against a live service', () => {
 
 describe('a worker process killed with SIGKILL', () => {
   let service: TestService
-  let child: ChildProcess | undefined
   beforeAll(async () => {
     service = await startTestService({ tasks: [echoTask], worker: false })
   })
   afterAll(async () => {
-    child?.kill('SIGKILL')
+    await killAll()
     await service?.close()
   })
 
   it('shows dead in housler.workers and on the dashboard within the heartbeat window', async () => {
-    child = spawn(NODE, ['worker/main.ts'], {
-      env: { ...process.env, DATABASE_URL: service.databaseUrl, WORKER_HEARTBEAT_SECONDS: '1', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr!.on('data', (chunk) => (stderr += chunk))
-    const read = async () =>
-      (await sql<{ pid: number; state: string }>`SELECT pid, state FROM housler.workers WHERE pid = ${child!.pid}`.execute(service.db.db)).rows[0]
-    const alive = await until(read, (row) => row?.state === 'idle').catch((e) => {
-      throw new Error(`${e.message}; worker stderr: ${stderr}`)
+    const worker = await spawnTestProcess(
+      'worker/main.ts',
+      { DATABASE_URL: service.databaseUrl, WORKER_HEARTBEAT_SECONDS: '1', LOG_LEVEL: 'warn' },
+      { readyWhen: 'spawned' },
+    )
+    const rowIn = (state: string) => async () => {
+      const { rows } = await sql<{ pid: number; state: string }>`SELECT pid, state FROM housler.workers WHERE pid = ${worker.pid}`.execute(service.db.db)
+      return rows[0]?.state === state ? rows[0] : undefined
+    }
+    const alive = await until('the worker to show idle', rowIn('idle'), 15_000).catch((e) => {
+      throw new Error(`${e.message}; worker output: ${worker.output()}`)
     })
     expect(alive.state).toBe('idle')
-    child.kill('SIGKILL')
+    worker.child.kill('SIGKILL')
     const killedAt = Date.now()
-    const dead = await until(read, (row) => row?.state === 'dead', 10_000)
+    const dead = await until('the worker to show dead', rowIn('dead'), 10_000)
     expect(dead.state).toBe('dead')
     // Three missed 1-second beats, plus one interval of slack for the last beat's timing.
     expect(Date.now() - killedAt).toBeLessThan(5_000)
     const page = await (await fetch(`${service.baseUrl}/dashboard`)).text()
-    expect(page).toMatch(new RegExp(`<td class="n">${child.pid}</td><td class="dead">dead</td>`))
+    expect(page).toMatch(new RegExp(`<td class="n">${worker.pid}</td><td class="dead">dead</td>`))
   })
 })

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../../src/config.ts'
 import { ErrorBodySchema, StatusBodySchema } from '../../../src/http/contract.ts'
 import { createApp } from '../../../src/http/app.ts'
-import { requiredAccess } from '../../../src/http/auth.ts'
+import { accessOf } from '../../../src/http/auth.ts'
 import { createSilentLogger } from '../../../src/log.ts'
 import { createStores } from '../../../src/store/index.ts'
+import { until } from '../../helpers/processes.ts'
 import { startTestService, type TestService } from '../../helpers/service.ts'
 import { echoTask, failTask } from '../../helpers/tasks.ts'
 
@@ -38,16 +39,13 @@ async function errorOf(response: Response) {
 }
 
 /** Polls status the way the guide's snippet does, with the job's session_id as the only credential. */
-async function pollWithSession(jobId: string, sessionId: string, statuses: string[]) {
-  const deadline = Date.now() + 20_000
-  while (Date.now() < deadline) {
+function pollWithSession(jobId: string, sessionId: string, statuses: string[]) {
+  return until(`job ${jobId} to reach ${statuses.join('/')}`, async () => {
     const response = await fetch(`${service.baseUrl}/api/tasks/status/${jobId}?session_id=${encodeURIComponent(sessionId)}`)
     expect(response.status).toBe(200)
     const body = StatusBodySchema.parse(await response.json())
-    if (statuses.includes(body.status)) return body
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`job ${jobId} did not reach ${statuses.join('/')}`)
+    return statuses.includes(body.status) ? body : undefined
+  }, 20_000, 25)
 }
 
 beforeAll(async () => {
@@ -295,24 +293,39 @@ describe('with API_KEYS unset', () => {
   })
 })
 
-describe('requiredAccess', () => {
-  it('denies by default: only probes, public metrics and static GETs are open', () => {
-    const config = { metricsPublic: false }
-    expect(requiredAccess('GET', '/healthz', config)).toBe('open')
-    expect(requiredAccess('GET', '/readyz', config)).toBe('open')
-    expect(requiredAccess('GET', '/', config)).toBe('open')
-    expect(requiredAccess('HEAD', '/styles.css', config)).toBe('open')
-    expect(requiredAccess('POST', '/', config)).toBe('client')
-    expect(requiredAccess('GET', '/metrics', config)).toBe('client')
-    expect(requiredAccess('GET', '/metrics', { metricsPublic: true })).toBe('open')
-    expect(requiredAccess('GET', '/api', config)).toBe('client')
-    expect(requiredAccess('GET', `/api/tasks/status/${UNKNOWN_JOB}`, config)).toBe('status')
-    expect(requiredAccess('GET', `/api/tasks/status/${UNKNOWN_JOB}/events`, config)).toBe('status')
-    expect(requiredAccess('POST', `/api/tasks/status/${UNKNOWN_JOB}`, config)).toBe('client')
-    expect(requiredAccess('POST', `/api/tasks/anything/cancel`, config)).toBe('admin')
-    expect(requiredAccess('GET', `/api/tasks/anything/requeue`, config)).toBe('admin')
-    expect(requiredAccess('GET', '/dashboard', config)).toBe('admin')
-    expect(requiredAccess('GET', '/dashboard/jobs', config)).toBe('admin')
+describe('access rules', () => {
+  it('puts every route behind its group\'s access guard, and the expected one', () => {
+    const app = appWith({ ...SECURED, METRICS_PUBLIC: 'false' })
+    const expected: Array<[RegExp, string]> = [
+      [/^\/(healthz|readyz)$/, 'public'],
+      [/^\/metrics/, 'client'],
+      [/^\/dashboard/, 'dashboard'],
+      [/^\/api\/tasks\/status\//, 'job-owner'],
+      [/^\/api\/tasks\/:job_id.*\/(cancel|requeue)$/, 'admin'],
+      // A listing site's page posts with the session's intake token as its credential.
+      [/^\/api\/intake$/, 'public'],
+      [/^\/api\//, 'client'],
+    ]
+    const endpoints = app.routes.filter((route) => route.method !== 'ALL' && accessOf(route.handler) === undefined)
+    expect(endpoints.length).toBeGreaterThan(15)
+    for (const endpoint of endpoints) {
+      const guards = app.routes
+        .slice(0, app.routes.indexOf(endpoint))
+        .filter((route) => route.path === endpoint.path && route.method === endpoint.method)
+        .map((route) => accessOf(route.handler))
+        .filter((access) => access !== undefined)
+      const label = `${endpoint.method} ${endpoint.path}`
+      expect(guards.length, label).toBeGreaterThan(0)
+      expect(new Set(guards).size, label).toBe(1)
+      const want = expected.find(([pattern]) => pattern.test(endpoint.path))?.[1]
+      expect(guards[0], label).toBe(want)
+    }
+  })
+
+  it('makes /metrics public only with METRICS_PUBLIC', () => {
+    const guardOf = (app: ReturnType<typeof appWith>) => accessOf(app.routes.find((route) => route.path === '/metrics')!.handler)
+    expect(guardOf(appWith(SECURED))).toBe('client')
+    expect(guardOf(appWith({ ...SECURED, METRICS_PUBLIC: 'true' }))).toBe('public')
   })
 })
 

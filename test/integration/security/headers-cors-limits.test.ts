@@ -63,7 +63,7 @@ function oversizedJson(bytes: number): string {
 }
 
 describe('request body limits', () => {
-  it('answers 413 {error, details} on every POST route, with and without Content-Length, and admits a body at the limit', async () => {
+  it('answers 413 {error, code, details} on every POST route, with and without Content-Length, and admits a body at the limit', async () => {
     const routes = concreteRoutes('POST')
     expect(routes).toEqual(expect.arrayContaining(['/api/tasks/echo', '/api/tasks/pipeline', `/api/tasks/${jobId}/cancel`, '/dashboard/api/requeue-failed']))
     let tried = 0
@@ -75,7 +75,7 @@ describe('request body limits', () => {
         body: oversizedJson(limit + 1),
       })
       expect(declared.status, `${path} with Content-Length`).toBe(413)
-      expect(ErrorBodySchema.parse(await declared.json())).toMatchObject({ error: 'Request body too large', details: { limit_bytes: limit } })
+      expect(ErrorBodySchema.parse(await declared.json())).toEqual({ error: 'Request body too large', code: 'PayloadTooLarge', details: { limit_bytes: limit } })
 
       const body = new TextEncoder().encode(oversizedJson(limit * 4))
       const chunked = await fetch(service.baseUrl + path, {

@@ -1,40 +1,23 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { networkInterfaces } from 'node:os'
-import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase } from '../../helpers/postgres.ts'
-import { freePort } from '../../helpers/processes.ts'
+import { freePort, spawnTestProcess, type TestProcess } from '../../helpers/processes.ts'
 
 type LogLine = { level: number; msg: string; url?: string }
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>
-let server: ChildProcess | undefined
+let server: TestProcess | undefined
 let rqCompatPort: number
-const lines: LogLine[] = []
 
-/** Starts `src/server.ts --api-only` without API_KEYS and resolves with its log once it listens. */
-function startServer(): Promise<void> {
-  const child = spawn(process.execPath, ['src/server.ts', '--api-only'], {
-    env: { PATH: process.env.PATH, DATABASE_URL: database.url, PORT: '0', RQ_COMPAT_PORT: String(rqCompatPort), LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  server = child
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not listen in 30 s: ${JSON.stringify(lines)}`)), 30_000)
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        lines.push(JSON.parse(line) as LogLine)
-      } catch {
-        return
-      }
-      // The loopback warning is written right after the listening line, in the same callback.
-      if (lines.some((l) => /^API_KEYS is not set/.test(l.msg)) && lines.some((l) => /^Redis-protocol adapter/.test(l.msg))) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
+/** The server's JSON log lines so far. */
+function logLines(): LogLine[] {
+  return (server?.output() ?? '').split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line) as LogLine]
+    } catch {
+      return []
+    }
   })
 }
 
@@ -57,20 +40,26 @@ function canConnect(host: string, port: number): Promise<boolean> {
 beforeAll(async () => {
   database = await createTestDatabase()
   rqCompatPort = await freePort()
-  await startServer()
+  // `src/server.ts --api-only` with nothing but the database and ports set; ready once both listeners
+  // said where they are (the loopback warning is written right after the HTTP listening line).
+  server = await spawnTestProcess(
+    'src/server.ts',
+    { DATABASE_URL: database.url, PORT: '0', RQ_COMPAT_PORT: String(rqCompatPort), LOG_LEVEL: 'info' },
+    { args: ['--api-only'], isolatedEnv: true, readyWhen: (output) => /API_KEYS is not set/.test(output) && /Redis-protocol adapter listening/.test(output) },
+  )
 }, 60_000)
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server!.once('exit', resolve))
-    server.kill('SIGTERM')
-    await exited
+  if (server && server.child.exitCode === null) {
+    server.child.kill('SIGTERM')
+    await server.exited
   }
   await database?.drop()
 })
 
 describe('the server without API_KEYS', () => {
   it('listens on loopback only and says so at start', async () => {
+    const lines = logLines()
     const listening = lines.find((line) => line.msg === 'housler task service listening')
     expect(listening?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const warning = lines.find((line) => /^API_KEYS is not set/.test(line.msg))
@@ -86,7 +75,7 @@ describe('the server without API_KEYS', () => {
   })
 
   it('binds the Redis-protocol adapter (RQ_COMPAT_PORT) to loopback only too', async () => {
-    const listening = lines.find((line) => /^Redis-protocol adapter listening/.test(line.msg))
+    const listening = logLines().find((line) => /^Redis-protocol adapter listening/.test(line.msg))
     expect(listening?.url).toBe(`redis://127.0.0.1:${rqCompatPort}/0`)
     expect(await canConnect('127.0.0.1', rqCompatPort)).toBe(true)
     const external = Object.values(networkInterfaces())

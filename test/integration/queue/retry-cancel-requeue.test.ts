@@ -4,20 +4,11 @@ import { sql } from 'kysely'
 import { AppError } from '../../../src/errors.ts'
 import { defineTask } from '../../../src/tasks/types.ts'
 import { createGates, echoTask } from '../../helpers/tasks.ts'
+import { until } from '../../helpers/processes.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
 
 const post = (service: TestService, path: string, body: unknown = {}) =>
   fetch(`${service.baseUrl}/api/tasks/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 const calls = new Map<string, number>()
 const ran: string[] = []

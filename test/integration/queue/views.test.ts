@@ -1,18 +1,8 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createGates, echoTask, failTask } from '../../helpers/tasks.ts'
+import { until } from '../../helpers/processes.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
-
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last = await read()
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last: ${JSON.stringify(last)}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    last = await read()
-  }
-  return last
-}
 
 describe('operator views over a known mix of jobs, workers and failures', () => {
   const gates = createGates()
@@ -58,10 +48,10 @@ describe('operator views over a known mix of jobs, workers and failures', () => 
   })
 
   it('workers shows the live worker busy with the running job and the crashed one dead', async () => {
-    const rows = await until(
-      async () => (await sql<Record<string, any>>`SELECT * FROM housler.workers ORDER BY host`.execute(service.db.db)).rows,
-      (rows) => rows.some((row) => row.state === 'busy'),
-    )
+    const rows = await until('a busy worker row', async () => {
+      const { rows } = await sql<Record<string, any>>`SELECT * FROM housler.workers ORDER BY host`.execute(service.db.db)
+      return rows.some((row) => row.state === 'busy') ? rows : undefined
+    }, 10_000, 50)
     expect(rows).toHaveLength(2)
     const ghost = rows.find((row) => row.host === 'ghost')!
     expect(ghost.state).toBe('dead')
@@ -69,11 +59,11 @@ describe('operator views over a known mix of jobs, workers and failures', () => 
     expect(live).toMatchObject({ state: 'busy', pid: process.pid, concurrency: service.config.workerConcurrency, version: '0.1.0' })
     expect(live.current_jobs).toEqual([ids.running])
     expect([...live.kinds].sort()).toEqual(['echo', 'fail', 'gate'])
-    const counted = await until(
-      async () => (await sql<Record<string, any>>`SELECT finished_count, failed_count FROM housler.workers WHERE host <> 'ghost'`.execute(service.db.db)).rows[0],
-      // Counts reach the registry with the next heartbeat, each when its job has settled.
-      (row) => row.finished_count === 2 && row.failed_count === 1,
-    )
+    // Counts reach the registry with the next heartbeat, each when its job has settled.
+    const counted = await until('the worker counts to reach the registry', async () => {
+      const row = (await sql<Record<string, any>>`SELECT finished_count, failed_count FROM housler.workers WHERE host <> 'ghost'`.execute(service.db.db)).rows[0]
+      return row?.finished_count === 2 && row.failed_count === 1 ? row : undefined
+    }, 10_000, 50)
     expect(counted).toEqual({ finished_count: 2, failed_count: 1 })
   })
 
@@ -94,10 +84,10 @@ describe('operator views over a known mix of jobs, workers and failures', () => 
 
   it('a worker deregisters on a clean stop', async () => {
     const extra = service.queue.startWorker({ kinds: ['echo'] })
-    await until(
-      async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM housler.workers WHERE id = ${extra.id}`.execute(service.db.db)).rows[0].n,
-      (n) => n === 1,
-    )
+    await until('the extra worker to register', async () => {
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM housler.workers WHERE id = ${extra.id}`.execute(service.db.db)
+      return rows[0].n === 1 ? true : undefined
+    }, 10_000, 50)
     await extra.stop()
     const after = await sql<{ n: number }>`SELECT count(*)::int AS n FROM housler.workers WHERE id = ${extra.id}`.execute(service.db.db)
     expect(after.rows[0].n).toBe(0)

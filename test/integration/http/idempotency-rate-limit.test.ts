@@ -101,7 +101,7 @@ describe('rate limits', () => {
     const retryAfter = Number(limited.headers.get('retry-after'))
     expect(retryAfter).toBeGreaterThanOrEqual(1)
     expect(retryAfter).toBeLessThanOrEqual(20)
-    expect(await limited.json()).toMatchObject({ error: expect.stringMatching(/Rate limit/), details: { limit_per_minute: 3 } })
+    expect(await limited.json()).toMatchObject({ error: expect.stringMatching(/Rate limit/), code: 'RateLimited', details: { limit_per_minute: 3 } })
     // Another API key is another client with its own bucket.
     expect((await post(service, 'gate', { label: 'k' }, { Authorization: 'Bearer other-key' })).status).toBe(202)
     // Reads are not limited.
