@@ -53,11 +53,14 @@ const originMap = z
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
+  DATABASE_LISTEN_URL: z.string().url().optional(),
+  DATABASE_READ_URL: z.string().url().optional(),
+  DB_POOLER: z.enum(['auto', 'direct', 'transaction']).default('auto'),
   EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().optional(),
-  DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(10),
+  DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).optional(),
 
   RQ_JOB_TIMEOUT: seconds(300),
   RQ_RESULT_TTL: seconds(3600),
@@ -107,12 +110,19 @@ const EnvSchema = z.object({
 
 export type Config = Readonly<{
   databaseUrl: string | undefined
+  /** A direct Postgres URL for LISTEN/NOTIFY when databaseUrl goes through a transaction pooler. */
+  databaseListenUrl: string | undefined
+  /** A streaming replica for status reads, the dashboard, queue-stats and metrics snapshots. */
+  databaseReadUrl: string | undefined
+  /** 'auto' probes the connection for a pooler at start. */
+  dbPooler: 'auto' | 'direct' | 'transaction'
   embeddedPgDir: string
   /** Unset: 54329, or the next free port when another program holds it. */
   embeddedPgPort: number | undefined
   port: number
   host: string
-  dbPoolSize: number
+  /** Connections a process may open in all (LISTEN included); unset: derived from its role and concurrency. */
+  dbPoolSize: number | undefined
   jobTimeoutSeconds: number
   resultTtlSeconds: number
   failureTtlSeconds: number
@@ -181,6 +191,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const secured = e.API_KEYS.length > 0
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
+    databaseListenUrl: e.DATABASE_LISTEN_URL,
+    databaseReadUrl: e.DATABASE_READ_URL,
+    dbPooler: e.DB_POOLER,
     embeddedPgDir: e.EMBEDDED_PG_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     port: e.PORT,

@@ -13,7 +13,7 @@ const apiOnly = process.argv.includes('--api-only')
 const OFFLINE_PROBE_HOST = 'cian.ru'
 
 try {
-  const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices })
+  const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices, serves: { api: true, worker: !apiOnly } })
   const { config, log, queue } = runtime
   const app = createApp({ config, queue, log, readers: createStores(runtime.db.db) })
   let server: Awaited<ReturnType<typeof listen>>

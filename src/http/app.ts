@@ -6,7 +6,7 @@ import { AppError, coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Queue } from '../queue/index.ts'
 import { HTTP_STATUS } from './errors.ts'
-import { createTaskRoutes } from './tasks-routes.ts'
+import { createTaskRoutes, RETRY_AFTER_SECONDS } from './tasks-routes.ts'
 import { createDomainRoutes, type DomainReaders } from './domain-routes.ts'
 import { createIntakeRoutes, IMPORT_PATH, INTAKE_PATH, intakeCors } from './intake-routes.ts'
 import { pageBody } from './page-body.ts'
@@ -90,6 +90,10 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', createStaticRoutes())
   app.notFound((c) => c.json(errorBody('Not found', { method: c.req.method, path: c.req.path }), 404))
   app.onError((e, c) => {
+    // Busy or unreachable is temporary: tell clients when to come back.
+    if (queue.isBusy(e) || queue.isUnreachable(e)) {
+      c.header('Retry-After', String(RETRY_AFTER_SECONDS))
+    }
     if (e instanceof AppError) {
       const status = HTTP_STATUS[e.code]
       if (status >= 500 && e.code === 'Internal') log.error({ err: e.message, stack: e.stack }, 'internal error')
@@ -97,6 +101,9 @@ export function createApp(deps: AppDeps): Hono {
     }
     if (e instanceof HTTPException) {
       return c.json(errorBody(e.message || 'Bad request', { status: e.status }), e.status)
+    }
+    if (queue.isBusy(e)) {
+      return c.json(errorBody('Queue database is at its connection limit; try again shortly', { code: 'DatabaseBusy', reason: coerceError(e).message }), 503)
     }
     if (queue.isUnreachable(e)) {
       return c.json(errorBody('Queue database unreachable; try again shortly', { reason: coerceError(e).message }), 503)

@@ -13,6 +13,7 @@ export const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   Forbidden: 403,
   RateLimited: 429,
   QueueUnavailable: 503,
+  DatabaseBusy: 503,
   FetchFailed: 502,
   SiteBlocked: 502,
   ListingNotFound: 404,

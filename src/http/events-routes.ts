@@ -18,7 +18,15 @@ type Watch = { subscribers: Set<Subscriber>; latest?: Body; reading?: Promise<Bo
  * it (reads never overlap per job: a notification during a read marks it dirty and one more read
  * follows). A new client of an already-watched job gets the cached latest body: no read at all.
  */
-export function createStatusHub(options: { read(jobId: string): Promise<Body>; listener: Queue['listener']; log: Logger }) {
+export function createStatusHub(options: {
+  read(jobId: string, from?: { primary?: boolean }): Promise<Body>
+  listener: Queue['listener']
+  log: Logger
+  /** Reads may come from a lagging replica: a change it does not show yet is read from the primary. */
+  replica?: boolean
+  /** Without LISTEN (transaction pooler, no DATABASE_LISTEN_URL): re-read watched jobs this often. */
+  pollIntervalMs?: number
+}) {
   const watches = new Map<string, Watch>()
   let reads = 0
 
@@ -29,8 +37,11 @@ export function createStatusHub(options: { read(jobId: string): Promise<Body>; l
     }
     reads++
     watch.dirty = false
+    const previous = watch.latest
     watch.reading = options
       .read(jobId)
+      // A notification means the primary changed; a replica showing the old body has not replayed it yet.
+      .then((body) => (options.replica && previous && JSON.stringify(body) === JSON.stringify(previous) ? options.read(jobId, { primary: true }) : body))
       .then((body) => {
         watch.latest = body
         for (const subscriber of watch.subscribers) subscriber(body)
@@ -50,6 +61,11 @@ export function createStatusHub(options: { read(jobId: string): Promise<Body>; l
   }
 
   options.listener.on(CHANNELS.status, refresh)
+  if (!options.listener.listening) {
+    setInterval(() => {
+      for (const jobId of watches.keys()) refresh(jobId)
+    }, options.pollIntervalMs ?? 1000).unref()
+  }
   // Notifications sent while the listener was down are lost: re-read every watched job.
   options.listener.onReconnect(() => {
     for (const jobId of watches.keys()) refresh(jobId)

@@ -11,10 +11,18 @@ import { clientIdentity, presentedApiKey, type RateLimiter } from './rate-limit.
 import { parseWith, readJsonObject } from './validate.ts'
 
 const QUEUED_MESSAGE = 'Task queued successfully'
+// What a refused enqueue tells the client to wait: about the pools' back-off to a free session.
+export const RETRY_AFTER_SECONDS = 2
 
 export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: RateLimiter): Hono {
   const routes = new Hono()
-  const hub = createStatusHub({ read: (jobId) => queue.getStatus(jobId), listener: queue.listener, log })
+  const hub = createStatusHub({
+    read: (jobId, from) => queue.getStatus(jobId, from),
+    listener: queue.listener,
+    log,
+    replica: queue.readsReplica,
+    pollIntervalMs: config.workerPollIntervalMs,
+  })
 
   function pollUrl(jobId: string) {
     return `/api/tasks/status/${jobId}`
@@ -86,6 +94,8 @@ export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: Rat
       const status = request.runAt && request.runAt.getTime() > Date.now() ? 'scheduled' : 'queued'
       return c.json({ job_id: jobId, status, message: QUEUED_MESSAGE, poll_url: pollUrl(jobId) }, 202)
     } catch (e) {
+      // Up but full (or starting): the job is not stored, and running it here would only add load.
+      if (queue.isBusy(e)) throw new AppError('DatabaseBusy', 'Queue database is at its connection limit; try again shortly', { details: { retry_after_seconds: RETRY_AFTER_SECONDS } })
       if (!queue.isUnreachable(e)) throw e
       if (!config.syncFallback) {
         throw new AppError('QueueUnavailable', 'Queue database unreachable and SYNC_FALLBACK is off; try again shortly', {

@@ -1,6 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
-export type MetricsSnapshot = { depth: Array<{ kind: string; status: string; jobs: number }>; liveWorkers: number }
+export type MetricsSnapshot = {
+  depth: Array<{ kind: string; status: string; jobs: number }>
+  liveWorkers: number
+  /** Undefined without a replica; null when the read server is not in recovery. */
+  replicaLagSeconds?: number | null
+}
+
+export type ConnectionCounts = {
+  refusals: { primary: number; replica: number }
+  pools: Array<{ database: string; open: number; idle: number; waiting: number; max: number }>
+}
 
 type JobEvents = {
   onJobStart?(job: { id: string; kind: string; attempt: number; waitMs?: number }): void
@@ -16,7 +26,12 @@ const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
  * One Prometheus registry per process (API or worker). Queue depth and live workers come from a
  * snapshot read at most every `snapshotMaxAgeMs` (default 5000 ms), however often it is scraped.
  */
-export function createMetrics(options: { snapshot: () => Promise<MetricsSnapshot>; snapshotMaxAgeMs?: number }) {
+export function createMetrics(options: {
+  snapshot: () => Promise<MetricsSnapshot>
+  snapshotMaxAgeMs?: number
+  /** This process's pools, read at each scrape (no query). */
+  connections?: () => ConnectionCounts
+}) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const maxAgeMs = options.snapshotMaxAgeMs ?? 5000
@@ -71,6 +86,45 @@ export function createMetrics(options: { snapshot: () => Promise<MetricsSnapshot
       this.set((await snapshot()).liveWorkers)
     },
   })
+  new Gauge({
+    name: 'housler_replica_lag_seconds',
+    help: 'Seconds the read replica (DATABASE_READ_URL) trails the primary; absent without a replica',
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const lag = (await snapshot()).replicaLagSeconds
+      if (typeof lag === 'number') this.set(lag)
+    },
+  })
+  const connections = options.connections
+  if (connections) {
+    new Counter({
+      name: 'housler_db_connection_refusals_total',
+      help: 'Connects this process had refused by the server (53300 too_many_connections, 57P03 cannot_connect_now)',
+      labelNames: ['database'],
+      registers: [registry],
+      collect() {
+        const { refusals } = connections()
+        this.reset()
+        this.inc({ database: 'primary' }, refusals.primary)
+        if (refusals.replica > 0) this.inc({ database: 'replica' }, refusals.replica)
+      },
+    })
+    new Gauge({
+      name: 'housler_db_connections',
+      help: 'Server connections this process holds per pool: open, idle, and the most it may open (max)',
+      labelNames: ['database', 'state'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const pool of connections().pools) {
+          this.set({ database: pool.database, state: 'open' }, pool.open)
+          this.set({ database: pool.database, state: 'idle' }, pool.idle)
+          this.set({ database: pool.database, state: 'max' }, pool.max)
+        }
+      },
+    })
+  }
   const httpRequests = new Counter({
     name: 'housler_http_requests_total',
     help: 'HTTP requests by method, route pattern and status',

@@ -1,3 +1,4 @@
+import type pg from 'pg'
 import { PgBoss } from 'pg-boss'
 import type { Config } from '../config.ts'
 import type { Logger } from '../log.ts'
@@ -5,7 +6,8 @@ import type { TaskDefinition } from '../tasks/types.ts'
 
 /** A pg-boss instance with one queue per task kind. Workers use our own fetch loop, not boss.work(). */
 export async function startBoss(options: {
-  url: string
+  /** The process's pool: pg-boss opens none of its own, so it adds no connections to the budget. */
+  pool: pg.Pool
   config: Config
   tasks: readonly TaskDefinition[]
   log: Logger
@@ -13,9 +15,7 @@ export async function startBoss(options: {
 }): Promise<PgBoss> {
   const { config } = options
   const boss = new PgBoss({
-    connectionString: options.url,
-    max: Math.max(2, Math.ceil(config.dbPoolSize / 2)),
-    application_name: 'housler-pgboss',
+    db: { executeSql: (text: string, values?: unknown[]) => options.pool.query(text, values) },
     supervise: options.supervise,
     schedule: false,
     // Expired and heartbeat-lost jobs are found by the monitor: how often bounds crash recovery time.

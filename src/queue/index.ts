@@ -1,9 +1,9 @@
 import { sql } from 'kysely'
 import type { PgBoss } from 'pg-boss'
 import type { Config } from '../config.ts'
-import { coerceError, isDatabaseUnreachable } from '../errors.ts'
+import { coerceError, isConnectionRefusal, isDatabaseUnreachable } from '../errors.ts'
 import type { Db } from '../db/index.ts'
-import { migrateToLatest, pendingMigrations } from '../db/index.ts'
+import { migrateToLatest, pendingMigrations, readReplicaLagSeconds } from '../db/index.ts'
 import type { Logger } from '../log.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 import { startBoss } from './boss.ts'
@@ -11,7 +11,7 @@ import { enqueueFlow, enqueueMany, enqueueWithOutcome, findTask, validatePayload
 import { createFallback } from './fallback.ts'
 import { createGroupCommit } from './group-commit.ts'
 import { assertLive, cancelDependents, cancelJob, deleteJob, findJob, findJobStatus, requeueJob, runCleanup } from './lifecycle.ts'
-import { CHANNELS, createListener, type Listener } from './listener.ts'
+import { CHANNELS, createListener, createPollingListener, type Listener } from './listener.ts'
 import { createProgressWriter } from './progress.ts'
 import { computeStats, createStatsCache, type QueueStats } from './stats.ts'
 import { jobToStatusBody, type JobRow, type Status, type StatusBody } from './status.ts'
@@ -33,8 +33,10 @@ export { readSchemaState, type WorkerRow, type QueueStatRow, type ThroughputRow,
 export type QueueOptions = {
   config: Config
   db: Db
-  /** Connection string of the same database, for pg-boss's pool and the LISTEN connection. */
+  /** Connection string of the same database for the LISTEN session (direct, never through a transaction pooler). */
   url: string
+  /** Hold a LISTEN session (default true); false: workers and push streams poll. */
+  listen?: boolean
   tasks: readonly TaskDefinition[]
   /** Services handed to task handlers (fetcher, stores, …). */
   deps: Record<string, unknown>
@@ -50,14 +52,15 @@ export type QueueOptions = {
 export async function createQueue(options: QueueOptions) {
   const { config, db, log } = options
   const tasks = new Map(options.tasks.map((task) => [task.kind, task]))
-  const boss: PgBoss = await startBoss({ url: options.url, config, tasks: options.tasks, log, supervise: options.supervise ?? true })
+  const boss: PgBoss = await startBoss({ pool: db.pool, config, tasks: options.tasks, log, supervise: options.supervise ?? true })
   const migration = await migrateToLatest(db.db)
   if (migration.error) {
     await boss.stop({ graceful: false }).catch(() => {})
     throw coerceError(migration.error)
   }
-  const listener: Listener = createListener({ url: options.url, channels: Object.values(CHANNELS), log })
-  const progress = createProgressWriter(db.fastPool, log)
+  const listener: Listener =
+    options.listen === false ? createPollingListener() : createListener({ url: options.url, channels: Object.values(CHANNELS), log })
+  const progress = createProgressWriter(db.pool, log)
   const fallback = createFallback({
     tasks,
     deps: options.deps,
@@ -66,9 +69,15 @@ export async function createQueue(options: QueueOptions) {
     log,
   })
   const lifecycle = { db: db.db, boss, tasks }
-  const monitoring = createMonitoring(db.db, lifecycle)
+  // Operator reads tolerate a replica's lag; their writes (requeue, empty) go to the primary.
+  const monitoring = createMonitoring(db.read.db, lifecycle)
   const metrics = createMetrics({
-    snapshot: async () => ({ depth: await monitoring.queueStats(), liveWorkers: await monitoring.liveWorkerCount() }),
+    snapshot: async () => ({
+      depth: await monitoring.queueStats(),
+      liveWorkers: await monitoring.liveWorkerCount(),
+      replicaLagSeconds: db.replica ? await readReplicaLagSeconds(db.read.db) : undefined,
+    }),
+    connections: () => ({ refusals: db.refusals(), pools: db.poolCounts() }),
   })
   const countEnqueued = <T>(kinds: string[], ids: T): T => {
     for (const kind of kinds) metrics.enqueued(kind)
@@ -93,7 +102,7 @@ export async function createQueue(options: QueueOptions) {
     }
   }
 
-  const statsCache = createStatsCache(() => computeStats(db.db, [...tasks.keys()]))
+  const statsCache = createStatsCache(() => computeStats(db.read.db, [...tasks.keys()]))
   const groupCommit = createGroupCommit({ write: (requests: EnqueueRequest[]) => enqueueMany({ db: db.db, boss, tasks, pool: db.pool }, requests) })
 
   const queue = {
@@ -136,11 +145,17 @@ export async function createQueue(options: QueueOptions) {
       task.admit?.(valid, options.deps)
       return valid
     },
-    /** Status body by job id; throws JobNotFound / JobExpired. Fallback jobs are found in memory. */
-    async getStatus(jobId: string): Promise<StatusBody & { webhook?: WebhookState }> {
+    /**
+     * Status body by job id; throws JobNotFound / JobExpired. Fallback jobs are found in memory.
+     * Read from the replica when there is one; a job it does not have yet (enqueued a moment ago,
+     * replica behind) is read from the primary, so a client never gets 404 for the id it was given.
+     * `primary`: skip the replica (a push stream re-reading after a change it was told of).
+     */
+    async getStatus(jobId: string, read: { primary?: boolean } = {}): Promise<StatusBody & { webhook?: WebhookState }> {
       const inline = fallback.find(jobId)
       if (inline) return inline
-      const row = assertLive(await findJobStatus(db.pool, jobId), jobId)
+      const fromReplica = db.replica && !read.primary ? await findJobStatus(db.read.pool, jobId) : undefined
+      const row = assertLive(fromReplica ?? (await findJobStatus(db.pool, jobId)), jobId)
       const body: StatusBody & { webhook?: WebhookState } = jobToStatusBody(row as JobRow & { status: Status })
       const webhook = webhookStateFromRow(row)
       if (webhook) body.webhook = webhook
@@ -148,6 +163,10 @@ export async function createQueue(options: QueueOptions) {
     },
     findRow: (jobId: string) => findJob(db.db, jobId),
     stats: (): Promise<QueueStats> => computeStats(db.db, [...tasks.keys()]),
+    /** True when status reads may come from a lagging replica (DATABASE_READ_URL). */
+    readsReplica: db.replica,
+    /** Seconds the replica trails the primary (undefined without one, null if the read server is no replica). */
+    replicaLagSeconds: async (): Promise<number | null | undefined> => (db.replica ? readReplicaLagSeconds(db.read.db) : undefined),
     /** Counts for GET /queue-stats: a snapshot at most ~1 s old (a count per request scans every retained job). */
     cachedStats: (): Promise<QueueStats> => statsCache.get(),
     cancel: (jobId: string) =>
@@ -161,6 +180,8 @@ export async function createQueue(options: QueueOptions) {
     /** Runs a task inside the request when the database is unreachable (SYNC_FALLBACK). */
     runInline: fallback.run,
     isUnreachable: isDatabaseUnreachable,
+    /** The server refused a session (53300, 57P03): it is up, so retry later; never run inline. */
+    isBusy: isConnectionRefusal,
     async ping(): Promise<{ database: boolean; pgBossSchemaVersion: number | null; pendingMigrations: string[] }> {
       const [version, pending] = await Promise.all([boss.schemaVersion(), pendingMigrations(db.db)])
       return { database: true, pgBossSchemaVersion: version, pendingMigrations: pending }

@@ -25,7 +25,10 @@ export type ThroughputRow = { minute: Date; finished: number; failed: number; wa
 export type FailedJobRow = Pick<JobRow, 'id' | 'kind' | 'session_id' | 'attempts' | 'error' | 'stack' | 'ended_at'>
 export type JobIndexRow = Pick<JobRow, 'id' | 'kind' | 'status' | 'created_at' | 'started_at' | 'ended_at' | 'next_attempt_at'>
 
-/** Reads of the operator views (housler.queue_stats, workers, failed_jobs, throughput, jobs). */
+/**
+ * Reads of the operator views (housler.queue_stats, workers, failed_jobs, throughput, jobs) on `db`,
+ * which may be a replica; the bulk writes (requeue, empty) select and write on the primary.
+ */
 export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps) {
   return {
     async queueStats(): Promise<QueueStatRow[]> {
@@ -84,14 +87,14 @@ export function createMonitoring(db: Kysely<Database>, lifecycle: LifecycleDeps)
     /** Requeues every failed job (of one kind, or all); returns their ids. */
     async requeueFailed(kind?: string): Promise<string[]> {
       const failed = await sql<{ id: string }>`
-        SELECT id FROM housler.failed_jobs WHERE (${kind ?? null}::text IS NULL OR kind = ${kind ?? null})`.execute(db)
+        SELECT id FROM housler.failed_jobs WHERE (${kind ?? null}::text IS NULL OR kind = ${kind ?? null})`.execute(lifecycle.db)
       for (const row of failed.rows) await requeueJob(lifecycle, row.id)
       return failed.rows.map((row) => row.id)
     },
     /** RQ's `empty`: deletes every job of a kind still waiting to run (queued, scheduled, deferred). */
     async emptyQueue(kind: string): Promise<number> {
       const waiting = await sql<{ id: string; kind: string }>`
-        SELECT id, kind FROM housler.jobs WHERE kind = ${kind} AND status IN ('queued', 'scheduled', 'deferred')`.execute(db)
+        SELECT id, kind FROM housler.jobs WHERE kind = ${kind} AND status IN ('queued', 'scheduled', 'deferred')`.execute(lifecycle.db)
       await expireJobs(lifecycle, waiting.rows)
       return waiting.rows.length
     },
