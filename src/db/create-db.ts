@@ -6,8 +6,11 @@ import type { Database } from './database.ts'
 import { ElasticPool } from './elastic-pool.ts'
 import { UnnamedStatementClient, type PoolerMode } from './pooler.ts'
 
-/** One database endpoint: a Kysely instance over its pool. */
-export type DbEndpoint = { db: Kysely<Database>; pool: ElasticPool }
+/**
+ * One database endpoint: Kysely over its pool, and over the pool's background lane (periodic work
+ * that waits for an open connection rather than opening another).
+ */
+export type DbEndpoint = { db: Kysely<Database>; background: Kysely<Database>; pool: ElasticPool }
 
 export type Db = DbEndpoint & {
   /** Where reads that may lag go (status, dashboard, stats, metrics): the replica, or the primary itself. */
@@ -69,7 +72,11 @@ function createEndpoint(options: DbOptions, url: string, max: number, role: stri
   // A checked-out client has no pool listener, and Kysely adds none: its socket dying mid-transaction
   // would emit an unheard 'error' and kill the process. Its query rejects anyway; the pool drops it on release.
   pool.on('connect', (client) => client.on('error', () => {}))
-  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool }
+  return {
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    background: new Kysely<Database>({ dialect: new PostgresDialect({ pool: pool.background }) }),
+    pool,
+  }
 }
 
 /**
@@ -105,6 +112,7 @@ export function createDb(options: DbOptions): Db {
     async destroy() {
       if (destroyed) return
       destroyed = true
+      await Promise.all([primary.background.destroy(), replica?.background.destroy()])
       await Promise.all([primary.db.destroy(), replica?.db.destroy()])
     },
   }

@@ -75,6 +75,31 @@ export class ElasticPool extends pg.Pool {
     this.#checkout(callback, Date.now() + this.#refusedRetryMs)
   }
 
+  /**
+   * Background work (maintenance, heartbeats, cleanup) checks out through this: it waits for an open
+   * connection and never makes the pool grow, so however its timers line up an idle process keeps one.
+   */
+  readonly background = {
+    connect: (): Promise<pg.PoolClient> =>
+      new Promise((resolve, reject) => this.#checkout((err, client) => (err ? reject(err) : resolve(client!)), Date.now() + this.#refusedRetryMs)),
+    query: async (text: string, values?: unknown[]): Promise<pg.QueryResult> => {
+      const client = await this.background.connect()
+      try {
+        const result = await client.query(text, values)
+        client.release()
+        return result
+      } catch (e) {
+        // As pool.query does: a connection whose statement failed is not handed out again.
+        client.release(e as Error)
+        throw e
+      }
+    },
+    end: async () => {},
+    // What Kysely reads of a pool besides connect(): the settings for its cancel connection.
+    options: this.options as object,
+    Client: (this as unknown as { Client: typeof pg.Client }).Client,
+  }
+
   #checkout(callback: Callback, deadline: number): void {
     super.connect((err, client, release) => {
       if (!err) {

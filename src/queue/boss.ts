@@ -1,4 +1,3 @@
-import type pg from 'pg'
 import { PgBoss } from 'pg-boss'
 import type { Config } from '../config.ts'
 import type { Logger } from '../log.ts'
@@ -6,8 +5,8 @@ import type { TaskDefinition } from '../tasks/types.ts'
 
 /** A pg-boss instance with one queue per task kind. Workers use our own fetch loop, not boss.work(). */
 export async function startBoss(options: {
-  /** The process's pool: pg-boss opens none of its own, so it adds no connections to the budget. */
-  pool: pg.Pool
+  /** Runs pg-boss's SQL on the process's pool: pg-boss opens none of its own, adding nothing to the budget. */
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>
   config: Config
   tasks: readonly TaskDefinition[]
   log: Logger
@@ -15,7 +14,7 @@ export async function startBoss(options: {
 }): Promise<PgBoss> {
   const { config } = options
   const boss = new PgBoss({
-    db: { executeSql: (text: string, values?: unknown[]) => options.pool.query(text, values) },
+    db: { executeSql: options.executeSql },
     supervise: options.supervise,
     schedule: false,
     // Expired and heartbeat-lost jobs are found by the monitor: how often bounds crash recovery time.

@@ -52,7 +52,8 @@ export type QueueOptions = {
 export async function createQueue(options: QueueOptions) {
   const { config, db, log } = options
   const tasks = new Map(options.tasks.map((task) => [task.kind, task]))
-  const boss: PgBoss = await startBoss({ pool: db.pool, config, tasks: options.tasks, log, supervise: options.supervise ?? true })
+  // pg-boss's own statements are maintenance (supervision, queue upkeep): they never widen the pool.
+  const boss: PgBoss = await startBoss({ executeSql: db.pool.background.query, config, tasks: options.tasks, log, supervise: options.supervise ?? true })
   const migration = await migrateToLatest(db.db)
   if (migration.error) {
     await boss.stop({ graceful: false }).catch(() => {})
@@ -68,7 +69,7 @@ export async function createQueue(options: QueueOptions) {
     resultTtlSeconds: config.resultTtlSeconds,
     log,
   })
-  const lifecycle = { db: db.db, boss, tasks }
+  const lifecycle = { db: db.background, boss, tasks }
   // Operator reads tolerate a replica's lag; their writes (requeue, empty) go to the primary.
   const monitoring = createMonitoring(db.read.db, lifecycle)
   const metrics = createMetrics({
@@ -190,7 +191,7 @@ export async function createQueue(options: QueueOptions) {
     startWorker(workerOptions: { kinds?: readonly string[]; concurrency?: number; events?: WorkerEvents } = {}): Worker {
       const kinds = workerOptions.kinds?.length ? workerOptions.kinds : [...tasks.keys()]
       // Worker processes deliver webhooks; one loop per process however many workers it runs.
-      webhookDelivery ??= startWebhookDelivery({ db: db.db, config, log })
+      webhookDelivery ??= startWebhookDelivery({ db: db.background, config, log })
       const worker = createWorker({
         boss,
         db: db.db,
@@ -210,7 +211,7 @@ export async function createQueue(options: QueueOptions) {
         settleDependents,
       })
       const registered = withRegistry(worker, {
-        db: db.db,
+        db: db.background,
         kinds,
         concurrency: workerOptions.concurrency ?? config.workerConcurrency,
         heartbeatSeconds: config.workerHeartbeatSeconds,
