@@ -46,6 +46,9 @@ export function createMetrics(options: {
     }
     return cached.value
   }
+  // A scrape while the database refuses sessions still answers: the snapshot's gauges keep their
+  // last values, and the connection counters (no query) say why.
+  const snapshotOrLast = () => snapshot().catch(() => undefined)
 
   const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['kind'], registers: [registry] })
   const enqueued = counter('housler_jobs_enqueued_total', 'Jobs enqueued by this process')
@@ -73,9 +76,10 @@ export function createMetrics(options: {
     labelNames: ['kind', 'status'],
     registers: [registry],
     async collect() {
-      const { depth } = await snapshot()
+      const current = await snapshotOrLast()
+      if (!current) return
       this.reset()
-      for (const row of depth) this.set({ kind: row.kind, status: row.status }, row.jobs)
+      for (const row of current.depth) this.set({ kind: row.kind, status: row.status }, row.jobs)
     },
   })
   new Gauge({
@@ -83,7 +87,8 @@ export function createMetrics(options: {
     help: 'Worker processes with a recent heartbeat (housler.workers state busy or idle)',
     registers: [registry],
     async collect() {
-      this.set((await snapshot()).liveWorkers)
+      const current = await snapshotOrLast()
+      if (current) this.set(current.liveWorkers)
     },
   })
   new Gauge({
@@ -91,9 +96,10 @@ export function createMetrics(options: {
     help: 'Seconds the read replica (DATABASE_READ_URL) trails the primary; absent without a replica',
     registers: [registry],
     async collect() {
+      const current = await snapshotOrLast()
+      if (!current) return
       this.reset()
-      const lag = (await snapshot()).replicaLagSeconds
-      if (typeof lag === 'number') this.set(lag)
+      if (typeof current.replicaLagSeconds === 'number') this.set(current.replicaLagSeconds)
     },
   })
   const connections = options.connections

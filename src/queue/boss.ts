@@ -1,5 +1,6 @@
 import { PgBoss } from 'pg-boss'
 import type { Config } from '../config.ts'
+import { isConnectionRefusal } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 
@@ -25,7 +26,10 @@ export async function startBoss(options: {
     registerInstance: false,
     openTelemetry: { enabled: false },
   })
-  boss.on('error', (error) => options.log.error({ err: error.message }, 'pg-boss error'))
+  boss.on('error', (error) => {
+    // A refused session is logged once per episode by the pool, not once per maintenance pass.
+    if (!isConnectionRefusal(error)) options.log.error({ err: error.message }, 'pg-boss error')
+  })
   boss.on('warning', (warning: unknown) => options.log.warn({ warning }, 'pg-boss warning'))
   await boss.start()
   for (const task of options.tasks) {

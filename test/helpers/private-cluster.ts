@@ -39,6 +39,7 @@ async function runAs(file: string, args: string[]): Promise<string> {
 
 export type PrivateCluster = {
   port: number
+  /** The data directory; the server log is `${dir}.log`. */
   dir: string
   /** A superuser URL (the test's probes): it may use the superuser-reserved slots. */
   adminUrl(database?: string): string
@@ -56,7 +57,8 @@ async function startServer(dir: string, port: number, settings: Record<string, s
     `-c unix_socket_directories=${dir}`,
     ...Object.entries(settings).map(([key, value]) => `-c ${key}=${value}`),
   ].join(' ')
-  await runAs(`${BIN}/pg_ctl`, ['-D', dir, '-o', options, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start'])
+  // The log sits beside the data directory, not in it: a base backup would copy it into the replica.
+  await runAs(`${BIN}/pg_ctl`, ['-D', dir, '-o', options, '-l', `${dir}.log`, '-w', '-t', '60', 'start'])
 }
 
 function clusterAt(dir: string, port: number, isPrimary: boolean, settings: Record<string, string | number>): PrivateCluster {
@@ -77,6 +79,7 @@ function clusterAt(dir: string, port: number, isPrimary: boolean, settings: Reco
     async stop() {
       await runAs(`${BIN}/pg_ctl`, ['-D', dir, '-m', 'immediate', '-w', 'stop']).catch(() => {})
       await rm(dir, { recursive: true, force: true })
+      await rm(`${dir}.log`, { force: true })
     },
   }
 }

@@ -34,7 +34,7 @@ export async function startTestService(options: {
   const databaseUrl = options.databaseUrl ?? database!.url
   const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...options.env })
   const log = process.env.TEST_LOG ? createLogger({ level: 'debug' }) : createSilentLogger()
-  const db = createDb({ url: databaseUrl, poolSize: config.dbPoolSize })
+  const db = createDb({ url: databaseUrl, poolSize: config.dbPoolSize, readUrl: config.databaseReadUrl })
   const queue = await createQueue({ config, db, url: databaseUrl, tasks: options.tasks, deps: typeof options.deps === 'function' ? (options.deps(config, db) as Record<string, unknown>) : { config, ...options.deps }, log })
   const app = createApp({ config, queue, log, readers: options.domain ? createStores(db.db) : undefined })
   const workerOptions = typeof options.worker === 'object' ? options.worker : {}
