@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { isConnectionRefusal as isRefusal } from '../errors.ts'
+import { AppError, isConnectionRefusal as isRefusal } from '../errors.ts'
 
 /** A pool waits this long for a busy connection before it opens another: short overlaps share one. */
 const GROW_AFTER_MS = 20
@@ -48,7 +48,8 @@ export class ElasticPool extends pg.Pool {
 
   constructor(options: ElasticPoolOptions) {
     const { refusedRetryMs, events, ...config } = options
-    super({ ...config, max: 1 })
+    // min 1: once connected, a process keeps one session, so a full server cannot starve it of all.
+    super({ ...config, max: 1, min: 1 })
     this.ceiling = Math.max(1, options.max)
     this.#refusedRetryMs = refusedRetryMs
     this.#events = events ?? {}
@@ -105,6 +106,11 @@ export class ElasticPool extends pg.Pool {
       if (!err) {
         if (this.waitingCount === 0) this.#waitingSince = undefined
         return callback(undefined, client, release)
+      }
+      // node-postgres's words for "no connection was free in time" (a new one failing says otherwise):
+      // the server is up and busy, so callers answer 503 and workers retry, as for a refusal.
+      if (err.message === 'timeout exceeded when trying to connect') {
+        return callback(new AppError('DatabaseBusy', 'No database connection became free in time', { cause: err }), undefined, release)
       }
       if (!isRefusal(err)) return callback(err, undefined, release)
       this.#refused(err)

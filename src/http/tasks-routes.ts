@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import { AppError } from '../errors.ts'
+import { AppError, coerceError } from '../errors.ts'
 import { checkWebhookUrl } from '../fetch/index.ts'
 import { hashRequest } from '../queue/index.ts'
 import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/index.ts'
@@ -102,6 +102,7 @@ export function createTaskRoutes({ config, queue, log }: AppDeps, rateLimit: Rat
           details: { fallback: false },
         })
       }
+      log.warn({ err: coerceError(e).message, code: (e as { code?: unknown }).code }, 'enqueue failed: queue database unreachable')
       // The guide's synchronous fallback: the task runs now and the answer is its final status.
       const body = await queue.runInline({
         kind,

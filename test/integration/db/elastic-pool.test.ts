@@ -81,8 +81,9 @@ describe('the elastic pool', () => {
       }),
     )
     expect(widest).toBe(3)
-    await until('idle connections closed', async () => (pool.totalCount === 0 ? true : undefined), 10_000)
-    expect(await serverSessions('elastic-load')).toBe(0)
+    // It keeps one session (min 1), so a full server cannot take every connection from it.
+    await until('idle connections closed', async () => (pool.totalCount === 1 ? true : undefined), 10_000)
+    expect(await serverSessions('elastic-load')).toBe(1)
     // Shrunk back: a lone query afterwards opens one connection, not three.
     await Promise.all([pool.query('SELECT 1'), pool.query('SELECT 1')])
     expect(pool.totalCount).toBe(1)
