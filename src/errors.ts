@@ -76,7 +76,9 @@ export const REFUSAL_SQLSTATES: Readonly<Record<string, string>> = {
 export function isConnectionRefusal(value: unknown): boolean {
   const code = (value as { code?: unknown } | null)?.code
   if (typeof code === 'string' && code in REFUSAL_SQLSTATES) return true
-  return value instanceof AppError && value.code === 'DatabaseBusy'
+  if (value instanceof AppError && value.code === 'DatabaseBusy') return true
+  const cause = (value as { cause?: unknown } | null)?.cause
+  return cause !== undefined && cause !== value && isConnectionRefusal(cause)
 }
 
 const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'])
