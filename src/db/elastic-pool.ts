@@ -112,7 +112,9 @@ export class ElasticPool extends pg.Pool {
       if (err.message === 'timeout exceeded when trying to connect') {
         return callback(new AppError('DatabaseBusy', 'No database connection became free in time', { cause: err }), undefined, release)
       }
-      if (!isRefusal(err)) return callback(err, undefined, release)
+      // A new session that timed out while others of this pool are open: the server is up but slow.
+      const slowConnect = /connection timeout/i.test(err.message) && this.totalCount > 0
+      if (!isRefusal(err) && !slowConnect) return callback(err, undefined, release)
       this.#refused(err)
       if (this.totalCount > 0) {
         this.options.max = this.totalCount

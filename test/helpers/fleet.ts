@@ -22,6 +22,8 @@ export type FleetWorker = { child: ChildProcess; ready: boolean; output(): strin
 export type Fleet = {
   api: TestProcess
   workers: FleetWorker[]
+  /** Starts `count` more worker processes. */
+  addWorkers(count: number): void
   /** Resolves once every worker is ready (on a full server some wait for a session first). */
   allReady(timeoutMs: number): Promise<void>
   /** Workers that exited (none should: they wait for the database instead). */
@@ -76,7 +78,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const api = await spawnTestProcess('test/helpers/fleet-process.ts', { ...env, FLEET_ROLE: 'api' }, 120_000)
   const baseUrl = `http://127.0.0.1:${(api.ready as { port: number }).port}`
   // Not waited for one by one: on a full server some wait for a session before they are ready.
-  const workers: FleetWorker[] = Array.from({ length: options.workers }, () => {
+  const workers: FleetWorker[] = []
+  const spawnWorker = (): FleetWorker => {
     const child = fork('test/helpers/fleet-process.ts', [], {
       env: { ...process.env, ...env, FLEET_ROLE: 'worker' },
       execPath: process.execPath,
@@ -89,8 +92,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     child.stderr!.on('data', keep)
     const worker: FleetWorker = { child, ready: false, output: () => output }
     child.once('message', () => (worker.ready = true))
+    workers.push(worker)
     return worker
-  })
+  }
+  for (let i = 0; i < options.workers; i++) spawnWorker()
 
   async function post(jobMs: number): Promise<{ id: string; refused: number; retryAfter: string[] }> {
     let refused = 0
@@ -122,6 +127,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     api,
     workers,
     baseUrl,
+    addWorkers(count) {
+      for (let i = 0; i < count; i++) spawnWorker()
+    },
     allReady: (timeoutMs) =>
       until('every worker ready', async () => (workers.every((worker) => worker.ready) ? true : undefined), timeoutMs, 200).then(() => {}),
     exited: () => workers.filter((worker) => worker.child.exitCode !== null || worker.child.signalCode !== null),
