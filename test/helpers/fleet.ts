@@ -1,7 +1,7 @@
 // A fleet of real service processes (one API, N workers) draining jobs against one database, watched
 // from the side in pg_stat_activity. Used by the fleet tests and the bench.
 import { fork, type ChildProcess } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
+import { request } from 'node:http'
 import pg from 'pg'
 import { killAll, spawnTestProcess, until, type TestProcess } from './processes.ts'
 import { SERVICE_ROLE } from './private-cluster.ts'
@@ -47,6 +47,24 @@ export type DrainReport = {
   /** Distinct worker processes that finished jobs. */
   workersThatRan: number
   connectionErrors: number
+}
+
+/**
+ * One POST on a fresh connection: a keep-alive socket that a server loaded by forty processes closes
+ * just as the client reuses it would fail the request without the server having seen it.
+ */
+function postJson(url: string, body: unknown): Promise<{ status: number; body: string; retryAfter?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (text += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, retryAfter: res.headers['retry-after'] as string | undefined }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(JSON.stringify(body))
+  })
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
@@ -100,25 +118,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   async function post(jobMs: number): Promise<{ id: string; refused: number; retryAfter: string[] }> {
     let refused = 0
     const retryAfter: string[] = []
-    // A client that retries must not enqueue twice: the key makes a repeat return the first job.
-    const key = randomUUID()
-    for (let attempt = 1; ; attempt++) {
-      const response = await fetch(`${baseUrl}/api/tasks/sleep`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
-        body: JSON.stringify({ ms: jobMs }),
-      }).catch((e: Error) => {
-        // A keep-alive socket the loaded server closed as we reused it: send again, same key.
-        if (attempt < 30) return new Promise<undefined>((resolve) => setTimeout(resolve, 200))
-        throw new Error(`${e.message}: ${(e.cause as Error | undefined)?.message}`)
-      })
-      if (!response) continue
-      if (response.status === 202) return { id: (await response.json()).job_id, refused, retryAfter }
-      if (response.status !== 503) throw new Error(`enqueue answered ${response.status}: ${await response.text()}`)
+    for (;;) {
+      const response = await postJson(`${baseUrl}/api/tasks/sleep`, { ms: jobMs })
+      if (response.status === 202) return { id: JSON.parse(response.body).job_id, refused, retryAfter }
+      if (response.status !== 503) throw new Error(`enqueue answered ${response.status}: ${response.body}`)
       refused++
-      const after = response.headers.get('retry-after') ?? ''
+      const after = response.retryAfter ?? ''
       retryAfter.push(after)
-      await response.arrayBuffer()
       await new Promise((resolve) => setTimeout(resolve, Number(after) * 1000))
     }
   }
