@@ -40,6 +40,7 @@ export class ElasticPool extends pg.Pool {
   readonly #refusedRetryMs: number
   readonly #events: Partial<RefusalEvents>
   #waitingSince: number | undefined
+  #demandWaiting = 0
   #refusals = 0
   #lastRefusalAt = 0
   #refusedTotal = 0
@@ -72,8 +73,12 @@ export class ElasticPool extends pg.Pool {
     if (!callback) {
       return new Promise((resolve, reject) => this.connect((err, client) => (err ? reject(err) : resolve(client!))))
     }
-    this.#maybeGrow()
-    this.#checkout(callback, Date.now() + this.#refusedRetryMs)
+    // Only these checkouts (the request and job paths) count as demand; background ones never do.
+    const waiting = this.#maybeGrow()
+    this.#checkout((err, client, release) => {
+      if (waiting && --this.#demandWaiting === 0) this.#waitingSince = undefined
+      callback(err, client, release)
+    }, Date.now() + this.#refusedRetryMs)
   }
 
   /**
@@ -103,10 +108,7 @@ export class ElasticPool extends pg.Pool {
 
   #checkout(callback: Callback, deadline: number): void {
     super.connect((err, client, release) => {
-      if (!err) {
-        if (this.waitingCount === 0) this.#waitingSince = undefined
-        return callback(undefined, client, release)
-      }
+      if (!err) return callback(undefined, client, release)
       // node-postgres's words for "no connection was free in time" (a new one failing says otherwise):
       // the server is up and busy, so callers answer 503 and workers retry, as for a refusal.
       if (err.message === 'timeout exceeded when trying to connect') {
@@ -126,16 +128,26 @@ export class ElasticPool extends pg.Pool {
     })
   }
 
-  #maybeGrow(): void {
+  /** Widens the pool when demand has been waiting GROW_AFTER_MS; true if this checkout will wait. */
+  #maybeGrow(): boolean {
+    // With a connection free the width is what is open: node-postgres would otherwise open another
+    // for a second checkout queued in the same tick.
+    if (this.idleCount > 0) this.options.max = Math.max(1, this.totalCount)
     const width = this.options.max ?? 1
     const saturated = this.idleCount === 0 && this.totalCount >= width
-    if (!saturated) return
+    if (!saturated) return false
     const now = performance.now()
-    this.#waitingSince ??= now
-    if (width < this.ceiling && now - this.#waitingSince >= GROW_AFTER_MS && Date.now() >= this.#noGrowthUntil) {
-      this.options.max = width + 1
-      this.#waitingSince = undefined
+    if (this.#demandWaiting > 0) {
+      this.#waitingSince ??= now
+      if (now - this.#waitingSince >= GROW_AFTER_MS && width < this.ceiling && Date.now() >= this.#noGrowthUntil) {
+        this.options.max = width + 1
+        // The clock restarts: the next widening needs demand that is still waiting after this one.
+        this.#waitingSince = now
+        return false
+      }
     }
+    if (this.#demandWaiting++ === 0) this.#waitingSince = now
+    return true
   }
 
   #refused(err: Error): void {
