@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFleet, type Fleet } from '../helpers/fleet.ts'
-import { SERVICE_DATABASE, startPgBouncer, startPrivateCluster, type Bouncer, type PrivateCluster } from '../helpers/private-cluster.ts'
+import { until } from '../helpers/processes.ts'
+import { SERVICE_DATABASE, SERVICE_ROLE, startPgBouncer, startPrivateCluster, type Bouncer, type PrivateCluster } from '../helpers/private-cluster.ts'
 
 // Issue 16's fleet: 40 worker processes (WORKER_CONCURRENCY=2) and the API on ONE stock-sized
 // Postgres (max_connections=50), straight and through PgBouncer in transaction mode.
@@ -12,12 +13,11 @@ const JOB_MS = 10
 const MAX_CONNECTIONS = 50
 
 let cluster: PrivateCluster
-let bouncer: Bouncer
+let bouncer: Bouncer | undefined
 let fleet: Fleet | undefined
 
 beforeAll(async () => {
   cluster = await startPrivateCluster({ max_connections: MAX_CONNECTIONS })
-  bouncer = await startPgBouncer(cluster, { pool_mode: 'transaction', default_pool_size: 20 })
 })
 
 afterAll(async () => {
@@ -25,6 +25,27 @@ afterAll(async () => {
   await bouncer?.stop()
   await cluster?.stop()
 })
+
+/** A PgBouncer of the scenario's own: none of the previous fleet's server sessions carry over. */
+async function freshBouncer(): Promise<Bouncer> {
+  await bouncer?.stop()
+  bouncer = await startPgBouncer(cluster, { pool_mode: 'transaction', default_pool_size: 20 })
+  return bouncer
+}
+
+/** Waits until the previous fleet's sessions are gone, so each scenario starts on an empty server. */
+async function serverEmpty(): Promise<void> {
+  const admin = new pg.Client({ connectionString: cluster.adminUrl() })
+  await admin.connect()
+  try {
+    await until('the previous sessions to end', async () => {
+      const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1`, [SERVICE_ROLE])
+      return rows[0].n === 0 ? true : undefined
+    }, 60_000, 200)
+  } finally {
+    await admin.end()
+  }
+}
 
 async function rssMegabytes(pids: number[]): Promise<number> {
   let kb = 0
@@ -36,6 +57,7 @@ async function rssMegabytes(pids: number[]): Promise<number> {
 }
 
 async function drainScenario(name: string, options: { databaseUrl: string; listenUrl?: string }) {
+  await serverEmpty()
   const started = Date.now()
   fleet = await startFleet({ ...options, adminUrl: cluster.adminUrl(SERVICE_DATABASE), workers: WORKERS, concurrency: 2 })
   const api = fleet.api
@@ -70,10 +92,10 @@ describe(`${WORKERS} worker processes on max_connections=${MAX_CONNECTIONS}`, ()
   })
 
   it(`drain ${JOBS} jobs exactly once through PgBouncer (transaction mode, pool 20), LISTEN direct`, async () => {
-    await drainScenario('pgbouncer + DATABASE_LISTEN_URL', { databaseUrl: bouncer.url(), listenUrl: cluster.serviceUrl() })
+    await drainScenario('pgbouncer + DATABASE_LISTEN_URL', { databaseUrl: (await freshBouncer()).url(), listenUrl: cluster.serviceUrl() })
   })
 
   it(`drain ${JOBS} jobs exactly once through PgBouncer without DATABASE_LISTEN_URL (polling)`, async () => {
-    await drainScenario('pgbouncer, polling', { databaseUrl: bouncer.url() })
+    await drainScenario('pgbouncer, polling', { databaseUrl: (await freshBouncer()).url() })
   })
 })

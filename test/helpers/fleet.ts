@@ -69,6 +69,7 @@ function postJson(url: string, body: unknown): Promise<{ status: number; body: s
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const watcher = new pg.Client({ connectionString: options.adminUrl })
+  watcher.on('error', () => {})
   await watcher.connect()
   let peak = 0
   let watching = true

@@ -158,9 +158,11 @@ export async function startPgBouncer(cluster: PrivateCluster, settings: Record<s
     url,
     output: () => output,
     async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
       await rm(dir, { recursive: true, force: true })
     },
   }
