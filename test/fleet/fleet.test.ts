@@ -29,6 +29,7 @@ afterAll(async () => {
 /** A PgBouncer of the scenario's own: none of the previous fleet's server sessions carry over. */
 async function freshBouncer(): Promise<Bouncer> {
   await bouncer?.stop()
+  await serverEmpty()
   bouncer = await startPgBouncer(cluster, { pool_mode: 'transaction', default_pool_size: 20 })
   return bouncer
 }
@@ -57,7 +58,6 @@ async function rssMegabytes(pids: number[]): Promise<number> {
 }
 
 async function drainScenario(name: string, options: { databaseUrl: string; listenUrl?: string }) {
-  await serverEmpty()
   const started = Date.now()
   fleet = await startFleet({ ...options, adminUrl: cluster.adminUrl(SERVICE_DATABASE), workers: WORKERS, concurrency: 2 })
   const api = fleet.api
@@ -88,6 +88,7 @@ async function drainScenario(name: string, options: { databaseUrl: string; liste
 
 describe(`${WORKERS} worker processes on max_connections=${MAX_CONNECTIONS}`, () => {
   it(`drain ${JOBS} jobs exactly once, connected straight to Postgres`, async () => {
+    await serverEmpty()
     await drainScenario('direct', { databaseUrl: cluster.serviceUrl() })
   })
 
