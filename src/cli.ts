@@ -47,7 +47,7 @@ function pad(rows: string[][]): string {
   return rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n')
 }
 
-function renderInfo(stats: QueueStatRow[], workers: WorkerRow[], kinds: readonly string[]): string {
+function renderInfo(stats: QueueStatRow[], workers: WorkerRow[], kinds: readonly string[], replicaLagSeconds?: number | null): string {
   const counts = new Map(stats.map((row) => [`${row.kind}/${row.status}`, row.jobs]))
   const allKinds = [...new Set([...kinds, ...stats.map((row) => row.kind)])]
   const rows = [['kind', ...STATUSES], ...allKinds.map((kind) => [kind, ...STATUSES.map((s) => String(counts.get(`${kind}/${s}`) ?? 0))])]
@@ -58,6 +58,10 @@ function renderInfo(stats: QueueStatRow[], workers: WorkerRow[], kinds: readonly
       `${w.host}:${w.pid} ${w.state} kinds=${w.kinds.join(',')} finished=${w.finished_count} failed=${w.failed_count} ` +
         `heartbeat=${Math.round(w.heartbeat_age_seconds)}s ago v${w.version}${current}`,
     )
+  }
+  // Without DATABASE_READ_URL there is no replica and no row.
+  if (replicaLagSeconds !== undefined) {
+    lines.push('', `replica lag: ${replicaLagSeconds === null ? 'unknown (the read server is not a replica)' : `${replicaLagSeconds.toFixed(3)} s`}`)
   }
   return lines.join('\n')
 }
@@ -111,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
     case 'info':
       return withRuntime(async ({ queue }) => {
         const frame = async () =>
-          renderInfo(await queue.monitoring.queueStats(), await queue.monitoring.workers(), queue.kinds)
+          renderInfo(await queue.monitoring.queueStats(), await queue.monitoring.workers(), queue.kinds, await queue.monitoring.replicaLagSeconds())
         if (!values.watch) {
           console.log(await frame())
           return 0

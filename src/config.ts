@@ -113,12 +113,19 @@ const setting = <S extends z.ZodType>(name: string, schema: S) => ({ name, schem
  */
 const SETTINGS = {
   databaseUrl: setting('DATABASE_URL', z.string().url().optional()),
+  /** A direct Postgres URL for LISTEN/NOTIFY when databaseUrl goes through a transaction pooler. */
+  databaseListenUrl: setting('DATABASE_LISTEN_URL', z.string().url().optional()),
+  /** A streaming replica for status reads, the dashboard, queue-stats and metrics snapshots. */
+  databaseReadUrl: setting('DATABASE_READ_URL', z.string().url().optional()),
+  /** 'auto' probes the connection for a pooler at start. */
+  dbPooler: setting('DB_POOLER', z.enum(['auto', 'direct', 'transaction']).default('auto')),
   embeddedPgDir: setting('EMBEDDED_PG_DIR', z.string().default('.data/postgres')),
   /** Unset: 54329, or the next free port when another program holds it. */
   embeddedPgPort: setting('EMBEDDED_PG_PORT', z.coerce.number().int().min(1).max(65535).optional()),
   port: setting('PORT', z.coerce.number().int().min(0).max(65535).default(3000)),
   host: setting('HOST', z.string().optional()),
-  dbPoolSize: setting('DB_POOL_SIZE', z.coerce.number().int().min(2).max(200).default(10)),
+  /** Connections a process may open in all (LISTEN included); unset: derived from its role and concurrency. */
+  dbPoolSize: setting('DB_POOL_SIZE', z.coerce.number().int().min(2).max(200).optional()),
 
   jobTimeoutSeconds: setting('RQ_JOB_TIMEOUT', seconds(300)),
   resultTtlSeconds: setting('RQ_RESULT_TTL', seconds(3600)),

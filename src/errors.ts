@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'PayloadTooLarge',
   'RateLimited',
   'QueueUnavailable',
+  'DatabaseBusy',
   'FetchFailed',
   'SiteBlocked',
   'ListingNotFound',
@@ -72,6 +73,21 @@ const UNREACHABLE_SQLSTATE_PREFIXES = [
   '57P', // operator_intervention: admin_shutdown, crash_shutdown, cannot_connect_now (server starting or stopping)
   '53300', // too_many_connections
 ]
+/** SQLSTATEs of a server that is up but takes no more sessions now: wait and retry, it is not down. */
+export const REFUSAL_SQLSTATES: Readonly<Record<string, string>> = {
+  '53300': 'too_many_connections', // max_connections, or a role's or database's CONNECTION LIMIT, reached
+  '57P03': 'cannot_connect_now', // starting up, shutting down or in recovery
+}
+
+/** A connect the server refused for now (REFUSAL_SQLSTATES): nothing ran, so a retry is always safe. */
+export function isConnectionRefusal(value: unknown): boolean {
+  const code = (value as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && code in REFUSAL_SQLSTATES) return true
+  if (value instanceof AppError && value.code === 'DatabaseBusy') return true
+  const cause = (value as { cause?: unknown } | null)?.cause
+  return cause !== undefined && cause !== value && isConnectionRefusal(cause)
+}
+
 const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'])
 const UNREACHABLE_MESSAGES = [
   /connection terminated/i,

@@ -1,6 +1,16 @@
 import { loadConfig, type Config } from './config.ts'
 import { coerceError } from './errors.ts'
-import { createDb, migrateToLatest, startEmbeddedPostgres, type Db, type EmbeddedServer } from './db/index.ts'
+import {
+  connectionBudget,
+  createDb,
+  detectPooler,
+  migrateToLatest,
+  startEmbeddedPostgres,
+  withConnectRetry,
+  type Db,
+  type EmbeddedServer,
+  type PoolerMode,
+} from './db/index.ts'
 import { createLogger, type Logger } from './log.ts'
 import { createMetrics, type Metrics } from './metrics/index.ts'
 import { createQueue, proxyHealthOf, startQueueBackend, type Queue } from './queue/index.ts'
@@ -41,6 +51,8 @@ export async function openRuntime(options: {
   supervise?: boolean
   /** Overrides LOG_LEVEL (the CLI keeps stdout for its own output). */
   logLevel?: string
+  /** What the process does, which sizes its connection budget (neither: a one-off tool like the CLI). */
+  serves?: { api?: boolean; worker?: boolean }
 }): Promise<Runtime> {
   const config = loadConfig(options.env)
   const log = createLogger({ level: options.logLevel ?? config.logLevel, name: options.name })
@@ -54,14 +66,57 @@ export async function openRuntime(options: {
       `embedded PostgreSQL running (data in ${embedded.dataDir}); join it from another terminal with DATABASE_URL=${url}`,
     )
   }
-  const db = createDb({ url, poolSize: config.dbPoolSize, applicationName: `housler-${options.name}` })
   const tasks = options.tasks ?? TASKS
+  const serves = { api: options.serves?.api ?? false, worker: options.serves?.worker ?? false }
+  // Only a worker-only process waits out an unavailable database (forty of them starting against a
+  // full or restarting server); a server or tool with a wrong DATABASE_URL says so and exits.
+  const workerOnly = serves.worker && !serves.api
+  const connect = <T>(what: string, attempt: () => Promise<T>): Promise<T> => (workerOnly ? withConnectRetry(what, attempt, log) : attempt())
+  let pooler: PoolerMode
+  try {
+    const databaseUrl = url
+    pooler = embedded || config.dbPooler === 'direct' ? 'direct' : config.dbPooler === 'auto' ? await connect('pooler probe', () => detectPooler(databaseUrl)) : 'transaction'
+  } catch (e) {
+    await embedded?.stop()
+    throw toStartupError(e, config.databaseUrl ?? url)
+  }
+  // LISTEN needs a session of its own: through a transaction pooler only DATABASE_LISTEN_URL gives one.
+  const listenUrl = config.databaseListenUrl ?? (pooler === 'direct' ? url : undefined)
+  const budget = connectionBudget({ ...serves, concurrency: config.workerConcurrency, listen: listenUrl !== undefined, dbPoolSize: config.dbPoolSize })
+  log.info(
+    { listen: budget.listen, pool: budget.pool, pooler, replica: Boolean(config.databaseReadUrl) },
+    `connections: listen ${budget.listen}, pool ≤ ${budget.pool}`,
+  )
+  if (!listenUrl) {
+    log.warn(
+      { poll_interval_ms: config.workerPollIntervalMs },
+      `DATABASE_URL goes through a transaction pooler and DATABASE_LISTEN_URL is unset: no LISTEN, workers poll every ${config.workerPollIntervalMs} ms`,
+    )
+  }
+  const db = createDb({
+    url,
+    poolSize: budget.pool,
+    readUrl: config.databaseReadUrl,
+    applicationName: `housler-${options.name}`,
+    pooler,
+    // A worker has nothing better to do than wait for a session; an API request answers 503 instead.
+    refusedRetryMs: workerOnly ? 60_000 : 2_000,
+    log,
+  })
   let backend: Awaited<ReturnType<typeof startQueueBackend>> | undefined
   try {
-    // pg-boss creates its schema first: our migrations' views read it.
-    backend = await startQueueBackend({ url, config, tasks, log, supervise: options.supervise ?? true })
-    const migration = await migrateToLatest(db.db)
-    if (migration.error) throw coerceError(migration.error)
+    backend = await connect('start-up', async () => {
+      // pg-boss creates its schema first: our migrations' views read it.
+      const started = await startQueueBackend({ db, listenUrl, config, tasks, log, supervise: options.supervise ?? true })
+      try {
+        const migration = await migrateToLatest(db.db)
+        if (migration.error) throw coerceError(migration.error)
+      } catch (e) {
+        await started.close()
+        throw e
+      }
+      return started
+    })
   } catch (e) {
     await backend?.close()
     await db.destroy()
@@ -72,8 +127,13 @@ export async function openRuntime(options: {
   let webhookDelivery: WebhookDelivery | undefined
   let cleanupTimer: NodeJS.Timeout | undefined
   const metrics = createMetrics({
-    snapshot: async () => ({ depth: await queue.monitoring.queueStats(), liveWorkers: await queue.monitoring.liveWorkerCount() }),
+    snapshot: async () => ({
+      depth: await queue.monitoring.queueStats(),
+      liveWorkers: await queue.monitoring.liveWorkerCount(),
+      replicaLagSeconds: await queue.monitoring.replicaLagSeconds(),
+    }),
     proxyHealth: proxyHealthOf(deps as Record<string, unknown>),
+    connections: () => ({ refusals: db.refusals(), pools: db.poolCounts() }),
   })
   const { queue, cleanup } = createQueue({
     config,
@@ -85,7 +145,7 @@ export async function openRuntime(options: {
     log,
     // Worker processes deliver webhooks; one loop per process however many workers it runs.
     onFirstWorker: () => {
-      webhookDelivery ??= startWebhookDelivery({ db: db.db, config, log })
+      webhookDelivery ??= startWebhookDelivery({ db: db.background, config, log })
     },
   })
   const queueBackend = backend

@@ -14,7 +14,7 @@ const apiOnly = process.argv.includes('--api-only')
 const OFFLINE_PROBE_HOST = 'cian.ru'
 
 try {
-  const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices })
+  const runtime = await openRuntime({ name: apiOnly ? 'api' : 'server', deps: createTaskServices, serves: { api: true, worker: !apiOnly } })
   const { config, log, queue, metrics } = runtime
   const pdf = createPdfRenderer({ executablePath: config.browserExecutablePath, log })
   const app = createApp({ config, queue, metrics, log, readers: createStores(runtime.db.db), pdf })

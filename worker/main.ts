@@ -6,7 +6,7 @@ import { createTaskServices } from '../src/services.ts'
 
 // A worker-only process: one per container or systemd instance; add or kill them at any time.
 try {
-  const runtime = await openRuntime({ name: 'worker', deps: createTaskServices })
+  const runtime = await openRuntime({ name: 'worker', deps: createTaskServices, serves: { worker: true } })
   const { config, log, queue } = runtime
   const worker = queue.startWorker({ kinds: config.workerKinds })
   runtime.startCleanup()

@@ -18,7 +18,13 @@ type Watch = { subscribers: Set<Subscriber>; latest?: Body; reading?: Promise<Bo
  * it (reads never overlap per job: a notification during a read marks it dirty and one more read
  * follows). A new client of an already-watched job gets the cached latest body: no read at all.
  */
-export function createStatusHub(options: { read(jobId: string): Promise<Body>; onStatusChange: Queue['onStatusChange']; log: Logger }) {
+export function createStatusHub(options: {
+  read(jobId: string, from?: { primary?: boolean }): Promise<Body>
+  onStatusChange: Queue['onStatusChange']
+  log: Logger
+  /** Reads may come from a lagging replica: a change it does not show yet is read from the primary. */
+  replica?: boolean
+}) {
   const watches = new Map<string, Watch>()
   let reads = 0
 
@@ -29,8 +35,11 @@ export function createStatusHub(options: { read(jobId: string): Promise<Body>; o
     }
     reads++
     watch.dirty = false
+    const previous = watch.latest
     watch.reading = options
       .read(jobId)
+      // A notification means the primary changed; a replica showing the old body has not replayed it yet.
+      .then((body) => (options.replica && previous && JSON.stringify(body) === JSON.stringify(previous) ? options.read(jobId, { primary: true }) : body))
       .then((body) => {
         watch.latest = body
         for (const subscriber of watch.subscribers) subscriber(body)
@@ -51,7 +60,7 @@ export function createStatusHub(options: { read(jobId: string): Promise<Body>; o
 
   options.onStatusChange((jobId) => {
     if (jobId !== null) return refresh(jobId)
-    // Notifications sent while the listener was down are lost: re-read every watched job.
+    // Notifications sent while the listener was down are lost (or there is no LISTEN): re-read every watched job.
     for (const watched of watches.keys()) refresh(watched)
   })
 

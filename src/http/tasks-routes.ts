@@ -20,7 +20,12 @@ function pollUrl(jobId: string) {
 /** /api/tasks/status/:job_id and its SSE stream: open to a client key or the job's own session_id. */
 export function createStatusRoutes({ queue, log }: AppDeps): Hono {
   const routes = new Hono()
-  const hub = createStatusHub({ read: (jobId) => queue.getStatus(jobId), onStatusChange: (handler) => queue.onStatusChange(handler), log })
+  const hub = createStatusHub({
+    read: (jobId, from) => queue.getStatus(jobId, from),
+    onStatusChange: (handler) => queue.onStatusChange(handler),
+    log,
+    replica: queue.monitoring.readsReplica,
+  })
 
   routes.get('/:job_id/events', (c) => streamJobEvents(c, hub))
 

@@ -1,6 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
-export type MetricsSnapshot = { depth: Array<{ kind: string; status: string; jobs: number }>; liveWorkers: number }
+export type MetricsSnapshot = {
+  depth: Array<{ kind: string; status: string; jobs: number }>
+  liveWorkers: number
+  /** Undefined without a replica; null when the read server is not in recovery. */
+  replicaLagSeconds?: number | null
+}
+
+export type ConnectionCounts = {
+  refusals: { primary: number; replica: number }
+  pools: Array<{ database: string; open: number; idle: number; waiting: number; max: number }>
+}
 
 type JobEvents = {
   onJobStart?(job: { id: string; kind: string; attempt: number; waitMs?: number }): void
@@ -30,6 +40,8 @@ export function createMetrics(options: {
   snapshot: () => Promise<MetricsSnapshot>
   snapshotMaxAgeMs?: number
   proxyHealth?: ProxyHealthSource
+  /** This process's pools, read at each scrape (no query). */
+  connections?: () => ConnectionCounts
 }) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
@@ -45,6 +57,9 @@ export function createMetrics(options: {
     }
     return cached.value
   }
+  // A scrape while the database refuses sessions still answers: the snapshot's gauges keep their
+  // last values, and the connection counters (no query) say why.
+  const snapshotOrLast = () => snapshot().catch(() => undefined)
 
   const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['kind'], registers: [registry] })
   const enqueued = counter('housler_jobs_enqueued_total', 'Jobs enqueued by this process')
@@ -72,9 +87,10 @@ export function createMetrics(options: {
     labelNames: ['kind', 'status'],
     registers: [registry],
     async collect() {
-      const { depth } = await snapshot()
+      const current = await snapshotOrLast()
+      if (!current) return
       this.reset()
-      for (const row of depth) this.set({ kind: row.kind, status: row.status }, row.jobs)
+      for (const row of current.depth) this.set({ kind: row.kind, status: row.status }, row.jobs)
     },
   })
   new Gauge({
@@ -82,10 +98,51 @@ export function createMetrics(options: {
     help: 'Worker processes with a recent heartbeat (housler.workers state busy or idle)',
     registers: [registry],
     async collect() {
-      this.set((await snapshot()).liveWorkers)
+      const current = await snapshotOrLast()
+      if (current) this.set(current.liveWorkers)
     },
   })
   if (options.proxyHealth) registerProxyMetrics(registry, options.proxyHealth)
+  new Gauge({
+    name: 'housler_replica_lag_seconds',
+    help: 'Seconds the read replica (DATABASE_READ_URL) trails the primary; absent without a replica',
+    registers: [registry],
+    async collect() {
+      const current = await snapshotOrLast()
+      if (!current) return
+      this.reset()
+      if (typeof current.replicaLagSeconds === 'number') this.set(current.replicaLagSeconds)
+    },
+  })
+  const connections = options.connections
+  if (connections) {
+    new Counter({
+      name: 'housler_db_connection_refusals_total',
+      help: 'Connects this process had refused by the server (53300 too_many_connections, 57P03 cannot_connect_now)',
+      labelNames: ['database'],
+      registers: [registry],
+      collect() {
+        const { refusals } = connections()
+        this.reset()
+        this.inc({ database: 'primary' }, refusals.primary)
+        if (refusals.replica > 0) this.inc({ database: 'replica' }, refusals.replica)
+      },
+    })
+    new Gauge({
+      name: 'housler_db_connections',
+      help: 'Server connections this process holds per pool: open, idle, and the most it may open (max)',
+      labelNames: ['database', 'state'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const pool of connections().pools) {
+          this.set({ database: pool.database, state: 'open' }, pool.open)
+          this.set({ database: pool.database, state: 'idle' }, pool.idle)
+          this.set({ database: pool.database, state: 'max' }, pool.max)
+        }
+      },
+    })
+  }
   const httpRequests = new Counter({
     name: 'housler_http_requests_total',
     help: 'HTTP requests by method, route pattern and status',

@@ -1,11 +1,13 @@
 import { PgBoss } from 'pg-boss'
 import type { Config } from '../config.ts'
+import { isConnectionRefusal } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 
 /** A pg-boss instance with one queue per task kind. Workers use our own fetch loop, not boss.work(). */
 export async function startBoss(options: {
-  url: string
+  /** Runs pg-boss's SQL on the process's pool: pg-boss opens none of its own, adding nothing to the budget. */
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>
   config: Config
   tasks: readonly TaskDefinition[]
   log: Logger
@@ -13,9 +15,7 @@ export async function startBoss(options: {
 }): Promise<PgBoss> {
   const { config } = options
   const boss = new PgBoss({
-    connectionString: options.url,
-    max: Math.max(2, Math.ceil(config.dbPoolSize / 2)),
-    application_name: 'housler-pgboss',
+    db: { executeSql: options.executeSql },
     supervise: options.supervise,
     schedule: false,
     // Expired and heartbeat-lost jobs are found by the monitor: how often bounds crash recovery time.
@@ -26,7 +26,10 @@ export async function startBoss(options: {
     registerInstance: false,
     openTelemetry: { enabled: false },
   })
-  boss.on('error', (error) => options.log.error({ err: error.message }, 'pg-boss error'))
+  boss.on('error', (error) => {
+    // A refused session is logged once per episode by the pool, not once per maintenance pass.
+    if (!isConnectionRefusal(error)) options.log.error({ err: error.message }, 'pg-boss error')
+  })
   boss.on('warning', (warning: unknown) => options.log.warn({ warning }, 'pg-boss warning'))
   await boss.start()
   for (const task of options.tasks) {

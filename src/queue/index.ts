@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { PgBoss } from 'pg-boss'
 import type { Config } from '../config.ts'
-import { AppError, coerceError, isDatabaseUnreachable } from '../errors.ts'
+import { AppError, coerceError, isConnectionRefusal, isDatabaseUnreachable } from '../errors.ts'
 import type { Db } from '../db/index.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics/index.ts'
@@ -24,7 +24,7 @@ import {
   runCleanup,
   type LifecycleDeps,
 } from './lifecycle.ts'
-import { CHANNELS, createListener, type Listener } from './listener.ts'
+import { CHANNELS, createListener, createPollingListener, type Listener } from './listener.ts'
 import { createMonitoring, type Monitoring } from './monitoring.ts'
 import { createProgressWriter } from './progress.ts'
 import { jobToStatusBody, type JobRow, type Status, type StatusBody } from './status.ts'
@@ -60,6 +60,9 @@ export type Enqueued = EnqueueOutcome & {
 /** A status body, with its webhook delivery when the job has one. */
 export type JobStatus = StatusBody & { webhook?: WebhookState; children?: ChildCounts }
 
+/** `primary`: skip a read replica (a push stream re-reading after a change the replica does not show yet). */
+export type StatusRead = { primary?: boolean }
+
 export type StartWorkerOptions = { kinds?: readonly string[]; concurrency?: number; events?: WorkerEvents }
 
 /**
@@ -77,8 +80,8 @@ export interface Queue {
   enqueueMany(requests: EnqueueRequest[]): Promise<EnqueueOutcome[]>
   /** A graph of jobs (RQ depends_on); a step is `deferred` until its parents finished. Job ids by ref. */
   enqueueFlow(steps: FlowStep[]): Promise<Record<string, string>>
-  /** The guide's status body (with `error_code` beside `error`); throws JobNotFound / JobExpired. */
-  getStatus(jobId: string): Promise<JobStatus>
+  /** The guide's status body (with `error_code` beside `error`); throws JobNotFound / JobExpired. From the replica when there is one, else (or when it lacks the job) the primary. */
+  getStatus(jobId: string, read?: StatusRead): Promise<JobStatus>
   cancel(jobId: string): Promise<StatusBody>
   /** RQ's requeue: a failed or canceled job runs again with a fresh retry budget. */
   requeue(jobId: string): Promise<StatusBody>
@@ -88,7 +91,7 @@ export interface Queue {
   remove(jobId: string): Promise<void>
   /** RQ's empty: deletes every waiting (queued, scheduled, deferred) job of a kind; how many. */
   emptyQueue(kind: string): Promise<number>
-  /** Calls `handler` with a job id whenever its status may have changed; null: notifications may have been lost, re-read all. */
+  /** Calls `handler` with a job id whenever its status may have changed; null: notifications may have been lost (or there is no LISTEN and this is the poll tick), re-read all. */
   onStatusChange(handler: (jobId: string | null) => void): void
   /** Starts consuming jobs in this process. */
   startWorker(options?: StartWorkerOptions): Worker
@@ -101,15 +104,19 @@ export interface Queue {
 export type QueueBackend = { readonly boss: PgBoss; readonly listener: Listener; close(): Promise<void> }
 
 export async function startQueueBackend(options: {
-  url: string
+  /** pg-boss runs its SQL on this pool's background lane: it opens no pool of its own and never widens ours. */
+  db: Db
+  /** A direct session for LISTEN (never through a transaction pooler); undefined: no LISTEN, workers and push streams poll. */
+  listenUrl: string | undefined
   config: Config
   tasks: readonly TaskDefinition[]
   log: Logger
   /** Run pg-boss supervision (expiry, heartbeat checks) in this process. */
   supervise: boolean
 }): Promise<QueueBackend> {
-  const boss = await startBoss(options)
-  const listener = createListener({ url: options.url, channels: Object.values(CHANNELS), log: options.log })
+  const { listenUrl } = options
+  const boss = await startBoss({ executeSql: options.db.pool.background.query, config: options.config, tasks: options.tasks, log: options.log, supervise: options.supervise })
+  const listener = listenUrl === undefined ? createPollingListener() : createListener({ url: listenUrl, channels: Object.values(CHANNELS), log: options.log })
   return {
     boss,
     listener,
@@ -147,14 +154,17 @@ export function createQueue(options: QueueOptions): QueueService {
   const { boss, listener } = options.backend
   const tasks: ReadonlyMap<string, TaskDefinition> = new Map(options.tasks.map((task) => [task.kind, task]))
   const kinds = Object.freeze([...tasks.keys()])
-  const lifecycle: LifecycleDeps = { db: db.db, boss, tasks }
+  // Cancels, requeues and cleanup wait for an open connection rather than widening the pool.
+  const lifecycle: LifecycleDeps = { db: db.background, boss, tasks }
   const writer = { db: db.db, boss, pool: db.pool }
-  const progress = createProgressWriter(db.fastPool, log)
+  const progress = createProgressWriter(db.pool, log)
   const fallback = createFallback({ deps: options.deps, timeoutSeconds: config.jobTimeoutSeconds, resultTtlSeconds: config.resultTtlSeconds, log })
   // Concurrent plain enqueues share one statement (group commit); keyed ones go alone, so two
   // requests with one key never race inside a group.
   const groupCommit = createGroupCommit({ write: (items: PreparedJob[]) => writeJobs(writer, items) })
-  const monitoring = createMonitoring(db.db, kinds, () => groupCommit.stats())
+  // Operator reads tolerate a replica's lag.
+  const monitoring = createMonitoring({ primary: db.db, read: db.read.db, replica: db.replica }, kinds, () => groupCommit.stats())
+  const pollTimers: NodeJS.Timeout[] = []
   const workers: Worker[] = []
   const prepare = (request: EnqueueRequest) => prepareJob(tasks, options.deps, request)
   const cancelChild = (jobId: string, reason: string) => cancelJob(lifecycle, jobId, reason)
@@ -213,7 +223,10 @@ export function createQueue(options: QueueOptions): QueueService {
         const grouped = !item.request.idempotency && !item.task.dedupeKey
         outcome = grouped ? await groupCommit.add(item) : (await writeJobs(writer, [item]))[0]
       } catch (e) {
-        if (!isDatabaseUnreachable(e)) throw e
+        // Up but refusing sessions (53300, 57P03): the job is not stored, and running it here would
+        // only add load; the HTTP layer answers DatabaseBusy (503 + Retry-After).
+        if (isConnectionRefusal(e) || !isDatabaseUnreachable(e)) throw e
+        log.warn({ err: coerceError(e).message, code: (e as { code?: unknown }).code }, 'enqueue failed: queue database unreachable')
         return runInline(item)
       }
       // A replay answered by an existing job enqueued nothing.
@@ -230,10 +243,13 @@ export function createQueue(options: QueueOptions): QueueService {
       for (const step of steps) metrics.enqueued(step.kind)
       return ids
     },
-    async getStatus(jobId) {
+    async getStatus(jobId, read = {}) {
       const inline = fallback.find(jobId)
       if (inline) return inline
-      const row = assertLive(await findJobStatus(db.pool, jobId), jobId)
+      // A job the replica does not have yet (enqueued a moment ago, replica behind) is read from the
+      // primary, so a client never gets 404 for the id it was given.
+      const fromReplica = db.replica && !read.primary ? await findJobStatus(db.read.pool, jobId) : undefined
+      const row = assertLive(fromReplica ?? (await findJobStatus(db.pool, jobId)), jobId)
       const body: JobStatus = jobToStatusBody(row as JobRow & { status: Status })
       const webhook = webhookStateFromRow(row)
       if (webhook) body.webhook = webhook
@@ -256,6 +272,12 @@ export function createQueue(options: QueueOptions): QueueService {
     onStatusChange(handler) {
       listener.on(CHANNELS.status, handler)
       listener.onReconnect(() => handler(null))
+      // Without LISTEN (transaction pooler, no DATABASE_LISTEN_URL) nothing is told: re-read on a timer.
+      if (!listener.listening) {
+        const timer = setInterval(() => handler(null), config.workerPollIntervalMs)
+        timer.unref()
+        pollTimers.push(timer)
+      }
     },
     startWorker(workerOptions = {}) {
       const workerKinds = workerOptions.kinds?.length ? workerOptions.kinds : kinds
@@ -279,11 +301,13 @@ export function createQueue(options: QueueOptions): QueueService {
         events: metrics.jobEvents(workerOptions.events),
         settleDependents,
       })
-      const registered = withRegistry(worker, { db: db.db, kinds: workerKinds, concurrency, heartbeatSeconds: config.workerHeartbeatSeconds, log, proxyHealth })
+      // Heartbeats are background work: they never widen the pool.
+      const registered = withRegistry(worker, { db: db.background, kinds: workerKinds, concurrency, heartbeatSeconds: config.workerHeartbeatSeconds, log, proxyHealth })
       workers.push(registered)
       return registered
     },
     async stop() {
+      for (const timer of pollTimers) clearInterval(timer)
       await Promise.all(workers.map((worker) => worker.stop()))
       await progress.flush()
     },

@@ -3,6 +3,8 @@ import { coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 
 export type Listener = {
+  /** False for the polling stand-in: nothing is ever delivered, so readers must poll. */
+  readonly listening: boolean
   on(channel: string, handler: (payload: string) => void): void
   /** Called after every (re)connect: notifications sent while disconnected are lost, so re-check state. */
   onReconnect(handler: () => void): void
@@ -65,6 +67,7 @@ export function createListener(options: { url: string; channels: string[]; log: 
   })
 
   return {
+    listening: true,
     on(channel, handler) {
       handlers.set(channel, [...(handlers.get(channel) ?? []), handler])
     },
@@ -77,6 +80,14 @@ export function createListener(options: { url: string; channels: string[]; log: 
       await client?.end().catch(() => {})
     },
   }
+}
+
+/**
+ * The stand-in when no session can LISTEN (DATABASE_URL through a transaction pooler, no
+ * DATABASE_LISTEN_URL): it delivers nothing, and workers and push streams poll instead.
+ */
+export function createPollingListener(): Listener {
+  return { listening: false, on() {}, onReconnect() {}, async close() {} }
 }
 
 /** Channel names: the service's NOTIFY contract between API and worker processes. */

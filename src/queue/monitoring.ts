@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/index.ts'
-import { pendingMigrations } from '../db/index.ts'
+import { pendingMigrations, readReplicaLagSeconds } from '../db/index.ts'
 import { findJob } from './lifecycle.ts'
 import { readPgBossSchemaVersion } from './pg-boss-internals.ts'
 import { computeStats, createStatsCache, type QueueStats } from './stats.ts'
@@ -64,22 +64,33 @@ export interface Monitoring {
   groupCommit(): GroupCommitCounts
   /** housler.proxy_health: each proxy summed over the live workers. */
   proxyHealth(): Promise<ProxyHealthRow[]>
+  /** True when these reads come from a replica (DATABASE_READ_URL), which may lag the primary. */
+  readonly readsReplica: boolean
+  /** Seconds the replica trails the primary: undefined without one, null if the read server is no replica. */
+  replicaLagSeconds(): Promise<number | null | undefined>
 }
 
-/** Reads of the operator views (housler.queue_stats, workers, failed_jobs, throughput, jobs). */
+/**
+ * Reads of the operator views (housler.queue_stats, workers, failed_jobs, throughput, jobs) on
+ * `endpoints.read`, which may be a replica; the readiness ping goes to the primary.
+ */
 export function createMonitoring(
-  db: Kysely<Database>,
+  endpoints: { primary: Kysely<Database>; read: Kysely<Database>; replica: boolean },
   kinds: readonly string[],
   groupCommit: () => GroupCommitCounts,
 ): Monitoring {
+  const db = endpoints.read
   const statsCache = createStatsCache(() => computeStats(db, [...kinds]))
   return {
     async ping() {
-      await sql`SELECT 1`.execute(db)
-      return { database: true, ...(await readSchemaState(db)) }
+      await sql`SELECT 1`.execute(endpoints.primary)
+      return { database: true, ...(await readSchemaState(endpoints.primary)) }
     },
+    readsReplica: endpoints.replica,
+    replicaLagSeconds: async () => (endpoints.replica ? readReplicaLagSeconds(db) : undefined),
     stats: (options = {}) => (options.fresh ? computeStats(db, [...kinds]) : statsCache.get()),
-    findJob: (jobId) => findJob(db, jobId),
+    // A job just enqueued may not be on a lagging replica yet: one-job reads go to the primary.
+    findJob: (jobId) => findJob(endpoints.primary, jobId),
     groupCommit,
     async queueStats(): Promise<QueueStatRow[]> {
       const result = await sql<QueueStatRow>`SELECT kind, status, jobs FROM housler.queue_stats WHERE status <> 'expired' ORDER BY kind, status`.execute(db)

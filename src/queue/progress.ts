@@ -17,10 +17,12 @@ export type ProgressWriter = {
 /**
  * Progress is ephemeral, so it is coalesced and written without waiting for a durable commit:
  * every update queued while a write is in flight is merged (latest per job wins) into the next
- * single UPDATE, on a pool with synchronous_commit=off. A crash can lose the last fraction of a
- * second of progress messages; the job itself, its result and its state live in pg-boss, durable.
+ * single UPDATE, whose transaction runs with synchronous_commit off (set_config local to it, so it
+ * holds through a transaction pooler and leaks to no other statement). A crash can lose the last
+ * fraction of a second of progress messages; the job itself, its result and its state live in
+ * pg-boss, durable.
  */
-export function createProgressWriter(fastPool: pg.Pool, log: Logger): ProgressWriter {
+export function createProgressWriter(pool: pg.Pool, log: Logger): ProgressWriter {
   let pending = new Map<string, Update>()
   let pendingNotify = new Set<string>()
   let waiters: Array<() => void> = []
@@ -38,18 +40,19 @@ export function createProgressWriter(fastPool: pg.Pool, log: Logger): ProgressWr
         const ids = [...updates.keys()]
         const values = [...updates.values()]
         // Named: one text for every write, planned once per connection.
-        await fastPool.query({
+        await pool.query({
           name: 'housler_progress',
-          text: `WITH v AS (SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::text[]) AS v(job_id, progress, message)),
+          text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
+                v AS (SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::text[]) AS v(job_id, progress, message)),
                 u AS (UPDATE housler._tasks t SET progress = v.progress, message = v.message, updated_at = now()
                       FROM v WHERE t.job_id = v.job_id RETURNING t.job_id)
-           SELECT count(pg_notify('${CHANNELS.status}', u.job_id::text)) FROM u`,
+           SELECT count(pg_notify('${CHANNELS.status}', u.job_id::text)) FROM u, lazy`,
           values: [ids, values.map((value) => value.progress), values.map((value) => value.message)],
         })
       }
       const onlyNotify = [...notifies].filter((id) => !updates.has(id))
       if (onlyNotify.length > 0) {
-        await fastPool.query({
+        await pool.query({
           name: 'housler_status_notify',
           text: `SELECT count(pg_notify('${CHANNELS.status}', id)) FROM unnest($1::text[]) AS id`,
           values: [onlyNotify],

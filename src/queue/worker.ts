@@ -2,7 +2,7 @@ import os from 'node:os'
 import { sql, type Kysely } from 'kysely'
 import { fromKysely, type Job, type JobWithMetadata, type PgBoss } from 'pg-boss'
 import { AppError, coerceError, isPermanentFailure } from '../errors.ts'
-import type { Database } from '../db/index.ts'
+import { retryWhileUnavailable, type Database } from '../db/index.ts'
 import type { Logger } from '../log.ts'
 import type { TaskContext, TaskDefinition } from '../tasks/types.ts'
 import { CHANNELS, type Listener } from './listener.ts'
@@ -256,8 +256,8 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const result = await Promise.race([handled, aborted])
       release()
-      if (completer) await completer.complete(job.name, attemptRef, toOutput(result))
-      else await boss.complete(job.name, attemptRef, toOutput(result))
+      const output = toOutput(result)
+      await retryWhileUnavailable(() => (completer ? completer.complete(job.name, attemptRef, output) : boss.complete(job.name, attemptRef, output)))
       counts.finished++
       if (log.isLevelEnabled('info')) jobLog().info({ run_ms: Math.round(performance.now() - startedMs) }, 'job finished')
       options.events?.onJobEnd?.({ ...active, outcome: 'finished', runMs: performance.now() - startedMs })
@@ -304,7 +304,7 @@ export function createWorker(options: WorkerOptions): Worker {
       if (permanent && !lastAttempt && !settled) {
         await failPermanently(job, { ...serialized, attempt: active.attempt })
       } else {
-        await boss.fail(job.name, attemptRef, serialized)
+        await retryWhileUnavailable(() => boss.fail(job.name, attemptRef, serialized))
       }
     } catch (e) {
       jobLog.error({ err: coerceError(e).message }, 'could not record the failure; pg-boss expiry will retry the job')

@@ -35,6 +35,8 @@ export async function openTestRuntime(options: {
   deps?: Record<string, unknown> | ((config: Config, db: Db) => object)
   databaseUrl?: string
   supervise?: boolean
+  /** What the process does, which sizes its pool; default both, as a test service serves HTTP and runs workers. */
+  serves?: { api?: boolean; worker?: boolean }
 }): Promise<Runtime & { databaseUrl: string }> {
   const database = options.databaseUrl ? undefined : await createTestDatabase()
   const databaseUrl = options.databaseUrl ?? database!.url
@@ -47,6 +49,7 @@ export async function openTestRuntime(options: {
       deps: typeof deps === 'function' ? deps : (config) => ({ config, ...deps }),
       supervise: options.supervise,
       logLevel: LOG_LEVEL,
+      serves: options.serves ?? { api: true, worker: true },
     })
     return {
       ...runtime,

@@ -5,7 +5,7 @@ import { createApp } from '../../src/http/app.ts'
 import { openRuntime } from '../../src/runtime.ts'
 import { TEST_PROCESS_TASKS } from './test-worker-tasks.ts'
 
-const runtime = await openRuntime({ name: 'test-api', tasks: TEST_PROCESS_TASKS })
+const runtime = await openRuntime({ name: 'test-api', tasks: TEST_PROCESS_TASKS, serves: { api: true } })
 const { config, log, queue, metrics } = runtime
 const app = createApp({ config, queue, metrics, log })
 runtime.startCleanup()

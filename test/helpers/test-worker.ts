@@ -2,7 +2,7 @@
 import { openRuntime } from '../../src/runtime.ts'
 import { closeEffectPool, TEST_PROCESS_TASKS } from './test-worker-tasks.ts'
 
-const runtime = await openRuntime({ name: 'test-worker', tasks: TEST_PROCESS_TASKS })
+const runtime = await openRuntime({ name: 'test-worker', tasks: TEST_PROCESS_TASKS, serves: { worker: true } })
 runtime.queue.startWorker({ kinds: runtime.config.workerKinds })
 process.send?.('ready')
 let stopping = false

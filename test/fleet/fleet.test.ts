@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startFleet, type Fleet } from '../helpers/fleet.ts'
+import { until } from '../helpers/processes.ts'
+import { SERVICE_DATABASE, SERVICE_ROLE, startPgBouncer, startPrivateCluster, type Bouncer, type PrivateCluster } from '../helpers/private-cluster.ts'
+
+// Issue 16's fleet: 40 worker processes (WORKER_CONCURRENCY=2) and the API on ONE stock-sized
+// Postgres (max_connections=50), straight and through PgBouncer in transaction mode.
+const WORKERS = Number(process.env.FLEET_WORKERS ?? 40)
+const JOBS = Number(process.env.FLEET_JOBS ?? 2000)
+const JOB_MS = 10
+const MAX_CONNECTIONS = 50
+
+let cluster: PrivateCluster
+let bouncer: Bouncer | undefined
+let fleet: Fleet | undefined
+
+beforeAll(async () => {
+  cluster = await startPrivateCluster({ max_connections: MAX_CONNECTIONS })
+})
+
+afterAll(async () => {
+  await fleet?.stop()
+  await bouncer?.stop()
+  await cluster?.stop()
+})
+
+/** A PgBouncer of the scenario's own: none of the previous fleet's server sessions carry over. */
+async function freshBouncer(): Promise<Bouncer> {
+  await bouncer?.stop()
+  await serverEmpty()
+  bouncer = await startPgBouncer(cluster, { pool_mode: 'transaction', default_pool_size: 20 })
+  return bouncer
+}
+
+/** Waits until the previous fleet's sessions are gone, so each scenario starts on an empty server. */
+async function serverEmpty(): Promise<void> {
+  const admin = new pg.Client({ connectionString: cluster.adminUrl() })
+  await admin.connect()
+  try {
+    await until('the previous sessions to end', async () => {
+      const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1`, [SERVICE_ROLE])
+      return rows[0].n === 0 ? true : undefined
+    }, 60_000, 200)
+  } finally {
+    await admin.end()
+  }
+}
+
+async function rssMegabytes(pids: number[]): Promise<number> {
+  let kb = 0
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+    kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  }
+  return Math.round(kb / 1024)
+}
+
+async function drainScenario(name: string, options: { databaseUrl: string; listenUrl?: string }) {
+  const started = Date.now()
+  fleet = await startFleet({ ...options, adminUrl: cluster.adminUrl(SERVICE_DATABASE), workers: WORKERS, concurrency: 2 })
+  const api = fleet.api
+  const enqueued = await fleet.enqueue(JOBS, JOB_MS).catch((e) => {
+    throw new Error(`enqueue failed (API exit ${api.child.exitCode}): ${(e as Error).message}\n${api.output()}`)
+  })
+  const report = await fleet.drain(enqueued.ids, 300_000)
+  const seconds = (Date.now() - started) / 1000
+  const rss = await rssMegabytes(fleet.workers.map((worker) => worker.child.pid!))
+  const exited = fleet.exited()
+  console.log(
+    `${name}: ${report.finished}/${JOBS} finished, ${report.failed} failed, ${report.rerun} run twice, ` +
+      `${report.workersThatRan}/${WORKERS} workers ran jobs, ${fleet.workers.filter((w) => w.ready).length} ready; ` +
+      `peak ${fleet.peakConnections()} server connections of max_connections=${MAX_CONNECTIONS}; ` +
+      `${enqueued.refused} enqueues answered 503; ${seconds.toFixed(1)} s from start; workers' RSS ${Math.round(rss / WORKERS)} MB each`,
+  )
+  expect(exited.map((worker) => worker.output())).toEqual([])
+  expect(new Set(enqueued.ids).size).toBe(JOBS)
+  expect(report.finished).toBe(JOBS)
+  expect(report.failed).toBe(0)
+  expect(report.connectionErrors).toBe(0)
+  // Exactly once: no job's handler ran a second attempt.
+  expect(report.rerun).toBe(0)
+  expect(fleet.peakConnections()).toBeLessThanOrEqual(MAX_CONNECTIONS)
+  await fleet.stop()
+  fleet = undefined
+}
+
+describe(`${WORKERS} worker processes on max_connections=${MAX_CONNECTIONS}`, () => {
+  it(`drain ${JOBS} jobs exactly once, connected straight to Postgres`, async () => {
+    await serverEmpty()
+    await drainScenario('direct', { databaseUrl: cluster.serviceUrl() })
+  })
+
+  it(`drain ${JOBS} jobs exactly once through PgBouncer (transaction mode, pool 20), LISTEN direct`, async () => {
+    await drainScenario('pgbouncer + DATABASE_LISTEN_URL', { databaseUrl: (await freshBouncer()).url(), listenUrl: cluster.serviceUrl() })
+  })
+
+  it(`drain ${JOBS} jobs exactly once through PgBouncer without DATABASE_LISTEN_URL (polling)`, async () => {
+    await drainScenario('pgbouncer, polling', { databaseUrl: (await freshBouncer()).url() })
+  })
+})

@@ -1,0 +1,169 @@
+// A PostgreSQL cluster (and PgBouncer) of a test's own: its own data directory, port and settings
+// (max_connections, streaming replicas), independent of the shared server the other tests use.
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { freePort, until } from './processes.ts'
+
+const run = promisify(execFile)
+const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'
+const PGBOUNCER = process.env.PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer'
+
+/** The role the service connects as: not a superuser, so the reserved slots stay for the test's own probes. */
+export const SERVICE_ROLE = 'housler'
+export const SERVICE_DATABASE = 'housler'
+
+// Postgres and PgBouncer refuse to run as root: when we are root they run as the postgres account.
+async function account(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined
+  const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim())
+  const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim())
+  return { uid, gid }
+}
+
+async function ownDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  const owner = await account()
+  if (owner) await chown(dir, owner.uid, owner.gid)
+  return dir
+}
+
+async function runAs(file: string, args: string[]): Promise<string> {
+  const owner = await account()
+  const { stdout } = await run(file, args, { ...(owner ?? {}), maxBuffer: 10_000_000 })
+  return stdout
+}
+
+export type PrivateCluster = {
+  port: number
+  /** The data directory; the server log is `${dir}.log`. */
+  dir: string
+  /** A superuser URL (the test's probes): it may use the superuser-reserved slots. */
+  adminUrl(database?: string): string
+  /** The service's URL: the non-superuser SERVICE_ROLE on SERVICE_DATABASE. */
+  serviceUrl(): string
+  /** A streaming replica of this cluster, made by pg_basebackup -R and started on its own port. */
+  startReplica(): Promise<PrivateCluster>
+  stop(): Promise<void>
+}
+
+async function startServer(dir: string, port: number, settings: Record<string, string | number>): Promise<void> {
+  const options = [
+    `-p ${port}`,
+    `-c listen_addresses=127.0.0.1`,
+    `-c unix_socket_directories=${dir}`,
+    ...Object.entries(settings).map(([key, value]) => `-c ${key}=${value}`),
+  ].join(' ')
+  // The log sits beside the data directory, not in it: a base backup would copy it into the replica.
+  await runAs(`${BIN}/pg_ctl`, ['-D', dir, '-o', options, '-l', `${dir}.log`, '-w', '-t', '60', 'start'])
+}
+
+function clusterAt(dir: string, port: number, isPrimary: boolean, settings: Record<string, string | number>): PrivateCluster {
+  const adminUrl = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`
+  return {
+    port,
+    dir,
+    adminUrl,
+    serviceUrl: () => `postgres://${SERVICE_ROLE}@127.0.0.1:${port}/${SERVICE_DATABASE}`,
+    async startReplica() {
+      if (!isPrimary) throw new Error('replicas are made from the primary')
+      const replicaDir = await ownDir('housler-replica-')
+      const replicaPort = await freePort()
+      await runAs(`${BIN}/pg_basebackup`, ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-D', replicaDir, '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync'])
+      await startServer(replicaDir, replicaPort, settings)
+      return clusterAt(replicaDir, replicaPort, false, settings)
+    },
+    async stop() {
+      await runAs(`${BIN}/pg_ctl`, ['-D', dir, '-m', 'immediate', '-w', 'stop']).catch(() => {})
+      await rm(dir, { recursive: true, force: true })
+      await rm(`${dir}.log`, { force: true })
+    },
+  }
+}
+
+/**
+ * initdb + start on a free port, trust auth on loopback, fsync off (a test's data need not survive
+ * a power cut). Creates SERVICE_ROLE owning SERVICE_DATABASE.
+ */
+export async function startPrivateCluster(settings: Record<string, string | number> = {}): Promise<PrivateCluster> {
+  const dir = await ownDir('housler-cluster-')
+  const port = await freePort()
+  await runAs(`${BIN}/initdb`, ['-D', dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'])
+  const all = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', wal_level: 'replica', max_wal_senders: 4, ...settings }
+  await startServer(dir, port, all)
+  const cluster = clusterAt(dir, port, true, all)
+  const admin = new pg.Client({ connectionString: cluster.adminUrl() })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE ROLE ${SERVICE_ROLE} LOGIN`)
+    await admin.query(`CREATE DATABASE ${SERVICE_DATABASE} OWNER ${SERVICE_ROLE}`)
+  } finally {
+    await admin.end()
+  }
+  return cluster
+}
+
+export type Bouncer = { port: number; url(): string; stop(): Promise<void>; output(): string }
+
+/** PgBouncer in front of `cluster` for SERVICE_ROLE, in transaction pooling mode unless told otherwise. */
+export async function startPgBouncer(cluster: PrivateCluster, settings: Record<string, string | number> = {}): Promise<Bouncer> {
+  const dir = await ownDir('housler-bouncer-')
+  const port = await freePort()
+  const config = {
+    listen_addr: '127.0.0.1',
+    listen_port: port,
+    unix_socket_dir: '',
+    auth_type: 'trust',
+    auth_file: path.join(dir, 'users.txt'),
+    pool_mode: 'transaction',
+    default_pool_size: 20,
+    max_client_conn: 2000,
+    // pg sends none by default; listed so clients that do (JDBC, psql) connect too.
+    ignore_startup_parameters: 'extra_float_digits',
+    logfile: path.join(dir, 'pgbouncer.log'),
+    ...settings,
+  }
+  await writeFile(config.auth_file, `"${SERVICE_ROLE}" ""\n`)
+  await writeFile(
+    path.join(dir, 'pgbouncer.ini'),
+    `[databases]\n${SERVICE_DATABASE} = host=127.0.0.1 port=${cluster.port} dbname=${SERVICE_DATABASE}\n\n[pgbouncer]\n${Object.entries(config)
+      .map(([key, value]) => `${key} = ${value}`)
+      .join('\n')}\n`,
+  )
+  const owner = await account()
+  if (owner) for (const file of ['users.txt', 'pgbouncer.ini']) await chown(path.join(dir, file), owner.uid, owner.gid)
+  const child: ChildProcess = spawn(PGBOUNCER, [path.join(dir, 'pgbouncer.ini')], { ...(owner ?? {}), stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (chunk) => (output = (output + chunk).slice(-20_000)))
+  child.stderr!.on('data', (chunk) => (output = (output + chunk).slice(-20_000)))
+  const url = () => `postgres://${SERVICE_ROLE}@127.0.0.1:${port}/${SERVICE_DATABASE}`
+  await until('PgBouncer accepting connections', async () => {
+    const client = new pg.Client({ connectionString: url() })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.query('SELECT 1')
+      return true
+    } catch {
+      return undefined
+    } finally {
+      await client.end().catch(() => {})
+    }
+  }, 20_000)
+  return {
+    port,
+    url,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
