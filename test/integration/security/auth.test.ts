@@ -304,6 +304,8 @@ describe('access rules', () => {
       [/^\/api\/tasks\/:job_id.*\/(cancel|requeue)$/, 'admin'],
       // A listing site's page posts with the session's intake token as its credential.
       [/^\/api\/intake$/, 'public'],
+      // A shared report's signed token in the path is its credential.
+      [/^\/shared\//, 'public'],
       [/^\/api\//, 'client'],
     ]
     const endpoints = app.routes.filter((route) => route.method !== 'ALL' && accessOf(route.handler) === undefined)
