@@ -101,11 +101,11 @@ describe('a read replica (DATABASE_READ_URL)', () => {
     const stats = await fetch(`${service.baseUrl}/api/tasks/queue-stats`)
     expect(stats.status).toBe(200)
     // The replica's sessions show the service's reads as they run.
-    expect(await replicaQueries()).toContainEqual(expect.stringContaining('FROM pgboss.job WHERE name = ANY'))
+    expect(await replicaQueries()).toContainEqual(expect.stringContaining('FROM pgboss.job j WHERE j.name = ANY'))
     const dashboard = await fetch(`${service.baseUrl}/dashboard`)
     expect(dashboard.status).toBe(200)
     const statements = (await replicaStatements()).slice(before)
-    for (const read of ['FROM pgboss.job WHERE name = ANY', 'FROM housler.queue_stats', 'FROM housler.workers ORDER BY', 'housler.throughput']) {
+    for (const read of ['FROM pgboss.job j WHERE j.name = ANY', 'FROM housler.queue_stats', 'FROM housler.workers ORDER BY', 'housler.throughput']) {
       expect(statements).toContain(read)
     }
   })
