@@ -45,11 +45,13 @@ describe('a database that refuses new sessions (53300)', () => {
     expect(refused.headers.get('retry-after')).toBe('2')
     const body = await refused.json()
     expect(body.error).toMatch(/connection limit/)
+    expect(body.code).toBe('DatabaseBusy')
     expect(body.fallback).toBeUndefined()
 
     const status = await fetch(`${service.baseUrl}/api/tasks/status/${jobId}`)
     expect(status.status).toBe(503)
     expect(status.headers.get('retry-after')).toBe('2')
+    expect((await status.json()).code).toBe('DatabaseBusy')
 
     // Scrapes still answer, and count the refusals.
     const metrics = await fetch(`${service.baseUrl}/metrics`)
