@@ -75,7 +75,9 @@ export async function openRuntime(options: {
   let pooler: PoolerMode
   try {
     const databaseUrl = url
-    pooler = embedded || config.dbPooler === 'direct' ? 'direct' : config.dbPooler === 'auto' ? await connect('pooler probe', () => detectPooler(databaseUrl)) : 'transaction'
+    if (embedded || config.dbPooler === 'direct') pooler = 'direct'
+    else if (config.dbPooler === 'transaction') pooler = 'transaction'
+    else pooler = await connect('pooler probe', () => detectPooler(databaseUrl))
   } catch (e) {
     await embedded?.stop()
     throw toStartupError(e, config.databaseUrl ?? url)
