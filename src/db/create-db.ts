@@ -81,13 +81,14 @@ function createEndpoint(options: DbOptions, url: string, max: number, role: stri
 
 /**
  * Seconds the replica's replayed state trails the primary: 0 while it has replayed all it received,
- * else the age of the last transaction it replayed. Null when the server is not a replica.
+ * else the age of the last transaction it replayed (one that replayed none since it started is
+ * behind by its uptime). Null when the server is not a replica.
  */
 export async function readReplicaLagSeconds(db: Kysely<Database>): Promise<number | null> {
   const { rows } = await sql<{ lag: number | null }>`
     SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL
       WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-      ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag`.execute(db)
+      ELSE extract(epoch FROM now() - coalesce(pg_last_xact_replay_timestamp(), pg_postmaster_start_time()))::float8 END AS lag`.execute(db)
   return rows[0]?.lag ?? null
 }
 
