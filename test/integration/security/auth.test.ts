@@ -304,6 +304,8 @@ describe('access rules', () => {
       [/^\/api\/tasks\/:job_id.*\/(cancel|requeue)$/, 'admin'],
       // A listing site's page posts with the session's intake token as its credential.
       [/^\/api\/intake$/, 'public'],
+      // A share link's signed token is its credential: a buyer opens the report without a key.
+      [/^\/shared\//, 'public'],
       [/^\/api\//, 'client'],
     ]
     const endpoints = app.routes.filter((route) => route.method !== 'ALL' && accessOf(route.handler) === undefined)
