@@ -190,6 +190,8 @@ function poll(jobId) {
       if (status.status === 'scheduled' && status.next_attempt_at) {
         // The server retries by itself (a captcha, a busy site): say when, and keep polling.
         showProgress(null, retryNote(status))
+        // The site refused our server: meanwhile the person's own browser can send the page.
+        if (status.kind === 'parse' && status.error_code === 'SiteBlocked' && (!$('intake') || $('intake').hidden)) offerBrowserIntake()
         return schedule()
       }
       if (typeof status.progress === 'number') showProgress(status.progress, status.message || 'Обработка...')
@@ -446,8 +448,7 @@ const INTAKE_POLL_MS = 2000
 let intakeWatch = null
 
 function isBlockedError(e) {
-  const code = e?.details?.code || e?.details?.error_code || ''
-  return code === 'SiteBlocked' || /blocked|captcha|block page/i.test(String(e?.message || ''))
+  return [e?.code, e?.details?.code, e?.details?.error_code].includes('SiteBlocked')
 }
 
 /** The bookmarklet's source: posts this tab's page and address into our session, as a form to a new tab (no CSP connect-src can stop that). */

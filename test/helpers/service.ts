@@ -3,6 +3,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { Config } from '../../src/config.ts'
 import type { Db } from '../../src/db/index.ts'
 import { createApp } from '../../src/http/app.ts'
+import { createPdfRenderer } from '../../src/pdf/index.ts'
 import type { Queue, WorkerEvents, Worker } from '../../src/queue/index.ts'
 import { openRuntime, type Runtime } from '../../src/runtime.ts'
 import { createStores } from '../../src/store/index.ts'
@@ -77,7 +78,9 @@ export async function startTestService(options: {
 }): Promise<TestService> {
   const runtime = await openTestRuntime(options)
   const { config, db, queue, metrics, log } = runtime
-  const app = createApp({ config, queue, metrics, log, readers: options.domain ? createStores(db.db) : undefined })
+  // The report PDFs' Chromium, started on the first PDF, closed with the service.
+  const pdf = createPdfRenderer({ executablePath: config.browserExecutablePath, log })
+  const app = createApp({ config, queue, metrics, log, readers: options.domain ? createStores(db.db) : undefined, pdf })
   const workerOptions = typeof options.worker === 'object' ? options.worker : {}
   const worker = options.worker === false ? undefined : queue.startWorker(workerOptions)
   const server: ServerType = await new Promise((resolve) => {
@@ -95,6 +98,7 @@ export async function startTestService(options: {
     app,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()))
+      await pdf.close()
       await runtime.close()
     },
   }

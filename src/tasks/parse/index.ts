@@ -19,8 +19,9 @@ export const ParsePayloadSchema = z.object({
   /**
    * target: the session's flat (saved as its target); analog: a comparable's own page, only stored;
    * added_analog: an analog the user added by hand, added to the session if it matches the target.
+   * Absent means target, so a client's own payload is stored (and shown by RQ's tools) as it sent it.
    */
-  role: z.enum(['target', 'analog', 'added_analog']).default('target'),
+  role: z.enum(['target', 'analog', 'added_analog']).optional(),
 })
 export type ParsePayload = z.infer<typeof ParsePayloadSchema>
 /** `source`: who got the page — our fetcher ('server') or the user's browser ('browser'). */
@@ -42,7 +43,7 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
   // A second parse of the same URL for the same session while one is queued or running returns that job.
   // A page sent from the browser is its own job: it must not be answered by a fetch already running.
   dedupeKey: (payload) =>
-    `${payload.session_id}\n${payload.url}${payload.role === 'target' ? '' : `\n${payload.role}`}` +
+    `${payload.session_id}\n${payload.url}${(payload.role ?? 'target') === 'target' ? '' : `\n${payload.role}`}` +
     (payload.html === undefined ? '' : `\nhtml:${createHash('sha256').update(payload.html).digest('hex')}`),
   admit(payload, services) {
     checkListingUrl(payload.url, services.config)
@@ -92,7 +93,7 @@ export const parseTask = defineTask<ParsePayload, ParseResult, TaskServices>({
       const session = await sessions.find(payload.session_id)
       checkAddedAnalog(reading.property, session?.target ?? null)
     }
-    if (payload.role === 'target') await sessions.saveTarget(payload.session_id, payload.url, reading.property)
+    if ((payload.role ?? 'target') === 'target') await sessions.saveTarget(payload.session_id, payload.url, reading.property)
     await listings.upsert([reading.property], { page: true })
     if (payload.role === 'added_analog') await sessions.addAnalog(payload.session_id, reading.property)
     await ctx.progress(100, 'Готово')

@@ -304,7 +304,7 @@ describe('access rules', () => {
       [/^\/api\/tasks\/:job_id.*\/(cancel|requeue)$/, 'admin'],
       // A listing site's page posts with the session's intake token as its credential.
       [/^\/api\/intake$/, 'public'],
-      // A shared report's signed token in the path is its credential.
+      // A share link's signed token is its credential: a buyer opens the report without a key.
       [/^\/shared\//, 'public'],
       [/^\/api\//, 'client'],
     ]

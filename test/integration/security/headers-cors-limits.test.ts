@@ -52,7 +52,7 @@ function concreteRoutes(method: string) {
     .flatMap((endpoint) => {
       const kinds = endpoint.params.includes('kind') ? service.queue.kinds : ['-']
       return kinds.map((kind) =>
-        fillPath(endpoint.pattern, { kind, job_id: jobId, id: endpoint.pattern.startsWith('/api/reports') ? REPORT_ID : jobId, session_id: 'sess-h' }),
+        fillPath(endpoint.pattern, { kind, job_id: jobId, id: endpoint.pattern.startsWith('/api/reports') ? REPORT_ID : jobId, session_id: 'sess-h', token: 'not-a-share-token' }),
       )
     })
 }

@@ -262,7 +262,9 @@ describe('page fetching through the browser rung', { timeout: 300_000 }, () => {
       expect(error.message, target).toMatch(refused)
       tried.browserRedirects++
     }
-    expect(redirector.requests.length - before).toBe(targets.length)
+    // Each redirect was asked for (a navigation Chromium retries under load may ask twice) and none was followed.
+    const asked = new Set(redirector.requests.slice(before).map((seen) => seen.path).filter((path) => path.startsWith('/to/')))
+    expect([...asked].sort()).toEqual(targets.map((_, index) => `/to/${index}`).sort())
     expect(canary.connections).toBe(0)
   })
 

@@ -52,6 +52,8 @@ beforeAll(async () => {
       FETCH_REWRITE: `https://spb.cian.ru=${site.origin},https://tyumen.cian.ru=${site.origin},https://www.cian.ru=${hangingOrigin}`,
       FETCH_RETRIES: '0',
       ANALOG_PAGES_CONCURRENCY: '2',
+      // One fetch per analog page: the browser rung would fetch the blocked child's page a second time.
+      FETCH_STRATEGIES: 'plain',
     },
   })
   // Search cards as the store keeps them: no build year, no ceiling height.
