@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
+import { matchesAnyKey, sha256 } from '../api-keys.ts'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import type { Config } from '../config.ts'
 import { AppError, coerceError } from '../errors.ts'
@@ -32,19 +33,6 @@ const SESSION_HOWTO = ['?session_id=<the session_id the job was enqueued with>',
 const BEARER_REALM = 'Bearer realm="housler"'
 const DASHBOARD_REALM = 'Basic realm="housler dashboard", Bearer realm="housler"'
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
-
-const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest()
-
-/**
- * True when `presented` hashes to one of `hashes`. Both sides are 32-byte digests, so timingSafeEqual
- * never sees unequal lengths (no length leak), and every configured key is compared (no early exit).
- */
-function matchesAny(hashes: readonly Buffer[], presented: string): boolean {
-  const digest = sha256(presented)
-  let found = false
-  for (const hash of hashes) found = timingSafeEqual(hash, digest) || found
-  return found
-}
 
 type Presented = { key?: string; basic?: { user: string; password: string } }
 
@@ -101,8 +89,8 @@ export function createAccessControl(deps: { config: Config; queue: Pick<Queue, '
 
   function roleOf(key: string | undefined): 'admin' | 'client' | undefined {
     if (key === undefined || !enabled) return undefined
-    if (matchesAny(adminHashes, key)) return 'admin'
-    return matchesAny(clientHashes, key) ? 'client' : undefined
+    if (matchesAnyKey(adminHashes, key)) return 'admin'
+    return matchesAnyKey(clientHashes, key) ? 'client' : undefined
   }
 
   // Both fields are compared whatever the first says: no timing hint of which one was wrong.

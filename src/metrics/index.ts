@@ -1,3 +1,4 @@
+import type { ProxyHealth } from '../fetch/index.ts'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 export type MetricsSnapshot = {
@@ -27,14 +28,7 @@ const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
  * snapshot read at most every `snapshotMaxAgeMs` (default 5000 ms), however often it is scraped.
  */
 /** Per-proxy counters of this process's fetcher, labelled by the proxy's redacted id (never its credentials). */
-export type ProxyHealthSource = () => ReadonlyArray<{
-  proxy: string
-  successes: number
-  failures: number
-  captchas: number
-  latencyMs: number | null
-  coolingUntil: string | null
-}>
+export type ProxyHealthSource = () => readonly ProxyHealth[]
 
 export function createMetrics(options: {
   snapshot: () => Promise<MetricsSnapshot>

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { matchesAnyKey, sha256 } from '../api-keys.ts'
 import net from 'node:net'
 import { coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -49,15 +49,6 @@ export type RqCompatOptions = {
   limits?: Partial<RqCompatLimits>
 }
 
-const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest()
-
-function matchesAny(hashes: readonly Buffer[], presented: string): boolean {
-  const digest = sha256(presented)
-  let found = false
-  for (const hash of hashes) found = timingSafeEqual(hash, digest) || found
-  return found
-}
-
 /**
  * The Redis-protocol (RESP2) listener: RQ's key layout over the Postgres queue, so redis-cli, RQ's
  * Python API, `rq info` and rq-dashboard work unchanged. No Redis is involved and no state is kept
@@ -94,8 +85,8 @@ export async function startRqCompatServer(options: RqCompatOptions) {
     authEnabled,
     scripts: new Map(),
     authenticate(key: string): Role | undefined {
-      if (matchesAny(adminHashes, key)) return 'admin'
-      return matchesAny(clientHashes, key) ? 'client' : undefined
+      if (matchesAnyKey(adminHashes, key)) return 'admin'
+      return matchesAnyKey(clientHashes, key) ? 'client' : undefined
     },
   }
 
