@@ -124,7 +124,8 @@ export class ElasticPool extends pg.Pool {
       }
       if (Date.now() >= deadline) return callback(err, undefined, release)
       const delayMs = Math.min(this.#backoffMs * (0.5 + Math.random()), Math.max(0, deadline - Date.now()))
-      setTimeout(() => this.#checkout(callback, deadline), delayMs).unref()
+      // Not unref'd: a caller waits on this checkout, so the process must stay up for it (a worker starting on a full server).
+      setTimeout(() => this.#checkout(callback, deadline), delayMs)
     })
   }
 
