@@ -89,7 +89,7 @@ function routeTable(): Endpoint[] {
   const tasks = [...TASKS, echoTask]
   const app = createApp({
     config: loadConfig({ LOG_LEVEL: 'silent' }),
-    queue: { kinds: tasks.map((task) => task.kind), onStatusChange() {} } as never,
+    queue: { kinds: tasks.map((task) => task.kind), onStatusChange() {}, monitoring: { readsReplica: false } } as never,
     metrics: { observeHttp() {} } as never,
     log: createSilentLogger(),
     readers: {

@@ -1,15 +1,24 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Below Linux's ephemeral range (32768–60999): a port handed to a child process to bind later must not
+// be taken meanwhile by one of the run's many outgoing connections, which draw from that range.
+const PORT_RANGE = { from: 20_000, to: 32_000 }
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
+    server.once('error', () => resolve(false))
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)))
   })
+}
+
+/** A loopback port free right now, for a server that a test or its child process binds next. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from))
+    if (await canBind(port)) return port
+  }
 }
 
 /** The one wait of the tests: polls `probe` until it returns a value other than undefined; throws after `timeoutMs`. */
