@@ -15,6 +15,16 @@ export function processCommand(pid: number): string | undefined {
   }
 }
 
+/** A process that has exited but not been reaped: signal 0 still reaches it, though it runs nothing. */
+export function isZombie(pid: number): boolean {
+  try {
+    const line = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return line.slice(line.lastIndexOf(')') + 2).startsWith('Z')
+  } catch {
+    return false
+  }
+}
+
 export function parentPid(pid: number): number | undefined {
   try {
     const line = readFileSync(`/proc/${pid}/stat`, 'utf8')

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { StartupError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { describeProcess, findListeningProcess, isPortFree, parentPid, processCommand } from '../os-processes.ts'
+import { describeProcess, findListeningProcess, isPortFree, isZombie, parentPid, processCommand } from '../os-processes.ts'
 
 export type EmbeddedServer = {
   url: string
@@ -186,7 +186,15 @@ async function clearStaleLock(dataDir: string, log: Logger): Promise<void> {
   const pid = Number(pidLine)
   if (!Number.isInteger(pid) || pid <= 0) return
   const command = processCommand(pid)
-  if (command === undefined) return // not running: PostgreSQL clears the lock itself
+  if (command === undefined) {
+    // A killed postmaster its parent has not reaped yet still answers kill(pid, 0), so PostgreSQL
+    // would take the lock as held; a dead one's lock PostgreSQL clears itself.
+    if (isZombie(pid)) {
+      await rm(lockFile, { force: true })
+      log.warn({ data_dir: dataDir, pid }, 'removed the lock file of a PostgreSQL that was killed and not yet reaped')
+    }
+    return
+  }
   if (!/postgres/.test(command)) {
     await rm(lockFile, { force: true })
     log.warn({ data_dir: dataDir, pid }, 'removed a stale PostgreSQL lock file whose pid now belongs to another program')
