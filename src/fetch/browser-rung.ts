@@ -188,7 +188,11 @@ export async function fetchInBrowser(
         await Promise.race([page.goto(siteUrl.href, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadlineMs - Date.now()) }), navigationRefused])
         if (state.mainError) throw state.mainError
       } catch (e) {
-        throw state.mainError ?? failure() ?? fetchFailed(`The browser could not open ${siteUrl.href}: ${coerceError(e).message}`, { retryable: true })
+        // goto's own timeout is the budget's remainder: it may fire a moment before the budget's timer does.
+        const budgetSpent = (e as Error | undefined)?.name === 'TimeoutError'
+          ? fetchFailed(`The browser did not get the page within ${options.timeoutMs} ms`, { retryable: true, reason: 'timeout' })
+          : undefined
+        throw state.mainError ?? failure() ?? budgetSpent ?? fetchFailed(`The browser could not open ${siteUrl.href}: ${coerceError(e).message}`, { retryable: true })
       }
       let lastDocumentAtMs = Date.now()
       let lastDocuments = documents
