@@ -4,7 +4,7 @@ import type { Queue } from '../queue/index.ts'
 import { createRqBackend } from './backend.ts'
 import { startRqCompatServer, type RqCompatLimits, type RqCompatServer } from './server.ts'
 
-export { startRqCompatServer, DEFAULT_LIMITS, type RqCompatServer, type RqCompatLimits } from './server.ts'
+export { startRqCompatServer, DEFAULT_LIMITS, type RqCompatServer, type RqCompatLimits, type RqCompatOptions } from './server.ts'
 export { createRqBackend, type RqBackend } from './backend.ts'
 export { dumpPickle, loadPickle, Tuple, PickleRefused } from './pickle.ts'
 export { REPORTED_REDIS_VERSION } from './commands.ts'

@@ -1,10 +1,10 @@
 import { connect, type Socket } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSilentLogger } from '../../src/log.ts'
-import { createRqBackend, startRqCompatServer, type RqCompatServer } from '../../src/rq-compat/index.ts'
+import { type RqCompatServer } from '../../src/rq-compat/index.ts'
 import { createTaskServices } from '../../src/services.ts'
 import { TASKS } from '../../src/tasks/registry.ts'
+import { startTestAdapter } from '../helpers/rq-compat.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 
 /**
@@ -27,16 +27,7 @@ beforeAll(async () => {
   process.on('uncaughtException', onCrash)
   process.on('unhandledRejection', onCrash)
   service = await startTestService({ tasks: TASKS, deps: createTaskServices, worker: false })
-  adapter = await startRqCompatServer({
-    backend: createRqBackend(service.queue, service.config),
-    log: createSilentLogger(),
-    port: 0,
-    host: '127.0.0.1',
-    clientKeys: [],
-    adminKeys: [],
-    functionAliases: new Map(),
-    limits: { maxRequestBytes: MAX_REQUEST_BYTES, maxConnections: MAX_CONNECTIONS, requestTimeoutMs: 300, idleTimeoutMs: 1500 },
-  })
+  adapter = await startTestAdapter(service, { limits: { maxRequestBytes: MAX_REQUEST_BYTES, maxConnections: MAX_CONNECTIONS, requestTimeoutMs: 300, idleTimeoutMs: 1500 } })
 }, 60_000)
 
 afterAll(async () => {

@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRqBackend, startRqCompatServer, type RqCompatServer } from '../../../src/rq-compat/index.ts'
-import { createSilentLogger } from '../../../src/log.ts'
+import { type RqCompatServer } from '../../../src/rq-compat/index.ts'
 import { createTaskServices } from '../../../src/services.ts'
 import { TASKS } from '../../../src/tasks/registry.ts'
 import { startFixtureServer } from '../../helpers/fixture-server.ts'
 import { until } from '../../helpers/processes.ts'
+import { startTestAdapter } from '../../helpers/rq-compat.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
 
 const run = promisify(execFile)
@@ -42,9 +42,8 @@ beforeAll(async () => {
     env: { FETCH_REWRITE: `https://spb.cian.ru=${site.origin}`, FETCH_RETRIES: '0' },
   })
   service.queue.startWorker({ kinds: ['parse'] })
-  const common = { backend: createRqBackend(service.queue, service.config), log: createSilentLogger(), port: 0, host: '127.0.0.1', functionAliases: new Map() }
-  adapter = await startRqCompatServer({ ...common, clientKeys: [], adminKeys: [] })
-  secured = await startRqCompatServer({ ...common, clientKeys: [CLIENT_KEY], adminKeys: [ADMIN_KEY] })
+  adapter = await startTestAdapter(service)
+  secured = await startTestAdapter(service, { clientKeys: [CLIENT_KEY], adminKeys: [ADMIN_KEY] })
 }, 60_000)
 
 afterAll(async () => {
@@ -189,16 +188,7 @@ print(Queue('housler-tasks').count)
 
 describe('a lone removal from a registry', () => {
   it('hides the job there at once and deletes it when no DEL or requeue follows', async () => {
-    const lone = await startRqCompatServer({
-      backend: createRqBackend(service.queue, service.config),
-      log: createSilentLogger(),
-      port: 0,
-      host: '127.0.0.1',
-      clientKeys: [],
-      adminKeys: [],
-      functionAliases: new Map(),
-      limits: { removalGraceMs: 500 },
-    })
+    const lone = await startTestAdapter(service, { limits: { removalGraceMs: 500 } })
     try {
       const failed = await post('/api/tasks/parse', { url: 'https://spb.cian.ru/sale/flat/2/', session_id: 'lone' })
       await waitForStatus(service.baseUrl, failed, ['failed'], 60_000)

@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSilentLogger } from '../../../src/log.ts'
-import { createRqBackend, startRqCompatServer, type RqCompatServer } from '../../../src/rq-compat/index.ts'
+import { type RqCompatServer } from '../../../src/rq-compat/index.ts'
 import { createTestDatabase } from '../../helpers/postgres.ts'
 import { freePort, until } from '../../helpers/processes.ts'
+import { startTestAdapter } from '../../helpers/rq-compat.ts'
 import { startTestService, type TestService } from '../../helpers/service.ts'
 import { echoTask } from '../../helpers/tasks.ts'
 
@@ -48,15 +48,7 @@ beforeAll(async () => {
   const viaRelay = new URL(database.url)
   viaRelay.host = `127.0.0.1:${relayPort}`
   service = await startTestService({ tasks: [echoTask], worker: false, databaseUrl: viaRelay.toString() })
-  adapter = await startRqCompatServer({
-    backend: createRqBackend(service.queue, service.config),
-    log: createSilentLogger(),
-    port: 0,
-    host: '127.0.0.1',
-    clientKeys: [],
-    adminKeys: [],
-    functionAliases: new Map(),
-  })
+  adapter = await startTestAdapter(service)
 }, 60_000)
 
 afterAll(async () => {

@@ -3,13 +3,13 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRqBackend, startRqCompatServer, type RqCompatServer } from '../../../src/rq-compat/index.ts'
-import { createSilentLogger } from '../../../src/log.ts'
+import { type RqCompatServer } from '../../../src/rq-compat/index.ts'
 import { createTaskServices } from '../../../src/services.ts'
 import { TASKS } from '../../../src/tasks/registry.ts'
 import type { Worker } from '../../../src/queue/index.ts'
 import { startFixtureServer } from '../../helpers/fixture-server.ts'
 import { until } from '../../helpers/processes.ts'
+import { startTestAdapter } from '../../helpers/rq-compat.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
 
 // Real clients from Debian: python3-rq (RQ 1.13 with python3-redis) and redis-tools (redis-cli).
@@ -65,15 +65,7 @@ beforeAll(async () => {
   })
   // Only parse runs here, so find-similar jobs stay queued for the cancel test.
   worker = service.queue.startWorker({ kinds: ['parse'], concurrency: 2 })
-  adapter = await startRqCompatServer({
-    backend: createRqBackend(service.queue, service.config),
-    log: createSilentLogger(),
-    port: 0,
-    host: '127.0.0.1',
-    clientKeys: [],
-    adminKeys: [],
-    functionAliases: new Map([['app.tasks.parse_property', 'parse']]),
-  })
+  adapter = await startTestAdapter(service, { functionAliases: new Map([['app.tasks.parse_property', 'parse']]) })
   url = `redis://127.0.0.1:${adapter.port}/0`
 }, 60_000)
 
