@@ -5,13 +5,17 @@ import type { Logger } from '../log.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 
 /** A pg-boss instance with one queue per task kind. Workers use our own fetch loop, not boss.work(). */
-export async function startBoss(options: {
-  /** Runs pg-boss's SQL on the process's pool: pg-boss opens none of its own, adding nothing to the budget. */
-  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>
+export type BossOptions = {
   config: Config
   tasks: readonly TaskDefinition[]
   log: Logger
+  /** Run pg-boss supervision (expiry, heartbeat checks) in this process. */
   supervise: boolean
+}
+
+export async function startBoss(options: BossOptions & {
+  /** Runs pg-boss's SQL on the process's pool: pg-boss opens none of its own, adding nothing to the budget. */
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>
 }): Promise<PgBoss> {
   const { config } = options
   const boss = new PgBoss({

@@ -7,7 +7,7 @@ import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 import { webhookStateFromRow, type WebhookState } from '../webhooks/index.ts'
-import { startBoss } from './boss.ts'
+import { type BossOptions, startBoss } from './boss.ts'
 import { enqueueFlow, prepareJob, writeJobs, type EnqueueOutcome, type EnqueueRequest, type FlowStep, type PreparedJob } from './enqueue.ts'
 import { createFallback } from './fallback.ts'
 import { createGroupCommit } from './group-commit.ts'
@@ -103,19 +103,14 @@ export interface Queue {
 /** pg-boss and the LISTEN connection, started before our migrations and closed after the queue stops. */
 export type QueueBackend = { readonly boss: PgBoss; readonly listener: Listener; close(): Promise<void> }
 
-export async function startQueueBackend(options: {
+export async function startQueueBackend(options: BossOptions & {
   /** pg-boss runs its SQL on this pool's background lane: it opens no pool of its own and never widens ours. */
   db: Db
   /** A direct session for LISTEN (never through a transaction pooler); undefined: no LISTEN, workers and push streams poll. */
   listenUrl: string | undefined
-  config: Config
-  tasks: readonly TaskDefinition[]
-  log: Logger
-  /** Run pg-boss supervision (expiry, heartbeat checks) in this process. */
-  supervise: boolean
 }): Promise<QueueBackend> {
-  const { listenUrl } = options
-  const boss = await startBoss({ executeSql: options.db.pool.background.query, config: options.config, tasks: options.tasks, log: options.log, supervise: options.supervise })
+  const { db, listenUrl, ...bossOptions } = options
+  const boss = await startBoss({ ...bossOptions, executeSql: db.pool.background.query })
   const listener = listenUrl === undefined ? createPollingListener() : createListener({ url: listenUrl, channels: Object.values(CHANNELS), log: options.log })
   return {
     boss,
