@@ -63,7 +63,7 @@ describe('the page from the user\'s own browser', () => {
     const bookmarklet = wizard.getByRole('link', { name: 'Отправить страницу в Housler' })
     await bookmarklet.waitFor({ timeout: STEP_TIMEOUT })
     expect(await wizard.locator('#intake-howto').textContent()).toContain('панель закладок')
-    expect(await wizard.getByLabel(/Ctrl\+S/).count()).toBe(1)
+    expect(await wizard.locator('#intake').getByLabel(/Ctrl\+S/).count()).toBe(1)
     const href = (await bookmarklet.getAttribute('href'))!
     expect(href.startsWith('javascript:')).toBe(true)
     const sessionId = await wizard.evaluate(() => (globalThis as any).housler.state.sessionId)
