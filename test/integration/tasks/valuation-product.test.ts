@@ -264,7 +264,17 @@ describe('sale scenarios from the listings store', () => {
     const html = await (await api('GET', second.report_url)).text()
     expect(html).toContain('data-section="scenarios"')
     expect(html).toContain('Каплана–Мейера')
-    expect(html).toMatch(/Что сделать<\/h2>\s*<ul><li>/)
+    // One section of advice, in every rendering: the price to set first, then the market and the listing.
+    expect(html.match(/<h2>[^<]*<\/h2>/g)!.filter((h) => /Что сделать|За сколько|Какую ставку/.test(h))).toEqual(['<h2>Что сделать</h2>'])
+    expect(html).toMatch(/<h2>Что сделать<\/h2>\s*<ol class="advice" data-section="actions"><li data-action="price">[^<]+ ₽ — справедливую цену (плюс [\d,]+ % на торг|без наценки)/)
+    const markdown = await (await api('GET', second.markdown_url)).text()
+    expect(markdown.split('\n').filter((l) => /^## (Что сделать|За сколько|Какую ставку)/.test(l))).toEqual(['## Что сделать'])
+    const json = await (await api('GET', `${second.report_url}?format=json`)).json()
+    expect(json.advice.actions.filter((a: any) => a.topic === 'price')).toHaveLength(1)
+    expect(json.advice.actions.slice(0, 2).map((a: any) => a.topic)).toEqual(['price', 'bargaining'])
+    // The time on market at the fair price is advice only when the scenarios give it a number.
+    const atFair = json.scenarios.scenarios.find((row: any) => row.shift === 0)
+    expect(json.advice.actions.some((a: any) => /^По справедливой цене аналоги уходили с рынка примерно за \d+ дн\.$/.test(a.text))).toBe(atFair.days !== null)
   })
 })
 
@@ -310,6 +320,8 @@ describe('the report as a PDF and a share link', () => {
     expect(text).toContain('Аналоги')
     expect(text).toContain('Профессора Попова')
     expect(text).toContain('Сценарии продажи')
+    expect(text.split('Что сделать')).toHaveLength(2)
+    expect(text).not.toMatch(/За сколько выставлять|Какую ставку назначить/)
     // A4 is 595 × 842 points; the fonts are embedded.
     const info = execFileSync('pdfinfo', [file], { encoding: 'utf8' })
     expect(info).toMatch(/Page size:\s+595(\.\d+)? x 842(\.\d+)? pts \(A4\)/)
