@@ -337,7 +337,7 @@ function hideProgress(done = false) {
 }
 
 function setBusy(busy) {
-  for (const id of ['url-submit', 'similar-submit', 'to-report', 'report-rerun', 'manual-submit', 'add-analog-submit']) {
+  for (const id of ['url-submit', 'similar-submit', 'to-report', 'report-rerun', 'manual-submit', 'add-analog-submit', 'add-analog-file']) {
     const b = $(id)
     if (b) b.disabled = busy
   }
@@ -552,17 +552,32 @@ async function followBrowserParse(body) {
   }
 }
 
-/** A page saved with Ctrl+S: decoded in its own charset, sent gzip-compressed when the browser can. */
-async function sendSavedPage(file) {
+/** A page saved with Ctrl+S, decoded in its own charset (api() sends it gzip-compressed when the browser can). */
+async function readSavedPage(file) {
   const bytes = new Uint8Array(await file.arrayBuffer())
   const head = new TextDecoder('latin1').decode(bytes.slice(0, 4096))
   const charset = /<meta[^>]+charset=["']?([\w-]+)/i.exec(head)?.[1] || 'utf-8'
-  let html
   try {
-    html = new TextDecoder(charset).decode(bytes)
+    return new TextDecoder(charset).decode(bytes)
   } catch {
-    html = new TextDecoder('utf-8').decode(bytes)
+    return new TextDecoder('utf-8').decode(bytes)
   }
+}
+
+/** The listing's address as a saved page states it (the browser's «saved from» note, canonical, og:url), else ''. */
+function savedPageUrl(html) {
+  const savedFrom = /<!-- saved from url=\(\d+\)(\S+?) -->/.exec(html.slice(0, 4096))?.[1]
+  if (savedFrom) return savedFrom
+  // Read as text: parsing the page into a document would run into its inline handlers (and our CSP).
+  const attr = (tag, name) => new RegExp(`\\b${name}=["']([^"']+)`, 'i').exec(tag)?.[1]
+  const canonical = /<link\b[^>]*\brel=["']?canonical\b[^>]*>/i.exec(html)?.[0]
+  const og = /<meta\b[^>]*\bproperty=["']og:url["'][^>]*>/i.exec(html)?.[0]
+  const url = (canonical && attr(canonical, 'href')) || (og && attr(og, 'content')) || ''
+  return url.replaceAll('&amp;', '&')
+}
+
+async function sendSavedPage(file) {
+  const html = await readSavedPage(file)
   state.job = null
   await followBrowserParse({ url: state.url, session_id: state.sessionId, html })
 }
@@ -670,12 +685,19 @@ function readUrlField(input, error) {
   return checked.url ?? null
 }
 
-async function submitAnalog() {
+/** An analog by its URL, or from a saved page (its URL typed in, else the one the page states). */
+async function submitAnalog(savedPage) {
   const input = $('add-analog-url')
+  const html = savedPage ? await readSavedPage(savedPage) : undefined
+  if (html !== undefined && !input.value.trim()) input.value = savedPageUrl(html)
   const url = readUrlField(input, $('add-analog-error'))
-  if (!url) return
+  if (!url) {
+    if (html !== undefined && !input.value.trim()) $('add-analog-error').textContent = 'В сохранённой странице нет адреса объявления: вставьте ссылку на него в поле выше и выберите файл ещё раз.'
+    return
+  }
   try {
-    const result = await runTask('analog', `/api/sessions/${encodeURIComponent(state.sessionId)}/analogs`, { url }, 'Загружаем объявление аналога...')
+    const body = html === undefined ? { url } : { url, html }
+    const result = await runTask('analog', `/api/sessions/${encodeURIComponent(state.sessionId)}/analogs`, body, html === undefined ? 'Загружаем объявление аналога...' : 'Разбираем сохранённую страницу аналога...')
     const analog = { ...result.data, added_by_user: true }
     state.comparables = [...(state.comparables || []).filter((c) => c.url !== analog.url), analog]
     state.excluded = state.excluded.filter((u) => u !== analog.url)
@@ -1167,6 +1189,8 @@ function init() {
   $('similar-form').addEventListener('submit', (e) => { e.preventDefault(); runSimilar() })
   $('manual-open').addEventListener('click', toggleManual)
   $('add-analog-form').addEventListener('submit', (e) => { e.preventDefault(); submitAnalog() })
+  // A chosen page is sent once: the next «Добавить» is by URL again.
+  $('add-analog-file').addEventListener('change', (e) => { const file = e.target.files?.[0]; e.target.value = ''; if (file) submitAnalog(file) })
   $('strategy').addEventListener('change', () => { $('strategy-help').textContent = STRATEGY_HELP[$('strategy').value]; state.strategy = $('strategy').value; save() })
   $('to-report').addEventListener('click', () => { state.report = null; save(); go(4); runReport() })
   $('report-rerun').addEventListener('click', runReport)

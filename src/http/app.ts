@@ -16,7 +16,7 @@ import { createMetricsRoutes, httpMetrics } from './metrics-routes.ts'
 import { createStaticRoutes } from './static-routes.ts'
 import { createAccessControl, mountRoutes, type Access } from './auth.ts'
 import { createPdfRenderer, type PdfRenderer } from '../pdf/index.ts'
-import { createSharedReportRoutes, createValuationRoutes } from './valuation-routes.ts'
+import { ADDED_ANALOG_PATH, createSharedReportRoutes, createValuationRoutes } from './valuation-routes.ts'
 import { apiCors, securityHeaders } from './security-headers.ts'
 import { rejectUnstorableUrl } from './validate.ts'
 
@@ -30,6 +30,7 @@ export type AppDeps = { config: Config; queue: Queue; metrics: Metrics; log: Log
 
 const STATUS_POLL = /^\/api\/tasks\/status\/[^/]+$/
 const PAGE_PATHS = new Set(['/api/tasks/parse', INTAKE_PATH, IMPORT_PATH])
+const takesPage = (path: string) => PAGE_PATHS.has(path) || ADDED_ANALOG_PATH.test(path)
 
 function createProbeRoutes(queue: Queue): Hono {
   const routes = new Hono()
@@ -90,7 +91,7 @@ export function createApp(deps: AppDeps): Hono {
   const limitBodySize: MiddlewareHandler = (c, next) => {
     if (c.get('bodyChecked')) return next()
     c.set('bodyChecked', true)
-    if (c.req.method === 'POST' && PAGE_PATHS.has(c.req.path)) return limitPage(c, next)
+    if (c.req.method === 'POST' && takesPage(c.req.path)) return limitPage(c, next)
     if (c.req.header('transfer-encoding') !== undefined) return limitBody(c, next)
     return Number.parseInt(c.req.header('content-length') ?? '0', 10) > config.bodyLimitBytes ? tooLarge() : next()
   }

@@ -5,6 +5,7 @@ import { AppError } from '../errors.ts'
 import type { PdfRenderer } from '../pdf/index.ts'
 import type { Queue } from '../queue/index.ts'
 import type { ShareStore } from '../store/index.ts'
+import { ParsePayloadSchema } from '../tasks/parse/index.ts'
 import type { StoredReport } from '../tasks/services.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import { signShareToken, verifyShareToken } from './share-links.ts'
@@ -29,7 +30,10 @@ export async function pdfResponse(c: Context, pdf: PdfRenderer, report: StoredRe
 }
 
 const ShareRequestSchema = z.object({ ttl_seconds: z.number().int().min(60).max(365 * 86400).optional() }).strict()
-const AddAnalogSchema = z.object({ url: z.string().min(1).max(2048) }).strict()
+/** A listing URL, or a saved page as the parse route takes it (`html`, the URL naming the listing). */
+const AddAnalogSchema = ParsePayloadSchema.pick({ url: true, html: true }).strict()
+/** Takes a whole page: app.ts gives it the page body limit (gzip decoded) of the parse route. */
+export const ADDED_ANALOG_PATH = /^\/api\/sessions\/[^/]+\/analogs$/
 const NOT_SHARED = 'Ссылка на отчёт недействительна: она отозвана, истекла или неверна'
 
 /** Analogs added by hand, and share links: signed, expiring, revocable, read-only URLs of a report. */
@@ -46,7 +50,7 @@ export function createValuationRoutes(deps: ValuationRouteDeps): Hono {
   routes.post('/api/sessions/:session_id/analogs', deps.rateLimit.middleware, async (c) => {
     const sessionId = parseWith(z.string().min(1).max(200), c.req.param('session_id'), 'session_id')
     const body = parseWith(AddAnalogSchema, await readJsonObject(c), 'analog')
-    const { jobId, status } = await queue.enqueue({ kind: 'parse', payload: { url: body.url, session_id: sessionId, role: 'added_analog' }, sessionId })
+    const { jobId, status } = await queue.enqueue({ kind: 'parse', payload: { ...body, session_id: sessionId, role: 'added_analog' }, sessionId })
     return c.json({ job_id: jobId, status, message: 'Analog queued for parsing', poll_url: `/api/tasks/status/${jobId}` }, 202)
   })
 

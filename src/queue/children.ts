@@ -1,7 +1,8 @@
 /**
  * @module Child jobs: a running job's capability to run other jobs (find-similar's parse jobs for its
  * analogs' pages) through the queue's own enqueue, at most N at a time, and wait for them. Children
- * are linked in housler._task_children: the parent's status counts them, canceling it cancels them.
+ * are linked in housler._task_children: the parent's status counts them, canceling it cancels them,
+ * and the links go when the parent expires.
  */
 import { sql, type Kysely } from 'kysely'
 import { AppError, coerceError } from '../errors.ts'
@@ -152,4 +153,15 @@ export async function cancelChildren(deps: Pick<ChildDeps, 'db' | 'cancel'>, par
   for (const { id } of result.rows) {
     await deps.cancel(id, 'The parent job was canceled').catch(() => {})
   }
+}
+
+/** Drops the child links of parents that expire or are deleted: only their status read them. */
+export async function forgetChildren(db: Kysely<Database>, parentJobIds: readonly string[]): Promise<void> {
+  await sql`DELETE FROM housler._task_children WHERE parent_job_id = ANY(${[...parentJobIds]}::uuid[])`.execute(db)
+}
+
+/** Drops links whose parent is no live job (expired, or its row gone), whatever left them behind. */
+export async function forgetOrphanChildren(db: Kysely<Database>): Promise<void> {
+  await sql`DELETE FROM housler._task_children c WHERE NOT EXISTS (
+    SELECT 1 FROM housler._tasks t WHERE t.job_id = c.parent_job_id AND t.expired_at IS NULL)`.execute(db)
 }

@@ -5,6 +5,7 @@ import { AppError } from '../errors.ts'
 import type { Database } from '../db/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN, type WebhookStateRow } from '../webhooks/index.ts'
+import { forgetChildren, forgetOrphanChildren } from './children.ts'
 import { CHANNELS } from './listener.ts'
 import { findJobsPastTtl } from './pg-boss-internals.ts'
 import { TERMINAL_STATUSES, type JobRow } from './status.ts'
@@ -158,11 +159,12 @@ export async function deleteJob(deps: LifecycleDeps, jobId: string): Promise<voi
   await expireJobs(deps, [{ id: jobId, kind: row.kind }])
 }
 
-/** Turns jobs into tombstones: our row keeps only its id and kind, the pg-boss job is deleted. */
+/** Turns jobs into tombstones: our row keeps only its id and kind, the pg-boss job and its child links are deleted. */
 export async function expireJobs(deps: LifecycleDeps, jobs: Array<{ id: string; kind: string }>): Promise<void> {
   if (jobs.length === 0) return
   await deps.db.transaction().execute(async (trx) => {
     const ids = jobs.map((job) => job.id)
+    await forgetChildren(trx, ids)
     await trx
       .updateTable('housler._tasks')
       .set({ expired_at: new Date(), payload: '{}', message: null, permanent_error: null, updated_at: new Date() })
@@ -181,7 +183,8 @@ const CLEANUP_BATCH = 1000
 /**
  * Enforces RQ_RESULT_TTL (finished jobs) and RQ_FAILURE_TTL (failed and canceled jobs) to the
  * minute; pg-boss's own deletion runs daily. Also ends dependents whose parent can never finish,
- * and drops tombstones after a week (until then an old id answers "expired", not "never existed").
+ * drops tombstones after a week (until then an old id answers "expired", not "never existed"), and
+ * child links whose parent is no live job.
  */
 export async function runCleanup(
   deps: LifecycleDeps,
@@ -206,6 +209,7 @@ export async function runCleanup(
     orphansCanceled += (await cancelDependents(deps, orphan.parent, orphan.status)).length
   }
   await sql`DELETE FROM housler._tasks WHERE expired_at < now() - make_interval(days => ${TOMBSTONE_DAYS})`.execute(deps.db)
+  await forgetOrphanChildren(deps.db)
   return { expired, orphansCanceled }
 }
 

@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStores } from '../../src/store/index.ts'
 import { createTaskServices } from '../../src/services.ts'
 import { TASKS } from '../../src/tasks/registry.ts'
+import { launchChromium, openWizard } from '../helpers/browser.ts'
 import { readFixture, startFixtureServer } from '../helpers/fixture-server.ts'
 import { spbAnalog, TARGET_URL } from '../helpers/listings.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
@@ -43,14 +44,8 @@ beforeAll(async () => {
     env: { FETCH_REWRITE: `https://spb.cian.ru=${serverView.origin}`, FETCH_RETRIES: '0' },
   })
   await createStores(service.db.db).listings.upsert(Array.from({ length: 8 }, (_, i) => spbAnalog(i)))
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-      // spb.cian.ru and a foreign site both resolve to the local stand-ins.
-      '--host-resolver-rules=MAP spb.cian.ru 127.0.0.1, MAP evil.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-    ],
-  })
+  // spb.cian.ru and a foreign site both resolve to the local stand-ins.
+  browser = await launchChromium(['--host-resolver-rules=MAP spb.cian.ru 127.0.0.1, MAP evil.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'])
 })
 
 afterAll(async () => {
@@ -62,17 +57,13 @@ afterAll(async () => {
 
 describe('the page from the user\'s own browser', () => {
   it('a blocked parse offers the bookmarklet; run on the listing tab it posts into this session and the wizard goes on to analogs', async () => {
-    const context = await browser.newContext({ locale: 'ru-RU' })
-    const problems: string[] = []
-    const wizard = await context.newPage()
-    wizard.on('pageerror', (e) => problems.push(e.message))
-    await wizard.goto(`${service.baseUrl}/?source=store`)
+    const { page: wizard, context, problems } = await openWizard(browser, `${service.baseUrl}/?source=store`)
     await wizard.getByRole('textbox', { name: 'Ссылка на объявление' }).fill(TARGET_URL)
     await wizard.getByRole('button', { name: 'Оценить' }).click()
     const bookmarklet = wizard.getByRole('link', { name: 'Отправить страницу в Housler' })
     await bookmarklet.waitFor({ timeout: STEP_TIMEOUT })
     expect(await wizard.locator('#intake-howto').textContent()).toContain('панель закладок')
-    expect(await wizard.getByLabel(/Ctrl\+S/).count()).toBe(1)
+    expect(await wizard.locator('#intake').getByLabel(/Ctrl\+S/).count()).toBe(1)
     const href = (await bookmarklet.getAttribute('href'))!
     expect(href.startsWith('javascript:')).toBe(true)
     const sessionId = await wizard.evaluate(() => (globalThis as any).housler.state.sessionId)

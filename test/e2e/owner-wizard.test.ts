@@ -1,16 +1,15 @@
-import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTaskServices } from '../../src/services.ts'
 import { createStores } from '../../src/store/index.ts'
 import { TASKS } from '../../src/tasks/registry.ts'
+import { ARTIFACTS, launchChromium, openWizard, screenshot } from '../helpers/browser.ts'
 import { builtRentals, rentalUrl, TYUMEN } from '../helpers/built-pages.ts'
 import { startFixtureServer } from '../helpers/fixture-server.ts'
 import { TARGET_URL } from '../helpers/listings.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 
-const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts')
 const STEP_TIMEOUT = 45_000
 const BLOCKED_URL = 'https://spb.cian.ru/sale/flat/1/'
 const GONE_URL = 'https://spb.cian.ru/sale/flat/404404/'
@@ -20,7 +19,6 @@ let site: Awaited<ReturnType<typeof startFixtureServer>>
 let browser: Browser
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true })
   site = await startFixtureServer({
     '/rent/flat/331090051/': 'cian-offer-331090051.html',
     '/sale/flat/315831388/': 'cian-offer-315831388.html',
@@ -31,10 +29,7 @@ beforeAll(async () => {
   const rewrite = ['tyumen', 'spb', 'www'].map((sub) => `https://${sub}.cian.ru=${site.origin}`).join(',')
   service = await startTestService({ tasks: TASKS, deps: createTaskServices, domain: true, env: { FETCH_REWRITE: rewrite, FETCH_RETRIES: '0', RATE_LIMIT_PER_MINUTE: '0' } })
   await createStores(service.db.db).listings.upsert(builtRentals(TYUMEN))
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {
@@ -43,27 +38,9 @@ afterAll(async () => {
   await site?.close()
 })
 
-type Watched = { page: Page; context: BrowserContext; problems: string[]; failures: string[] }
+const open = (width: number) => openWizard(browser, `${service.baseUrl}/`, { width, timezoneId: 'Asia/Yekaterinburg' })
 
-async function open(width: number): Promise<Watched> {
-  const context = await browser.newContext({ viewport: { width, height: width < 600 ? 844 : 900 }, locale: 'ru-RU', timezoneId: 'Asia/Yekaterinburg' })
-  const page = await context.newPage()
-  const problems: string[] = []
-  const failures: string[] = []
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
-  page.on('console', (m) => {
-    // The listing's own photos live on the internet, which tests never reach.
-    if (m.type() === 'error' && !/ERR_NAME_NOT_RESOLVED/.test(m.text())) problems.push(`console: ${m.text()}`)
-  })
-  page.on('response', (r) => {
-    if (r.status() >= 400) failures.push(`${r.status()} ${new URL(r.url()).pathname}`)
-  })
-  await page.goto(`${service.baseUrl}/`)
-  await page.waitForSelector('#step-1:not([hidden])')
-  return { page, context, problems, failures }
-}
-
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `owner-${name}.png`), fullPage: true })
+const shot = (page: Page, name: string) => screenshot(page, `owner-${name}`)
 const text = (s: string | null) => (s ?? '').replace(/\s+/g, ' ').trim()
 
 async function noPageOverflow(page: Page) {

@@ -1,25 +1,24 @@
-import { mkdirSync } from 'node:fs'
-import path from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStores } from '../../src/store/index.ts'
 import { createTaskServices } from '../../src/services.ts'
 import { TASKS } from '../../src/tasks/registry.ts'
 import { cianOfferPage } from '../helpers/analog-pages.ts'
-import { startFixtureServer } from '../helpers/fixture-server.ts'
+import { launchChromium, openWizard, screenshot } from '../helpers/browser.ts'
+import { readFixture, startFixtureServer } from '../helpers/fixture-server.ts'
 import { spbAnalog } from '../helpers/listings.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 
-const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts')
 const STEP_TIMEOUT = 60_000
 const ADDED_URL = 'https://spb.cian.ru/sale/flat/95001/'
+// Saved with Ctrl+S, never served by the site: the wizard sends the page itself.
+const SAVED_URL = 'https://spb.cian.ru/sale/flat/95002/'
 
 let service: TestService
 let site: Awaited<ReturnType<typeof startFixtureServer>>
 let browser: Browser
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true })
   const routes: Record<string, string> = {
     '/sale/flat/95001/': cianOfferPage({ offerId: '95001', buildYear: 2016, ceilingHeight: 2.8 }),
     '/rent/flat/331090051/': 'cian-offer-331090051.html',
@@ -34,10 +33,7 @@ beforeAll(async () => {
     env: { FETCH_REWRITE: `https://spb.cian.ru=${site.origin},https://tyumen.cian.ru=${site.origin}`, FETCH_RETRIES: '0' },
   })
   await createStores(service.db.db).listings.upsert(Array.from({ length: 8 }, (_, i) => spbAnalog(i)))
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  })
+  browser = await launchChromium()
 }, 60_000)
 
 afterAll(async () => {
@@ -52,12 +48,8 @@ async function addAnalog(page: Page, url: string) {
 }
 
 describe('the wizard for a flat without a listing', () => {
-  it('values a flat typed in by hand, adds an analog by URL and refuses one from another city', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ru-RU' })
-    const page = await context.newPage()
-    const problems: string[] = []
-    page.on('pageerror', (e) => problems.push(e.message))
-    await page.goto(`${service.baseUrl}/?source=both`)
+  it('values a flat typed in by hand, adds analogs by URL and from a saved page, and refuses one from another city', async () => {
+    const { page, context, problems } = await openWizard(browser, `${service.baseUrl}/?source=both`)
     await page.getByRole('button', { name: 'Ввести параметры вручную' }).click()
     const form = page.locator('#manual-form')
     await form.getByLabel('Город').fill('Санкт-Петербург')
@@ -86,7 +78,7 @@ describe('the wizard for a flat without a listing', () => {
     expect(session.target).toMatchObject({ city: 'Санкт-Петербург', total_area: 120, rooms: 3, year_built: 2020, ceiling_height: 3, price: 80_000_000, market: 'new_building', url: '' })
     // The analogs' pages were parsed for the valuation: the ceiling adjustment compares with theirs.
     expect(state.report.valuation.adjustments).toContainEqual(expect.objectContaining({ parameter: 'ceiling_height', analogs_value: 2.7 }))
-    await page.screenshot({ path: path.join(ARTIFACTS, 'wizard-manual-report.png'), fullPage: true })
+    await screenshot(page, 'wizard-manual-report')
 
     await page.getByRole('button', { name: /Аналоги/ }).click()
     await page.waitForSelector('#step-3:not([hidden]) #add-analog-form:not([hidden])')
@@ -99,12 +91,24 @@ describe('the wizard for a flat without a listing', () => {
     await added.waitFor({ timeout: STEP_TIMEOUT })
     await expect(added.textContent()).resolves.toContain('добавлен вручную')
 
+    // A page saved with Ctrl+S: its own og:url names the listing, the URL field stays empty.
+    await page.getByLabel(/сохранённую в браузере \(Ctrl\+S\)/).setInputFiles({ name: 'analog.html', mimeType: 'text/html', buffer: Buffer.from(cianOfferPage({ offerId: '95002', buildYear: 2012, ceilingHeight: 2.9 })) })
+    const saved = page.locator(`#analogs tbody tr:has(a[href="${SAVED_URL}"])`)
+    await saved.waitFor({ timeout: STEP_TIMEOUT })
+    await expect(saved.textContent()).resolves.toContain('добавлен вручную')
+    expect(site.requests).not.toContain(new URL(SAVED_URL).pathname)
+    // A saved page from another city is refused with the server's sentence, as a URL is.
+    await page.getByLabel(/сохранённую в браузере \(Ctrl\+S\)/).setInputFiles({ name: 'tyumen.html', mimeType: 'text/html', buffer: Buffer.from(readFixture('cian-offer-331090051.html')) })
+    await expect.poll(() => page.locator('#add-analog-error').textContent(), { timeout: STEP_TIMEOUT }).toMatch(/Аналог не добавлен: объявление из другого города \(Тюмень\)/)
+    await screenshot(page, 'wizard-manual-saved-analog')
+
     await page.getByRole('button', { name: 'Далее: отчёт' }).click()
     await page.waitForSelector('#step-4:not([hidden]) #share', { timeout: STEP_TIMEOUT })
     const report = await page.evaluate(() => (globalThis as any).housler.state.report)
-    expect(report.valuation.used_urls).toContain(ADDED_URL)
+    expect(report.valuation.used_urls).toEqual(expect.arrayContaining([ADDED_URL, SAVED_URL]))
     const html = await (await fetch(`${service.baseUrl}${report.report_url}`)).text()
     expect(html).toContain(`href="${ADDED_URL}"`)
+    expect(html).toContain(`href="${SAVED_URL}"`)
     expect(html).toContain('добавлен вручную')
 
     // The report's PDF and a share link from the same screen.
@@ -115,7 +119,7 @@ describe('the wizard for a flat without a listing', () => {
     await page.getByRole('button', { name: 'Отозвать ссылку' }).click()
     await expect.poll(() => page.locator('#share-result').textContent()).toMatch(/Ссылка отозвана/)
     expect((await fetch(shared)).status).toBe(404)
-    await page.screenshot({ path: path.join(ARTIFACTS, 'wizard-manual-shared.png'), fullPage: true })
+    await screenshot(page, 'wizard-manual-shared')
     expect(problems).toEqual([])
     await context.close()
   }, 240_000)

@@ -1,16 +1,14 @@
-import { mkdirSync } from 'node:fs'
-import path from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStores } from '../../src/store/index.ts'
 import { createTaskServices } from '../../src/services.ts'
 import { TASKS } from '../../src/tasks/registry.ts'
+import { launchChromium, openWizard, screenshot } from '../helpers/browser.ts'
 import { startFixtureServer } from '../helpers/fixture-server.ts'
 import { spbAnalog, TARGET_URL } from '../helpers/listings.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 
 const BLOCKED_URL = 'https://spb.cian.ru/sale/flat/1/'
-const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts')
 const STEP_TIMEOUT = 30_000
 
 // The guide's "Frontend интеграция" snippet, character for character: the contract for existing front ends.
@@ -54,7 +52,6 @@ let site: Awaited<ReturnType<typeof startFixtureServer>>
 let browser: Browser
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true })
   site = await startFixtureServer({
     '/sale/flat/315831388/': 'cian-offer-315831388.html',
     '/sale/flat/1/': 'cian-captcha-2024.html',
@@ -66,10 +63,7 @@ beforeAll(async () => {
     env: { FETCH_REWRITE: `https://spb.cian.ru=${site.origin},https://www.cian.ru=${site.origin}`, FETCH_RETRIES: '0' },
   })
   await createStores(service.db.db).listings.upsert(Array.from({ length: 8 }, (_, i) => spbAnalog(i)))
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {
@@ -78,25 +72,9 @@ afterAll(async () => {
   await site?.close()
 })
 
-type Watched = { page: Page; context: BrowserContext; problems: string[] }
+const open = (width: number, query = '?source=store') => openWizard(browser, `${service.baseUrl}/${query}`, { width })
 
-/** A fresh browser profile at a width; collects script errors and CSP violations. */
-async function open(width: number, query = '?source=store'): Promise<Watched> {
-  const context = await browser.newContext({ viewport: { width, height: width < 600 ? 844 : 900 }, locale: 'ru-RU' })
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Uncaught/i.test(m.text())) problems.push(`console: ${m.text()}`)
-  })
-  await page.goto(`${service.baseUrl}/${query}`)
-  await page.waitForSelector('#step-1:not([hidden])')
-  return { page, context, problems }
-}
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `wizard-${name}.png`), fullPage: true })
-}
+const shot = (page: Page, name: string) => screenshot(page, `wizard-${name}`)
 
 /** Nothing the wizard shows may stick out sideways: the page never scrolls horizontally. */
 async function expectNoHorizontalOverflow(page: Page) {

@@ -1,23 +1,24 @@
 /**
  * @module Advice for the owner: the flat's strengths and weaknesses against its analogs, each from
  * an adjustment the valuation applied (with the share of analogs it beats where the fact is a
- * number), and what to do about the price and the listing. Only facts the valuation used.
+ * number), and what to do — the price to set and why, the bargaining floor, what to show in the
+ * listing — each said once. Only facts the valuation used.
  */
 import type { Property } from '../parse/property.ts'
 import { featuresOf } from './features.ts'
+import { moneyFor, nf0, nf1, pct } from './format.ts'
 import type { SaleScenarios } from './scenarios.ts'
 import type { Adjustment, Valuation } from './valuation.ts'
+
+/** One thing to do; `topic` lets a reader (or a test) find the price to set without parsing the text. */
+export type AdviceAction = { topic: 'price' | 'bargaining' | 'market' | 'listing'; text: string }
 
 export type Advice = {
   strengths: string[]
   weaknesses: string[]
-  actions: string[]
+  /** «Что сделать»: the report's one section of advice. */
+  actions: AdviceAction[]
 }
-
-const nf0 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 0 })
-const nf1 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 1 })
-const rub = (n: number) => `${nf0.format(Math.round(n))} ₽`
-const signedPct = (x: number) => `${x > 0 ? '+' : '−'}${nf1.format(Math.abs(x * 100))} %`
 
 /** The numeric fact behind an adjustment, per flat, to say how many analogs the target beats. */
 const NUMERIC: Partial<Record<Adjustment['parameter'], (p: Property) => number | null>> = {
@@ -28,7 +29,7 @@ const NUMERIC: Partial<Record<Adjustment['parameter'], (p: Property) => number |
 }
 
 function describeAdjustment(a: Adjustment, analogs: readonly Property[]): string {
-  const effect = signedPct(a.coefficient - 1)
+  const effect = pct(a.coefficient - 1)
   const valueOf = NUMERIC[a.parameter]
   if (valueOf) {
     const values = analogs.map(valueOf).filter((x): x is number => x !== null)
@@ -61,30 +62,43 @@ export function adviseOwner(valuation: Valuation, analogs: readonly Property[], 
   const downs = valuation.adjustments.filter((a) => 1 - a.coefficient >= NOTABLE)
   const strengths = ups.map((a) => describeAdjustment(a, inUse))
   const weaknesses = downs.map((a) => describeAdjustment(a, inUse))
-  const actions: string[] = []
+  const rent = valuation.deal_type === 'rent'
+  const actions: AdviceAction[] = [{ topic: 'price', text: priceToSet(valuation) }]
+  const money = moneyFor(valuation)
   const r = valuation.price_range
-  const d = valuation.difference
-  if (valuation.verdict === 'overpriced' && d !== null) {
-    actions.push(`Цена объявления на ${nf1.format(d * 100)} % выше справедливой. Чтобы продать в разумный срок, поставьте около ${rub(r.recommended_listing)}.`)
-  } else if (valuation.verdict === 'underpriced' && d !== null) {
-    actions.push(`Цена объявления на ${nf1.format(-d * 100)} % ниже справедливой: её можно поднять до ${rub(r.recommended_listing)}.`)
-  } else {
-    actions.push(`Поставьте в объявлении ${rub(r.recommended_listing)}: это справедливая цена с запасом на торг.`)
-  }
-  actions.push(`При торге не опускайтесь ниже ${rub(r.minimum_acceptable)}; быстрая продажа — от ${rub(r.quick_sale_min)}.`)
-  if (strengths.length > 0) {
-    const labels = ups.map((a) => a.label.toLowerCase())
-    actions.push(`Покажите в объявлении то, чем квартира лучше аналогов: ${labels.join(', ')} — в заголовке, описании и на фото.`)
-  }
-  if (weaknesses.length > 0) {
-    actions.push('Слабые стороны уже учтены в справедливой цене: назовите их покупателю сами и объясните ими цену.')
-  }
-  if (scenarios.available) {
-    const fair = scenarios.scenarios.find((s) => s.shift === 0)
-    if (fair?.days != null) actions.push(`По справедливой цене аналоги уходили с рынка примерно за ${fair.days} дн.`)
-  }
+  actions.push({
+    topic: 'bargaining',
+    text: rent
+      ? `При торге не снижайте ставку ниже ${money(r.minimum_acceptable)}.`
+      : `При торге не опускайтесь ниже ${money(r.minimum_acceptable)}; если продать нужно быстро — не ниже ${money(r.quick_sale_min)}.`,
+  })
+  const fair = scenarios.available ? scenarios.scenarios.find((s) => s.shift === 0) : undefined
+  if (fair?.days != null) actions.push({ topic: 'market', text: `По справедливой цене аналоги уходили с рынка примерно за ${fair.days} дн.` })
   if (scenarios.price_cuts.count > 0 && scenarios.price_cuts.median_cut !== null) {
-    actions.push(`${scenarios.price_cuts.count} из ${scenarios.analogs_with_history || analogs.length} аналогов снижали цену (медиана −${nf1.format(scenarios.price_cuts.median_cut * 100)} %): закладывайте торг.`)
+    actions.push({
+      topic: 'market',
+      text: `${scenarios.price_cuts.count} из ${scenarios.analogs_with_history || analogs.length} аналогов снижали цену (медиана −${nf1.format(scenarios.price_cuts.median_cut * 100)} %): закладывайте торг.`,
+    })
+  }
+  if (ups.length > 0) {
+    actions.push({ topic: 'listing', text: `Покажите в объявлении то, чем квартира лучше аналогов: ${ups.map((a) => a.label.toLowerCase()).join(', ')} — в заголовке, описании и на фото.` })
+  }
+  if (downs.length > 0) {
+    actions.push({ topic: 'listing', text: `Слабые стороны уже учтены в справедливой ${rent ? 'ставке' : 'цене'}: назовите их ${rent ? 'арендатору' : 'покупателю'} сами и объясните ими ${rent ? 'ставку' : 'цену'}.` })
   }
   return { strengths, weaknesses, actions }
+}
+
+/** The price to set, with its reason: the fair price plus the bargaining margin the valuation chose. */
+function priceToSet(v: Valuation): string {
+  const rent = v.deal_type === 'rent'
+  const r = v.price_range
+  const d = v.difference
+  const markup = r.fair > 0 ? r.recommended_listing / r.fair - 1 : 0
+  const margin = markup > NOTABLE ? ` плюс ${pct(markup, false)} на торг${d !== null && d > 0 ? ' (меньше обычного: нынешняя уже выше справедливой)' : ''}` : ' без наценки на торг'
+  const set = `${moneyFor(v)(r.recommended_listing)} — ${rent ? 'справедливую ставку' : 'справедливую цену'}${margin}`
+  const asking = rent ? 'Ставка в объявлении' : 'Цена объявления'
+  if (v.verdict === 'overpriced' && d !== null) return `${asking} на ${nf1.format(d * 100)} % выше справедливой: чтобы ${rent ? 'сдать' : 'продать'} в разумный срок, поставьте ${set}.`
+  if (v.verdict === 'underpriced' && d !== null) return `${asking} на ${nf1.format(-d * 100)} % ниже справедливой. Поставьте ${set}.`
+  return `Поставьте в объявлении ${set}.`
 }

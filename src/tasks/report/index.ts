@@ -6,7 +6,6 @@ import type { TaskServices } from '../services.ts'
 import { defineTask, SessionIdSchema } from '../types.ts'
 import { adviseOwner, type Advice } from './advice.ts'
 import { renderReportHtml, renderReportMarkdown, type ReportComparable } from './render.ts'
-import { renderExtrasHtml, renderExtrasMarkdown } from './render-extras.ts'
 import { estimateScenarios, type SaleScenarios } from './scenarios.ts'
 import { valuate, type Valuation } from './valuation.ts'
 
@@ -86,15 +85,8 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
     const full: ReportValuation = { ...valuation, scenarios, advice, user_changes: { added_urls: [...addedUrls], excluded_urls: excludedUrls } }
     await ctx.progress(70, 'Формирование отчёта...')
     const id = randomUUID()
-    const meta = { generated_at: new Date().toISOString(), report_id: id, extra_html: renderExtrasHtml(extras), extra_markdown: renderExtrasMarkdown(extras) }
-    await reports.save({
-      id,
-      job_id: ctx.jobId,
-      session_id: payload.session_id,
-      valuation: full,
-      html: renderReportHtml(valuation, target, used, meta),
-      markdown: renderReportMarkdown(valuation, target, used, meta),
-    })
+    const input = { valuation, target, comparables: used, extras, generated_at: new Date().toISOString(), report_id: id }
+    await reports.save({ id, job_id: ctx.jobId, session_id: payload.session_id, valuation: full, html: renderReportHtml(input), markdown: renderReportMarkdown(input) })
     await sessions.saveReport(payload.session_id, id)
     await ctx.progress(100, 'Отчёт готов')
     return {

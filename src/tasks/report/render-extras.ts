@@ -1,10 +1,11 @@
 /**
- * @module Report sections of the valuation product beyond the price: sale scenarios and time on
- * market, advice, and the analogs the user added or excluded. HTML and Markdown; page text escaped.
+ * @module Report sections of the valuation product beyond the price: what to do, sale scenarios and
+ * time on market, strengths and weaknesses, and the analogs the user added or excluded. HTML and
+ * Markdown; page text escaped.
  */
 import type { Property } from '../parse/property.ts'
 import type { Advice } from './advice.ts'
-import { escapeHtml, escapeMarkdown } from './render.ts'
+import { escapeHtml, escapeMarkdown, nf0, nf1 } from './format.ts'
 import type { SaleScenarios } from './scenarios.ts'
 
 export type ReportExtras = {
@@ -16,8 +17,15 @@ export type ReportExtras = {
   excluded: readonly string[]
 }
 
-const nf0 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 0 })
-const nf1 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 1 })
+/** «Что сделать»: the price to set first, each thing once (the section the report leads with). */
+export function renderActionsHtml(advice: Advice): string {
+  return `<h2>Что сделать</h2>
+<ol class="advice" data-section="actions">${advice.actions.map((a) => `<li data-action="${a.topic}">${escapeHtml(a.text)}</li>`).join('')}</ol>`
+}
+
+export function renderActionsMarkdown(advice: Advice): string {
+  return ['## Что сделать', '', ...advice.actions.map((a, i) => `${i + 1}. ${escapeMarkdown(a.text)}`), ''].join('\n')
+}
 
 function daysText(s: SaleScenarios['scenarios'][number]): string {
   if (s.days !== null) return `≈ ${nf0.format(s.days)} дн.`
@@ -49,8 +57,6 @@ ${scenarios}
 ${list(x.advice.strengths)}
 <h3>Слабые стороны</h3>
 ${list(x.advice.weaknesses)}
-<h2>Что сделать</h2>
-${list(x.advice.actions)}
 ${changes}`
 }
 
@@ -65,7 +71,7 @@ export function renderExtrasMarkdown(x: ReportExtras): string {
   }
   lines.push(m(s.method), '')
   const section = (title: string, items: readonly string[]) => [`## ${title}`, '', ...(items.length ? items.map((i) => `- ${m(i)}`) : ['Нет.']), '']
-  lines.push(...section('Сильные стороны', x.advice.strengths), ...section('Слабые стороны', x.advice.weaknesses), ...section('Что сделать', x.advice.actions))
+  lines.push(...section('Сильные стороны', x.advice.strengths), ...section('Слабые стороны', x.advice.weaknesses))
   if (x.added.length || x.excluded.length) {
     lines.push('## Аналоги, изменённые вами', '')
     for (const a of x.added) lines.push(`- добавлен: ${m(a.title ?? a.address ?? a.url)} (${m(a.url)})`)

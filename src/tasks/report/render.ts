@@ -1,9 +1,11 @@
 /**
  * @module The valuation report as a standalone Russian HTML document (inline CSS and SVG, no
- * external assets) and as Markdown. Every string that came from a listing page or a user is
- * escaped: titles and addresses are attacker-controlled text.
+ * external assets) and as Markdown, from one view of the input. Every string that came from a
+ * listing page or a user is escaped: titles and addresses are attacker-controlled text.
  */
 import type { Property } from '../parse/property.ts'
+import { escapeHtml, escapeMarkdown, moneyFor, nf0, nf1, pct, plural, roundForPeople } from './format.ts'
+import { renderActionsHtml, renderActionsMarkdown, renderExtrasHtml, renderExtrasMarkdown, type ReportExtras } from './render-extras.ts'
 import type { ExclusionReason, Valuation, Verdict } from './valuation.ts'
 
 /** A comparable as find-similar returns it; the ranking fields are optional. */
@@ -17,14 +19,16 @@ export type ReportComparable = Property & {
   added_by_user?: boolean
 }
 
-export type ReportMeta = {
+/** Everything a report shows: the valuation, the flat, its analogs, the advice and the sections beyond the price. */
+export type ReportInput = {
+  valuation: Valuation
+  target: Property
+  comparables: readonly ReportComparable[]
+  extras: ReportExtras
   /** ISO timestamp of generation. */
   generated_at: string
-  /** Job / report id, shown in the footer. */
+  /** Report id, shown in the footer. */
   report_id?: string
-  /** Sections rendered elsewhere (render-extras.ts: scenarios, advice), placed before the analog table. */
-  extra_html?: string
-  extra_markdown?: string
 }
 
 /** The status cell's additions: added by hand, facts from the card only. */
@@ -57,32 +61,9 @@ const QUALITY_RU = { excellent: 'отличное', good: 'хорошее', fair
 
 // ---------------------------------------------------------------- HTML
 
-export function escapeHtml(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;')
-}
-
 /** Only http(s) links survive; anything else (javascript:, data:) becomes inert. */
 function safeHref(url: string): string {
   return /^https?:\/\//i.test(url) ? escapeHtml(url) : '#'
-}
-
-const nf0 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 0 })
-const nf1 = new Intl.NumberFormat('ru-RU', { maximumFractionDigits: 1 })
-
-export function formatRub(n: number, currency = 'RUB'): string {
-  const sign = currency === 'RUB' ? '₽' : currency
-  return `${nf0.format(Math.round(n))} ${sign}`
-}
-
-function pct(x: number, signed = true): string {
-  const v = nf1.format(Math.abs(x * 100))
-  if (!signed) return `${v} %`
-  return `${x > 0 ? '+' : x < 0 ? '−' : ''}${v} %`
 }
 
 function ppsmOf(p: Property): number | null {
@@ -103,11 +84,6 @@ export function describe(p: Property): string {
 /** «2-комн., 45 м², Москва, ул. Правды, 10»: an analog's name in the report. */
 export function analogName(p: Property): string {
   return [describe(p), p.address].filter((x) => x && x !== '').join(', ') || 'объявление'
-}
-
-/** A sum in the report's words: rent is always per month. */
-function moneyFor(v: Pick<Valuation, 'currency' | 'deal_type'>): (n: number) => string {
-  return (n) => `${formatRub(n, v.currency)}${v.deal_type === 'rent' ? '/мес' : ''}`
 }
 
 /** One name for confidence everywhere: «надёжность оценки», with its level in words. */
@@ -133,25 +109,37 @@ const STYLE = `
   .verdict { display: inline-block; padding: .25rem .75rem; border-radius: 999px; font-weight: 600; }
   .verdict.overpriced { background: #fde8e8; color: #9b1c1c; } .verdict.underpriced { background: #e1effe; color: #1e429f; }
   .verdict.fair { background: #def7ec; color: #03543f; } .verdict.none { background: #f3f4f6; }
-  .advice { background: #f0f5ff; border-radius: 8px; padding: .75rem 1rem; }
+  .advice { background: #f0f5ff; border-radius: 8px; padding: .75rem 1rem .75rem 2.25rem; } .advice li + li { margin-top: .35rem; }
   .scroll { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
   table { border-collapse: collapse; width: 100%; font-size: .9rem; overflow-wrap: normal; } th { white-space: nowrap; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
   td.num, td.status { text-align: right; white-space: nowrap; } td.status { text-align: left; } tr.excluded { color: #7b8794; }
   .analogs { min-width: 34rem; } .analogs td:first-child { min-width: 14rem; }
   svg { display: block; width: 100%; max-width: 560px; height: auto; } a { color: #1a56db; }
   details { margin-top: 2rem; border: 1px solid #e4e7eb; border-radius: 8px; padding: .5rem 1rem; } summary { cursor: pointer; font-weight: 600; }
+  @media print { h2, h3 { break-after: avoid; } svg, tr, .card { break-inside: avoid; } }
   @media (max-width: 480px) { body { margin: 1rem auto; padding: 0 .75rem; font-size: 15px; } h1 { font-size: 1.2rem; } table { font-size: .85rem; } }
 `
 
-export function renderReportHtml(
-  valuation: Valuation,
-  target: Property,
-  comparables: readonly ReportComparable[],
-  meta: ReportMeta,
-): string {
-  const v = valuation
+/** What both renderings start from: the words for the deal type, and each analog's row. */
+function reportView(input: ReportInput) {
+  const v = input.valuation
+  const used = new Set(v.used_urls)
+  const excludedBy = new Map(v.excluded.map((x) => [x.url, x.reason]))
+  const analogs = input.comparables.map((c) => {
+    const reason = excludedBy.get(c.url)
+    const inUse = used.has(c.url)
+    return { c, name: analogName(c), ppsm: ppsmOf(c), used: inUse, status: inUse ? 'в расчёте' : reason ? `исключён: ${EXCLUSION_RU[reason]}` : 'не в расчёте', notes: analogNotes(c) }
+  })
+  const rent = v.deal_type === 'rent'
+  return { v, rent, money: moneyFor(v), title: `${rent ? 'Оценка аренды' : 'Оценка квартиры'}: `, heading: describe(input.target) || input.target.address || 'объект', analogs }
+}
+type ReportView = ReturnType<typeof reportView>
+
+export function renderReportHtml(input: ReportInput): string {
+  const view = reportView(input)
+  const { v, title, heading } = view
+  const { target, extras } = input
   const e = escapeHtml
-  const heading = describe(target) || target.address || 'объект'
   const market = target.market ? MARKET_RU[target.market] : null
   const facts = [market, target.address].filter((x): x is string => Boolean(x))
   return `<!doctype html>
@@ -163,17 +151,17 @@ export function renderReportHtml(
 <style>${STYLE}</style>
 </head>
 <body>
-<h1>${v.deal_type === 'rent' ? 'Оценка аренды' : 'Оценка квартиры'}: ${e(heading)}</h1>
+<h1>${title}${e(heading)}</h1>
 <p class="muted">${e(facts.join(' · '))}${target.url ? `${facts.length ? ' · ' : ''}<a href="${safeHref(target.url)}" rel="noopener noreferrer">объявление</a>` : ''}</p>
 ${summarySection(v)}
-${adviceSection(v)}
+${renderActionsHtml(extras.advice)}
 <h2>Цены за м² похожих квартир</h2>
-${renderChartSvg(v, comparables)}
+${renderChartSvg(v, input.comparables)}
 <p class="muted">Столбцы — сколько аналогов в каждом диапазоне цены за м²; отметка «Ваша квартира» — цена за м² в объявлении, зелёная линия — справедливая цена за м².</p>
-${meta.extra_html ?? ''}
-${analogsSection(v, comparables)}
+${renderExtrasHtml(extras)}
+${analogsSection(view)}
 ${methodSection(v)}
-<p class="muted">Сформировано ${e(formatDateRu(meta.generated_at))}${meta.report_id ? ` · отчёт ${e(meta.report_id)}` : ''}. Оценка ориентировочная: она строится по объявлениям, а не по сделкам.</p>
+<p class="muted">Сформировано ${e(formatDateRu(input.generated_at))}${input.report_id ? ` · отчёт ${e(input.report_id)}` : ''}. Оценка ориентировочная: она строится по объявлениям, а не по сделкам.</p>
 </body>
 </html>
 `
@@ -194,34 +182,9 @@ function summarySection(v: Valuation): string {
 <p data-field="range">${rent ? 'Такие квартиры сейчас сдаются' : 'Такие квартиры сейчас продаются'} за <b>${escapeHtml(money(roundForPeople(low)))} – ${escapeHtml(money(roundForPeople(high)))}</b>.</p>`
 }
 
-function adviceSection(v: Valuation): string {
-  const money = moneyFor(v)
-  const r = v.price_range
-  const rent = v.deal_type === 'rent'
-  const markup = r.fair > 0 ? r.recommended_listing / r.fair - 1 : 0
-  const why =
-    markup > 0.001
-      ? `Это справедлив${rent ? 'ая ставка' : 'ая цена'} плюс ${pct(markup, false)}: запас на торг${v.verdict === 'overpriced' ? ', меньше обычного, потому что цена в объявлении уже выше рынка' : ''}.`
-      : `Это и есть справедлив${rent ? 'ая ставка' : 'ая цена'}: цена в объявлении уже выше рынка, запас на торг в неё заложен.`
-  return `<h2>${rent ? 'Какую ставку назначить' : 'За сколько выставлять'}</h2>
-<div class="advice" data-field="recommended">
-<p>Рекомендуем ${rent ? 'ставку в объявлении' : 'цену в объявлении'} <b>${escapeHtml(money(r.recommended_listing))}</b>. ${why}</p>
-<p>${rent ? 'Снижать ставку при торге' : 'Соглашаться при торге'} — не ниже <b>${escapeHtml(money(r.minimum_acceptable))}</b>.${rent ? '' : ` Если продать нужно быстро — не ниже <b>${escapeHtml(money(r.quick_sale_min))}</b>.`}</p>
-</div>`
-}
-
-function analogsSection(v: Valuation, comparables: readonly ReportComparable[]): string {
-  const money = moneyFor(v)
-  const used = new Set(v.used_urls)
-  const excludedBy = new Map(v.excluded.map((x) => [x.url, x.reason]))
-  const rows = comparables
-    .map((c, i) => {
-      const ppsm = ppsmOf(c)
-      const reason = excludedBy.get(c.url)
-      const status = used.has(c.url) ? 'в расчёте' : reason ? `исключён: ${EXCLUSION_RU[reason]}` : 'не в расчёте'
-      const name = analogName(c)
-      return `<tr class="${used.has(c.url) ? '' : 'excluded'}" data-analog="${i + 1}"><td><a href="${safeHref(c.url)}" rel="noopener noreferrer">${escapeHtml(name)}</a>${c.market ? ` <span class="muted">${MARKET_RU[c.market]}</span>` : ''}</td><td class="num">${c.price === null ? '—' : escapeHtml(money(c.price))}</td><td class="num">${ppsm === null ? '—' : nf0.format(ppsm)}</td><td class="num">${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`}</td><td class="status">${escapeHtml(status)}${analogNotes(c) ? `<div class="muted" data-analog-note>${escapeHtml(analogNotes(c))}</div>` : ''}</td></tr>`
-    })
+function analogsSection({ v, money, analogs }: ReportView): string {
+  const rows = analogs
+    .map(({ c, name, ppsm, used, status, notes }, i) => `<tr class="${used ? '' : 'excluded'}" data-analog="${i + 1}"><td><a href="${safeHref(c.url)}" rel="noopener noreferrer">${escapeHtml(name)}</a>${c.market ? ` <span class="muted">${MARKET_RU[c.market]}</span>` : ''}</td><td class="num">${c.price === null ? '—' : escapeHtml(money(c.price))}</td><td class="num">${ppsm === null ? '—' : nf0.format(ppsm)}</td><td class="num">${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`}</td><td class="status">${escapeHtml(status)}${notes ? `<div class="muted" data-analog-note>${escapeHtml(notes)}</div>` : ''}</td></tr>`)
     .join('')
   return `<h2>Аналоги</h2>
 <div class="scroll"><table class="analogs"><thead><tr><th>Квартира</th><th>${v.deal_type === 'rent' ? 'Ставка' : 'Цена'}</th><th>₽ за м²</th><th>Расстояние</th><th>Статус</th></tr></thead><tbody>${rows}</tbody></table></div>`
@@ -250,20 +213,6 @@ ${v.data_quality.warnings.length ? `<h3>Предупреждения</h3><ul>${v
 <ul>${v.confidence.reasons.map((x) => `<li>${e(x)}</li>`).join('')}</ul>
 <p class="muted">Метод: медиана цены за м² после фильтра IQR, независимые поправки по параметрам, вердикт при отклонении больше ±5 %. Рекомендуемая цена — справедливая +5 % (+3 %, если объявление немного выше рынка; без наценки, если выше больше чем на 5 %); минимально приемлемая — рекомендуемая −5 %.</p>
 </details>`
-}
-
-/** A range for people, not for a spreadsheet: millions to 10 000 ₽, tens of thousands to 100 ₽. */
-function roundForPeople(n: number): number {
-  const step = n >= 1_000_000 ? 10_000 : n >= 10_000 ? 100 : 1
-  return Math.round(n / step) * step
-}
-
-function plural(n: number, one: string, few: string, many: string): string {
-  const mod10 = n % 10
-  const mod100 = n % 100
-  if (mod10 === 1 && mod100 !== 11) return one
-  if (mod10 >= 2 && mod10 <= 4 && (mod100 < 12 || mod100 > 14)) return few
-  return many
 }
 
 /**
@@ -347,58 +296,31 @@ function shortRub(n: number): string {
 
 // ---------------------------------------------------------------- Markdown
 
-/** Escapes Markdown syntax and raw HTML in page text, and `|` for table cells. */
-export function escapeMarkdown(s: string): string {
-  return s
-    .replace(/[\\`*_{}[\]()#+!|~>]/g, (ch) => `\\${ch}`)
-    .replace(/</g, '&lt;')
-    .replace(/\r?\n/g, ' ')
-}
-
-export function renderReportMarkdown(
-  valuation: Valuation,
-  target: Property,
-  comparables: readonly ReportComparable[],
-  meta: ReportMeta,
-): string {
-  const v = valuation
-  const money = moneyFor(v)
-  const rent = v.deal_type === 'rent'
+export function renderReportMarkdown(input: ReportInput): string {
+  const { v, rent, money, title, heading, analogs } = reportView(input)
+  const { target, extras } = input
   const m = escapeMarkdown
-  const used = new Set(v.used_urls)
-  const excludedBy = new Map(v.excluded.map((x) => [x.url, x.reason]))
-  const r = v.price_range
   const lines: string[] = []
-  lines.push(`# ${rent ? 'Оценка аренды' : 'Оценка квартиры'}: ${m(describe(target) || target.address || 'объект')}`, '')
+  lines.push(`# ${title}${m(heading)}`, '')
   if (target.address) lines.push(`${m([target.market ? MARKET_RU[target.market] : null, target.address].filter(Boolean).join(' · '))}`, '')
   lines.push(`**${verdictText(v)}**${v.difference === null ? '' : ` (цена объявления ${pct(v.difference)} к справедливой)`}`, '')
   lines.push(`- ${rent ? 'Справедливая ставка аренды' : 'Справедливая цена'}: **${money(v.fair_price)}** (${nf0.format(v.price_per_sqm.fair)} ₽/м²)`)
   lines.push(`- ${rent ? 'Ставка в объявлении' : 'Цена объявления'}: ${v.asking_price === null ? '—' : money(v.asking_price)}`)
   lines.push(`- ${rent ? 'Такие квартиры сдаются' : 'Такие квартиры продаются'} за ${money(roundForPeople(v.interval_95.total[0]))} – ${money(roundForPeople(v.interval_95.total[1]))}`)
   lines.push(`- Надёжность оценки: ${v.confidence.score} из 100 — ${confidenceLevel(v.confidence.score)}; аналогов в расчёте ${v.analogs_used} из ${v.analogs_total}`, '')
-  lines.push(`## ${rent ? 'Какую ставку назначить' : 'За сколько выставлять'}`, '', '| | |', '|---|---:|')
-  lines.push(`| ${rent ? 'Рекомендуемая ставка в объявлении' : 'Рекомендуемая цена в объявлении'} | ${money(r.recommended_listing)} |`)
-  lines.push(`| ${rent ? 'Справедливая ставка' : 'Справедливая цена'} | ${money(r.fair)} |`)
-  lines.push(`| Минимально приемлемая при торге | ${money(r.minimum_acceptable)} |`)
-  if (!rent) lines.push(`| Быстрая продажа, не ниже | ${money(r.quick_sale_min)} |`)
-  lines.push('')
-  lines.push('## Как считали', '', `База (медиана аналогов): ${nf0.format(v.price_per_sqm.base_median)} ₽/м²; CV ${pct(v.data_quality.cv, false)}; 95 % t-интервал ${nf0.format(v.interval_95.per_sqm[0])}–${nf0.format(v.interval_95.per_sqm[1])} ₽/м²`, '')
+  lines.push(renderActionsMarkdown(extras.advice), renderExtrasMarkdown(extras))
+  lines.push('## Аналоги', '', `| # | Квартира | ${rent ? 'Ставка' : 'Цена'} | ₽/м² | Расстояние | Статус |`, '|---:|---|---:|---:|---:|---|')
+  analogs.forEach(({ c, name, ppsm, status, notes }, i) => {
+    const link = /^https?:\/\//i.test(c.url) ? `[${m(name)}](<${c.url.replace(/[<>\s]/g, '')}>)` : m(name)
+    lines.push(`| ${i + 1} | ${link} | ${c.price === null ? '—' : money(c.price)} | ${ppsm === null ? '—' : nf0.format(ppsm)} | ${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`} | ${status}${notes ? `; ${m(notes)}` : ''} |`)
+  })
+  lines.push('', '## Как считали', '', `База (медиана аналогов): ${nf0.format(v.price_per_sqm.base_median)} ₽/м²; CV ${pct(v.data_quality.cv, false)}; 95 % t-интервал ${nf0.format(v.interval_95.per_sqm[0])}–${nf0.format(v.interval_95.per_sqm[1])} ₽/м²`, '')
   if (v.adjustments.length) {
     lines.push('| Параметр | Объект | Аналоги | Коэффициент | ₽/м² |', '|---|---|---|---:|---:|')
     for (const a of v.adjustments) {
       lines.push(`| ${m(a.label)} | ${m(String(a.target_value))} | ${m(String(a.analogs_value))} | ${a.coefficient.toFixed(3)} | ${nf0.format(a.estimate_per_sqm)} |`)
     }
   } else lines.push('Поправок нет.')
-  if (meta.extra_markdown) lines.push('', meta.extra_markdown)
-  lines.push('', '## Аналоги', '', `| # | Квартира | ${rent ? 'Ставка' : 'Цена'} | ₽/м² | Расстояние | Статус |`, '|---:|---|---:|---:|---:|---|')
-  comparables.forEach((c, i) => {
-    const ppsm = ppsmOf(c)
-    const reason = excludedBy.get(c.url)
-    const status = used.has(c.url) ? 'в расчёте' : reason ? `исключён: ${EXCLUSION_RU[reason]}` : 'не в расчёте'
-    const link = /^https?:\/\//i.test(c.url) ? `[${m(analogName(c))}](<${c.url.replace(/[<>\s]/g, '')}>)` : m(analogName(c))
-    const notes = analogNotes(c)
-    lines.push(`| ${i + 1} | ${link} | ${c.price === null ? '—' : money(c.price)} | ${ppsm === null ? '—' : nf0.format(ppsm)} | ${c.distance_km == null ? '—' : `${nf1.format(c.distance_km)} км`} | ${status}${notes ? `; ${m(notes)}` : ''} |`)
-  })
-  lines.push('', `_Сформировано ${m(formatDateRu(meta.generated_at))}._`, '')
+  lines.push('', `_Сформировано ${m(formatDateRu(input.generated_at))}._`, '')
   return lines.join('\n')
 }

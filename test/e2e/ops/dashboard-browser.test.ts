@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { z } from 'zod'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineTask } from '../../../src/tasks/types.ts'
+import { launchChromium } from '../../helpers/browser.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
 
 const ARTIFACTS = 'test-artifacts/dashboard'
@@ -52,10 +53,7 @@ describe('the dashboard in a real browser', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true })
     service = await startTestService({ tasks: [stepper.task, flakyTask], env: { WORKER_HEARTBEAT_SECONDS: '1' } })
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     stepper.release()

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { QueueStatsSchema } from '../../../src/http/contract.ts'
+import type { ChildJobs } from '../../../src/tasks/services.ts'
 import { defineTask } from '../../../src/tasks/types.ts'
 import { until } from '../../helpers/processes.ts'
 import { startTestService, waitForStatus, type TestService } from '../../helpers/service.ts'
@@ -18,10 +21,23 @@ const hangTask = defineTask({
   },
 })
 
+/** Runs two echo jobs as its children, as find-similar runs its analogs' pages. */
+const fanOutTask = defineTask<Record<string, never>, { children: number }, { children: ChildJobs }>({
+  kind: 'fan-out',
+  payload: z.object({}),
+  retry: { maxAttempts: 1, backoffSeconds: 0, backoffMaxSeconds: 0 },
+  spawnsChildren: true,
+  async handler(_payload, ctx) {
+    const requests = ['a', 'b'].map((ref) => ({ ref, kind: 'echo', payload: { value: ref } }))
+    const outcomes = await ctx.deps.children.run(ctx.jobId, null, requests, { concurrency: 2, waitSeconds: 30, signal: ctx.signal })
+    return { children: outcomes.filter((o) => o.status === 'finished').length }
+  },
+})
+
 let service: TestService
 beforeAll(async () => {
   service = await startTestService({
-    tasks: [echoTask, failTask, gates.task, hangTask],
+    tasks: [echoTask, failTask, gates.task, hangTask, fanOutTask],
     worker: { concurrency: 2 },
     env: { RQ_RESULT_TTL: '1', RQ_FAILURE_TTL: '2', WORKER_POLL_INTERVAL_MS: '200' },
   })
@@ -131,6 +147,28 @@ describe('RQ semantics', () => {
       expect(body.error).toMatch(/expired/)
       expect(body.details).toEqual({ job_id: id })
     }
+  })
+
+  it('drops the child links of a parent the TTL cleanup expires, and links whose parent is gone, and keeps a live parent\'s', async () => {
+    const links = async (parent: string) =>
+      (await sql<{ n: number }>`SELECT count(*)::int AS n FROM housler._task_children WHERE parent_job_id = ${parent}`.execute(service.db.db)).rows[0].n
+    const parent = await post('fan-out')
+    expect(await waitForStatus(service.baseUrl, parent, ['finished'])).toMatchObject({ result: { children: 2 }, children: { total: 2, finished: 2, failed: 0 } })
+    expect(await links(parent)).toBe(2)
+    // A link whose parent row is gone, and links of a parent still waiting to run.
+    const gone = randomUUID()
+    const live = await post('echo', { enqueue_in: 3600 })
+    for (const [child, owner] of [[randomUUID(), gone], [randomUUID(), live]]) {
+      await sql`INSERT INTO housler._task_children (child_job_id, parent_job_id, ref) VALUES (${child}, ${owner}, 'test')`.execute(service.db.db)
+    }
+    await until('the parent to expire', async () => {
+      await service.runtime.cleanup()
+      return (await fetch(`${service.baseUrl}/api/tasks/status/${parent}`)).status === 404 ? true : undefined
+    }, 10_000, 200)
+    expect(await links(parent)).toBe(0)
+    expect(await links(gone)).toBe(0)
+    expect(await links(live)).toBe(1)
+    await service.queue.cancel(live)
   })
 
   it('settles a permanent failure at once, without retries', async () => {

@@ -14,7 +14,7 @@ const ADMIN = 'admin-key-for-headers'
 const LIMIT = 2048
 /** Routes that take a whole page (parse with html, intake, import) have their own limit. */
 const PAGE_LIMIT = 65536
-const PAGE_ROUTES = new Set(['/api/tasks/parse', '/api/intake', '/api/listings/import'])
+const PAGE_ROUTES = new Set(['/api/tasks/parse', '/api/intake', '/api/listings/import', '/api/sessions/sess-h/analogs'])
 const ADMIN_HEADERS = { authorization: `Bearer ${ADMIN}`, 'x-housler-dashboard': '1' }
 
 let service: TestService

@@ -4,12 +4,14 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { gzipSync } from 'node:zlib'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTaskServices } from '../../../src/services.ts'
 import { createStores } from '../../../src/store/index.ts'
 import { TASKS } from '../../../src/tasks/registry.ts'
 import { cianOfferPage } from '../../helpers/analog-pages.ts'
+import { builtRentals, cianRentalPage, rentalUrl, TYUMEN } from '../../helpers/built-pages.ts'
 import { startFixtureServer } from '../../helpers/fixture-server.ts'
 import { spbAnalog, TARGET_URL } from '../../helpers/listings.ts'
 import { until } from '../../helpers/processes.ts'
@@ -188,6 +190,49 @@ describe('analogs added by hand', () => {
     expect(session.added_analogs.map((a: any) => a.url)).not.toContain('https://tyumen.cian.ru/rent/flat/331090051/')
   })
 
+  it('adds an analog from a saved page, sent gzip-compressed as the wizard sends it, without a request to the site', async () => {
+    const url = 'https://spb.cian.ru/sale/flat/95002/'
+    const html = cianOfferPage({ offerId: '95002', buildYear: 2012, ceilingHeight: 2.9 })
+    // Past the 64 KB body limit of other routes: this route takes a whole page, as the parse route does.
+    expect(html.length).toBeGreaterThan(500_000)
+    const response = await fetch(`${service.baseUrl}/api/sessions/vp-1/analogs`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ url, html })),
+    })
+    expect(response.status).toBe(202)
+    const parsed = await statusOf((await response.json()).job_id, ['finished', 'failed'])
+    expect(parsed.status).toBe('finished')
+    expect(parsed.result).toMatchObject({ source: 'browser', data: { url, offer_id: '95002', year_built: 2012, ceiling_height: 2.9 } })
+    expect(site.requests).not.toContain('/sale/flat/95002/')
+    const session = await (await api('GET', '/api/sessions/vp-1')).json()
+    expect(session.added_analogs.map((a: any) => a.url)).toEqual(['https://spb.cian.ru/sale/flat/95001/', url])
+    const done = await statusOf((await (await api('POST', '/api/tasks/report', { session_id: 'vp-1' })).json()).job_id, ['finished', 'failed'])
+    expect(done.result.valuation.used_urls).toContain(url)
+    const report = await (await api('GET', done.result.report_url)).text()
+    expect(report).toMatch(/<tr[^>]*><td><a href="https:\/\/spb\.cian\.ru\/sale\/flat\/95002\/"[^]*?добавлен вручную/)
+  })
+
+  it('refuses a saved page from another city or of another deal type, and one past the page limit', async () => {
+    const refusal = async (sessionId: string, url: string, html: string) => {
+      const { job_id } = await (await api('POST', `/api/sessions/${sessionId}/analogs`, { url, html })).json()
+      return (await statusOf(job_id, ['failed', 'finished'])).error
+    }
+    const tyumen = rentalUrl(TYUMEN)
+    expect(await refusal('vp-1', tyumen, cianRentalPage(TYUMEN))).toMatch(/^Аналог не добавлен: объявление из другого города \(Тюмень\), а квартира — Санкт-Петербург/)
+    expect((await (await api('GET', '/api/sessions/vp-1')).json()).added_analogs.map((a: any) => a.url)).not.toContain(tyumen)
+    // The same rental page against a Tyumen flat for sale: same city, other deal type.
+    await createStores(service.db.db).sessions.saveTarget('vp-tyumen-sale', '', { ...builtRentals(TYUMEN)[0], url: '', deal_type: 'sale', price: 6_000_000 })
+    expect(await refusal('vp-tyumen-sale', tyumen, cianRentalPage(TYUMEN))).toBe('Аналог не добавлен: это аренда, а оценивается продажа')
+    expect((await (await api('GET', '/api/sessions/vp-tyumen-sale')).json()).added_analogs).toEqual([])
+    const huge = await api('POST', '/api/sessions/vp-1/analogs', { url: 'https://spb.cian.ru/sale/flat/95004/', html: 'x'.repeat(5 * 1024 * 1024 + 1) })
+    expect(huge.status).toBe(413)
+    expect(await huge.json()).toMatchObject({ code: 'PayloadTooLarge', details: { limit_bytes: 5 * 1024 * 1024 } })
+    // Only what the parse route takes for a saved page: no role, no other session.
+    const unknownField = await api('POST', '/api/sessions/vp-1/analogs', { url: tyumen, html: '<html></html>', role: 'target' })
+    expect(unknownField.status).toBe(400)
+  })
+
   it('refuses a bad URL before any job exists', async () => {
     const response = await api('POST', '/api/sessions/vp-1/analogs', { url: 'http://127.0.0.1/sale/flat/1/' })
     expect(response.status).toBe(400)
@@ -219,7 +264,17 @@ describe('sale scenarios from the listings store', () => {
     const html = await (await api('GET', second.report_url)).text()
     expect(html).toContain('data-section="scenarios"')
     expect(html).toContain('Каплана–Мейера')
-    expect(html).toMatch(/Что сделать<\/h2>\s*<ul><li>/)
+    // One section of advice, in every rendering: the price to set first, then the market and the listing.
+    expect(html.match(/<h2>[^<]*<\/h2>/g)!.filter((h) => /Что сделать|За сколько|Какую ставку/.test(h))).toEqual(['<h2>Что сделать</h2>'])
+    expect(html).toMatch(/<h2>Что сделать<\/h2>\s*<ol class="advice" data-section="actions"><li data-action="price">[^<]+ ₽ — справедливую цену (плюс [\d,]+ % на торг|без наценки)/)
+    const markdown = await (await api('GET', second.markdown_url)).text()
+    expect(markdown.split('\n').filter((l) => /^## (Что сделать|За сколько|Какую ставку)/.test(l))).toEqual(['## Что сделать'])
+    const json = await (await api('GET', `${second.report_url}?format=json`)).json()
+    expect(json.advice.actions.filter((a: any) => a.topic === 'price')).toHaveLength(1)
+    expect(json.advice.actions.slice(0, 2).map((a: any) => a.topic)).toEqual(['price', 'bargaining'])
+    // The time on market at the fair price is advice only when the scenarios give it a number.
+    const atFair = json.scenarios.scenarios.find((row: any) => row.shift === 0)
+    expect(json.advice.actions.some((a: any) => /^По справедливой цене аналоги уходили с рынка примерно за \d+ дн\.$/.test(a.text))).toBe(atFair.days !== null)
   })
 })
 
@@ -265,6 +320,8 @@ describe('the report as a PDF and a share link', () => {
     expect(text).toContain('Аналоги')
     expect(text).toContain('Профессора Попова')
     expect(text).toContain('Сценарии продажи')
+    expect(text.split('Что сделать')).toHaveLength(2)
+    expect(text).not.toMatch(/За сколько выставлять|Какую ставку назначить/)
     // A4 is 595 × 842 points; the fonts are embedded.
     const info = execFileSync('pdfinfo', [file], { encoding: 'utf8' })
     expect(info).toMatch(/Page size:\s+595(\.\d+)? x 842(\.\d+)? pts \(A4\)/)

@@ -1,8 +1,10 @@
 import * as cheerio from 'cheerio'
 import { describe, expect, it } from 'vitest'
 import { emptyProperty, type Property } from '../../../src/tasks/parse/property.ts'
-import { renderReportHtml, renderReportMarkdown } from '../../../src/tasks/report/render.ts'
-import { valuate } from '../../../src/tasks/report/valuation.ts'
+import { adviseOwner } from '../../../src/tasks/report/advice.ts'
+import { renderReportHtml, renderReportMarkdown, type ReportInput } from '../../../src/tasks/report/render.ts'
+import { estimateScenarios } from '../../../src/tasks/report/scenarios.ts'
+import { valuate, type Valuation } from '../../../src/tasks/report/valuation.ts'
 
 const EVIL = '<script>alert(1)</script>'
 
@@ -32,12 +34,20 @@ const analogs = [180_000, 190_000, 200_000, 205_000, 210_000, 220_000, 400_000].
 analogs[3] = { ...analogs[3], price: 200_000 * 50 }
 const target = flat(220_000, { title: EVIL, url: 'javascript:alert(3)', repair: 'евроремонт', ceiling_height: 3.0 })
 const valuation = valuate(target, analogs, { currentYear: 2025 })
-const meta = { generated_at: '2025-06-01T12:00:00Z', report_id: 'job-1' }
+
+/** The report task's input for a valuation: advice from it, no market history. */
+function reportOf(v: Valuation, target: Property, comparables: Property[]): ReportInput {
+  const scenarios = estimateScenarios({ fairPrice: v.fair_price, marketPerSqm: v.price_per_sqm.base_median, history: [], now: new Date('2025-06-01T12:00:00Z') })
+  const extras = { scenarios, advice: adviseOwner(v, comparables, scenarios), added: [], excluded: [] }
+  return { valuation: v, target, comparables, extras, generated_at: '2025-06-01T12:00:00Z', report_id: 'job-1' }
+}
+const input = reportOf(valuation, target, analogs)
+const occurrences = (text: string, part: string) => text.split(part).length - 1
 
 const text = (s: string) => s.replace(/\s+/g, ' ').trim()
 
 describe('renderReportHtml', () => {
-  const html = renderReportHtml(valuation, target, analogs, meta)
+  const html = renderReportHtml(input)
   const $ = cheerio.load(html)
 
   it('is a complete standalone Russian document', () => {
@@ -74,12 +84,25 @@ describe('renderReportHtml', () => {
   it('speaks to an owner: one range, a recommended price with its reason, the method collapsed', () => {
     expect(text($('[data-field=range]').text())).toMatch(/^Такие квартиры сейчас продаются за [\d  ]+ ₽ – [\d  ]+ ₽\.$/)
     expect(text($('[data-field=confidence]').text())).toMatch(/^\d+ из 100 — (высокая|средняя|низкая)$/)
-    expect(text($('[data-field=recommended]').text())).toContain('запас на торг')
+    expect(text($('[data-action=price]').text())).toContain('на торг')
     expect($('details#method').attr('open')).toBeUndefined()
     const method = text($('details#method').text())
     for (const word of ['Как считали', 'CV', 'IQR', 't-распределению']) expect(method).toContain(word)
     expect(text($('body').text())).not.toMatch(/Достоверность|Уверенность/)
     expect(text($('body').text())).toContain('1 июня 2025 г.')
+  })
+
+  it('says what to do in one section, the price to set first, each sum once', () => {
+    const body = text($('body').text())
+    expect($('h2').map((_, h) => $(h).text()).get().filter((t) => /Что сделать|За сколько|Какую ставку/.test(t))).toEqual(['Что сделать'])
+    const actions = $('ol[data-section=actions] li')
+    expect(actions.first().attr('data-action')).toBe('price')
+    // 10 400 000 fair, asking +5,8 % → overpriced, no listing premium; the floor is 95 % of it.
+    expect(text(actions.first().text())).toBe('Цена объявления на 5,8 % выше справедливой: чтобы продать в разумный срок, поставьте 10 400 000 ₽ — справедливую цену без наценки на торг.')
+    expect(text($('[data-action=bargaining]').text())).toMatch(/^При торге не опускайтесь ниже 9 880 000 ₽; если продать нужно быстро — не ниже [\d ]+ ₽\.$/)
+    expect(occurrences(body, '9 880 000 ₽')).toBe(1)
+    expect(occurrences(body, 'При торге')).toBe(1)
+    expect($('[data-action=listing]').text()).toContain('высота потолков')
   })
 
   it('escapes page strings everywhere and neutralises bad links', () => {
@@ -104,7 +127,7 @@ describe('a rental report', () => {
   const rentals = [500, 520, 540, 560, 580, 600].map((p) => flat(p, { deal_type: 'rent', price: p * 50, url: `https://tyumen.cian.ru/rent/flat/${p}/` }))
   const tenant = flat(560, { deal_type: 'rent', price: 28_000, url: 'https://tyumen.cian.ru/rent/flat/1/' })
   const v = valuate(tenant, rentals, { currentYear: 2025 })
-  const $r = cheerio.load(renderReportHtml(v, tenant, rentals, meta))
+  const $r = cheerio.load(renderReportHtml(reportOf(v, tenant, rentals)))
   const body = text($r('body').text())
 
   it('says rent per month everywhere and never offers a quick sale', () => {
@@ -112,20 +135,23 @@ describe('a rental report', () => {
     expect(text($r('[data-field=asking-price]').text())).toBe('28 000 ₽/мес')
     expect(body).toContain('Оценка аренды')
     expect(body).toContain('Такие квартиры сейчас сдаются')
-    expect(body).toContain('Рекомендуем ставку в объявлении')
-    expect(body).not.toMatch(/Быстрая продажа|продать быстро|продаются/)
-    const md = renderReportMarkdown(v, tenant, rentals, meta)
+    expect(text($r('[data-action=price]').text())).toMatch(/справедливую ставку (плюс [\d,]+ % на торг|без наценки на торг)/)
+    expect(text($r('[data-action=bargaining]').text())).toMatch(/^При торге не снижайте ставку ниже [\d ]+ ₽\/мес\.$/)
+    expect(body).not.toMatch(/быстр|продать|продаются|покупател/i)
+    const md = renderReportMarkdown(reportOf(v, tenant, rentals))
     expect(text(md)).toContain('28 000 ₽/мес')
-    expect(md).not.toContain('Быстрая продажа')
+    expect(md).not.toMatch(/быстр|продать|покупател/i)
   })
 })
 
 describe('renderReportMarkdown', () => {
-  const md = renderReportMarkdown(valuation, target, analogs, meta)
+  const md = renderReportMarkdown(input)
 
-  it('carries the fair price, verdict and one row per analog, escaped', () => {
+  it('carries the fair price, verdict, one «Что сделать» and one row per analog, escaped', () => {
     expect(text(md)).toContain('Справедливая цена: **10 400 000 ₽**')
-    expect(md).toContain('Быстрая продажа')
+    expect(md.split('\n').filter((l) => l.startsWith('## ') && /Что сделать|За сколько|Какую ставку/.test(l))).toEqual(['## Что сделать'])
+    expect(text(md)).toContain('1. Цена объявления на 5,8 % выше справедливой: чтобы продать в разумный срок, поставьте 10 400 000 ₽')
+    expect(occurrences(text(md), '9 880 000 ₽')).toBe(1)
     expect(md).toContain('**Цена завышена**')
     expect(md.split('\n').filter((l) => /^\| \d+ \|/.test(l))).toHaveLength(analogs.length)
     expect(md).not.toContain('<script>')

@@ -94,8 +94,15 @@ describe('adviseOwner', () => {
     expect(advice.weaknesses).toEqual(['Лифт: нет против «есть» у большинства аналогов: −5 %'])
     // fair per m² = median(204 000, 190 000) = 197 000 → 9 850 000; asking 11 000 000 = +11,7 % → overpriced; listing premium 0
     expect(v.fair_price).toBe(9_850_000)
-    expect(advice.actions[0].replace(/\s/g, ' ')).toBe('Цена объявления на 11,7 % выше справедливой. Чтобы продать в разумный срок, поставьте около 9 850 000 ₽.')
-    expect(advice.actions.join(' ')).toMatch(/высота потолков — в заголовке/)
-    expect(advice.actions.join(' ')).not.toMatch(/уходили с рынка/)
+    expect(advice.actions[0]).toEqual({ topic: 'price', text: expect.any(String) })
+    expect(advice.actions[0].text.replace(/\s/g, ' ')).toBe('Цена объявления на 11,7 % выше справедливой: чтобы продать в разумный срок, поставьте 9 850 000 ₽ — справедливую цену без наценки на торг.')
+    // bargaining floor: recommended 9 850 000 × 0.95 = 9 357 500
+    expect(advice.actions[1].text.replace(/\s/g, ' ')).toMatch(/^При торге не опускайтесь ниже 9 357 500 ₽; если продать нужно быстро — не ниже [\d ]+ ₽\.$/)
+    const said = advice.actions.map((a) => a.text).join(' ')
+    expect(said).toMatch(/высота потолков — в заголовке/)
+    expect(said).not.toMatch(/уходили с рынка/)
+    // Each thing once: one price to set, one bargaining floor.
+    expect(advice.actions.filter((a) => a.topic === 'price')).toHaveLength(1)
+    expect(advice.actions.filter((a) => a.topic === 'bargaining')).toHaveLength(1)
   })
 })
