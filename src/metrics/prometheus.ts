@@ -1,23 +1,5 @@
-import type { ProxyHealth } from '../fetch/index.ts'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-
-export type MetricsSnapshot = {
-  depth: Array<{ kind: string; status: string; jobs: number }>
-  liveWorkers: number
-  /** Undefined without a replica; null when the read server is not in recovery. */
-  replicaLagSeconds?: number | null
-}
-
-export type ConnectionCounts = {
-  refusals: { primary: number; replica: number }
-  pools: Array<{ database: string; open: number; idle: number; waiting: number; max: number }>
-}
-
-type JobEvents = {
-  onJobStart?(job: { id: string; kind: string; attempt: number; waitMs?: number }): void
-  onJobEnd?(job: { id: string; kind: string; attempt: number; outcome: 'finished' | 'failed' | 'retry' | 'canceled'; runMs: number }): void
-  onTerminal?(jobId: string): void
-}
+import type { JobEvents, Metrics, MetricsOptions, MetricsSnapshot, ProxyHealthSource } from './index.ts'
 
 // Seconds; tasks range from sub-second parses to minute-long reports.
 const JOB_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
@@ -27,16 +9,7 @@ const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
  * One Prometheus registry per process (API or worker). Queue depth and live workers come from a
  * snapshot read at most every `snapshotMaxAgeMs` (default 5000 ms), however often it is scraped.
  */
-/** Per-proxy counters of this process's fetcher, labelled by the proxy's redacted id (never its credentials). */
-export type ProxyHealthSource = () => readonly ProxyHealth[]
-
-export function createMetrics(options: {
-  snapshot: () => Promise<MetricsSnapshot>
-  snapshotMaxAgeMs?: number
-  proxyHealth?: ProxyHealthSource
-  /** This process's pools, read at each scrape (no query). */
-  connections?: () => ConnectionCounts
-}) {
+export function createPrometheusMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const maxAgeMs = options.snapshotMaxAgeMs ?? 5000
@@ -152,7 +125,6 @@ export function createMetrics(options: {
   })
 
   return {
-    registry,
     contentType: registry.contentType,
     render: () => registry.metrics(),
     enqueued: (kind: string, count = 1) => enqueued.inc({ kind }, count),
@@ -161,8 +133,7 @@ export function createMetrics(options: {
       httpRequests.inc({ method, route, status: String(status) })
       httpSeconds.observe({ method, route }, seconds)
     },
-    /** Wraps worker events so every job start and end is counted, then calls `inner`. */
-    jobEvents<E extends JobEvents>(inner?: E): JobEvents {
+    jobEvents(inner?: JobEvents): JobEvents {
       return {
         onJobStart(job) {
           if (job.attempt === 1 && job.waitMs !== undefined) waitSeconds.observe({ kind: job.kind }, job.waitMs / 1000)
@@ -182,8 +153,6 @@ export function createMetrics(options: {
     },
   }
 }
-
-export type Metrics = ReturnType<typeof createMetrics>
 
 function registerProxyMetrics(registry: Registry, health: ProxyHealthSource): void {
   // Counters read from the fetcher's own totals at scrape time; the fetcher is the one place that counts.
