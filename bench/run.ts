@@ -1,5 +1,5 @@
 // npm run bench [-- --quick] [-- --only a|b|c|d|e|f]: every scenario for every system in one run.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -232,39 +232,58 @@ async function scenarioDrain() {
   }
 }
 
-// ---- f) an idle worker: the real `node worker/main.ts` with the service's task kinds ------------
+// ---- f) an idle worker: `npm run worker` (its very command line) beside graphile-worker's runner ----
+const ROOT = path.join(BENCH_DIR, '..')
+const WORKER_SCRIPT = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker as string
+/** Node flags of `npm run worker`, so graphile-worker runs on the same terms. */
+const WORKER_NODE_FLAGS = WORKER_SCRIPT.split(' ').slice(1, -1)
+
+/** Starts `args` (cwd: the checkout), waits for `readyLine` on stdout, idles, and reads RSS and anonymous memory (kB). */
+async function idleMemory(args: string[], env: Record<string, string | undefined>, readyLine: string) {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    let output = ''
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+        if (output.includes(readyLine)) resolve()
+      })
+      child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code} before it started`)))
+    })
+    // Idle: start-up garbage has had time to be collected; nothing is queued.
+    await sleep(N.idleSettleMs)
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1])
+    const smaps = await readFile(`/proc/${child.pid}/smaps_rollup`, 'utf8').catch(() => '')
+    const anonymousKb = Number(/^Anonymous:\s+(\d+)/m.exec(smaps)?.[1] ?? NaN)
+    return { rssKb, anonymousKb }
+  } finally {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
+  }
+}
+
 async function scenarioIdleWorker() {
+  // Both start from a warm TypeScript cache, as after npm install (a miss would load Node's stripper).
+  spawnSync(process.execPath, [path.join(ROOT, 'src', 'typescript-cache.js')], { stdio: 'ignore' })
+  const rssRow: Row = { scenario: 'f', metric: `RSS of an idle worker (${WORKER_SCRIPT})`, unit: 'MB', better: 'lower' }
+  // RSS = the node binary's and modules' file-backed pages (shared with other node processes, or
+  // not, depending on what else runs) + anonymous memory (V8 heap, malloc, stacks): the process's own.
+  const anonRow: Row = { scenario: 'f', metric: 'idle worker: anonymous memory (RSS minus file-backed pages)', unit: 'MB', better: 'lower' }
   await freshDb('idle_worker', async (url) => {
-    const entry = path.join(BENCH_DIR, '..', 'worker', 'main.ts')
     // Only what a deployment sets: no NODE_OPTIONS or other settings leak in from this shell.
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url, LOG_LEVEL: 'info' }
-    const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'inherit'] })
-    try {
-      let output = ''
-      const started = new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (chunk: Buffer) => {
-          output += chunk.toString()
-          if (output.includes('"msg":"worker started"')) resolve()
-        })
-        child.once('exit', (code) => reject(new Error(`worker/main.ts exited with ${code} before it started`)))
-      })
-      await started
-      // Idle: start-up garbage has had time to be collected; nothing is queued.
-      await sleep(N.idleSettleMs)
-      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1])
-      const smaps = await readFile(`/proc/${child.pid}/smaps_rollup`, 'utf8').catch(() => '')
-      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(smaps)?.[1] ?? NaN)
-      record('mem-idle', { scenario: 'f', metric: 'RSS of an idle worker (node worker/main.ts)', unit: 'MB', better: 'lower' }, 'ours', rssKb / 1024)
-      // RSS = the node binary's and modules' file-backed pages (shared with other node processes, or
-      // not, depending on what else runs) + anonymous memory (V8 heap, malloc, stacks): the process's own.
-      record('mem-idle-anon', { scenario: 'f', metric: 'idle worker: anonymous memory (RSS minus file-backed pages)', unit: 'MB', better: 'lower' }, 'ours', field('Anonymous') / 1024)
-    } finally {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve))
-        child.kill('SIGTERM')
-        await exited
-      }
-    }
+    const ours = await idleMemory(WORKER_SCRIPT.split(' ').slice(1), env, '"msg":"worker started"')
+    record('mem-idle', rssRow, 'ours', ours.rssKb / 1024)
+    record('mem-idle-anon', anonRow, 'ours', ours.anonymousKb / 1024)
+  })
+  await freshDb('idle_graphile', async (url) => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME }
+    const graphile = await idleMemory([...WORKER_NODE_FLAGS, path.join(BENCH_DIR, 'graphile-idle.ts'), url], env, 'graphile worker started')
+    record('mem-idle', rssRow, 'graphile', graphile.rssKb / 1024)
+    record('mem-idle-anon', anonRow, 'graphile', graphile.anonymousKb / 1024)
   })
 }
 
@@ -523,6 +542,7 @@ const targets: Target[] = [
   { what: 'queue-stats p99 ≤ 20 ms at 1M', ours: ['stats-p99', 'ours'], reference: 20, rule: (o, r) => o <= r, text: '≤ 20 ms' },
   { what: 'status p99 ≤ 10 ms at 1M', ours: ['retained-status-p99', 'ours'], reference: 10, rule: (o, r) => o <= r, text: '≤ 10 ms' },
   { what: 'idle worker < 80 MB RSS', ours: ['mem-idle', 'ours'], reference: 80, rule: (o, r) => o < r, text: '< 80 MB' },
+  { what: 'idle worker RSS ≤ graphile-worker\'s', ours: ['mem-idle', 'ours'], reference: ['mem-idle', 'graphile'], rule: (o, r) => o <= r, text: '≤ 1.0×' },
 ]
 
 const systemsSeen = [...new Set([...rows.values()].flatMap((row) => [...row.values.keys()]))]

@@ -5,7 +5,7 @@
 // WebAssembly compiler in every process (≈ 17 MB RSS, bench/RESULTS.md "idle worker"); a process whose
 // modules are all cached never does. The key is the source itself, so an edited file can never be served
 // stale: it misses, is stripped once (the same transform Node applies) and cached. `node src/typescript-cache.js`
-// fills the cache for src, worker, migrations and demo and drops entries no file has any more (npm's prepare).
+// fills the cache for src, worker, migrations, demo and bench and drops entries no file has any more (npm's prepare).
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import module from 'node:module'
@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const ROOT = path.resolve(import.meta.dirname, '..')
 const ROOT_URL = pathToFileURL(ROOT + path.sep).href
 export const CACHE_DIR = path.join(ROOT, 'node_modules', '.cache', 'housler-typescript')
-const WARM_DIRS = ['src', 'worker', 'migrations', 'demo']
+const WARM_DIRS = ['src', 'worker', 'migrations', 'demo', 'bench']
 
 /** The cache file of a TypeScript source: its hash names it. */
 export function cacheFileOf(source) {
