@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only a|b|c|d|e|f]: every scenario for every system in one run.
+// npm run bench [-- --quick] [-- --only a|b|c|d|e|f|g]: every scenario for every system in one run.
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -11,6 +11,7 @@ import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN } from '../src/webhooks/index
 import { BENCH_DIR, createDatabase, dropDatabase, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, waitFor, type Child } from './lib.ts'
 import { openOurs, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
 import { hooks, wallMs } from './tasks.ts'
+import { benchPipeline, p50, p99, STAGES } from './pipeline.ts'
 
 // DROP DATABASE … WITH (FORCE) ends the idle connections peers leave behind; that is expected here.
 process.on('uncaughtException', (error: Error & { code?: string }) => {
@@ -37,6 +38,8 @@ const N = {
   statusBacklog: QUICK ? 20_000 : 40_000,
   retained: QUICK ? 100_000 : 1_000_000,
   idleSettleMs: QUICK ? 2000 : 3000,
+  pipelineRuns: QUICK ? 40 : 200,
+  pipelinePollMs: 10,
   statsRequests: QUICK ? 100 : 300,
   statusRequests: QUICK ? 200 : 1000,
 }
@@ -287,6 +290,19 @@ async function scenarioIdleWorker() {
   })
 }
 
+// ---- g) the pipeline's own cost: parse → find-similar → report on a local site with no delay -------
+async function scenarioPipeline() {
+  const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes('pipeline')
+  const samples = await freshDb('pipeline', (url) =>
+    benchPipeline(url, { runs: N.pipelineRuns, pollMs: N.pipelinePollMs, cpuProfDir: profiled ? path.join(BENCH_DIR, 'results', 'prof') : undefined }),
+  )
+  for (const [stage, label] of STAGES) {
+    for (const [name, pick] of [['p50', p50], ['p99', p99]] as const) {
+      record(`pipeline-${stage}-${name}`, { scenario: 'g', metric: `pipeline ${N.pipelineRuns} runs, ${label}, ${name}`, unit: 'ms', better: 'lower' }, 'ours', pick(samples[stage]))
+    }
+  }
+}
+
 // ---- c) pickup latency -----------------------------------------------------------------------
 // The LISTEN/NOTIFY systems are measured interleaved: all idle at once, each on its own database,
 // and the sends go round-robin (10 ms apart, so each system gets one every ~50 ms). Background load
@@ -524,6 +540,8 @@ try {
     if (want('d')) await scenarioStatus()
   }
   if (want('e')) await scenarioRetained()
+  // Once: its 200 runs already give the percentiles.
+  if (want('g')) await scenarioPipeline()
 } finally {
   await admin.end()
   await embedded?.stop()
@@ -541,6 +559,7 @@ const targets: Target[] = [
   { what: 'status GET ≥ 0.8× bare Hono + pg', ours: ['status-rps', 'ours'], reference: ['status-rps', 'bare Hono + pg'], rule: (o, r) => o >= 0.8 * r, text: '≥ 0.8×' },
   { what: 'queue-stats p99 ≤ 20 ms at 1M', ours: ['stats-p99', 'ours'], reference: 20, rule: (o, r) => o <= r, text: '≤ 20 ms' },
   { what: 'status p99 ≤ 10 ms at 1M', ours: ['retained-status-p99', 'ours'], reference: 10, rule: (o, r) => o <= r, text: '≤ 10 ms' },
+  { what: 'pipeline p50 ≤ 300 ms (POST → report finished seen)', ours: ['pipeline-total-p50', 'ours'], reference: 300, rule: (o, r) => o <= r, text: '≤ 300 ms' },
   { what: 'idle worker < 80 MB RSS', ours: ['mem-idle', 'ours'], reference: 80, rule: (o, r) => o < r, text: '< 80 MB' },
   { what: 'idle worker RSS ≤ graphile-worker\'s', ours: ['mem-idle', 'ours'], reference: ['mem-idle', 'graphile'], rule: (o, r) => o <= r, text: '≤ 1.0×' },
 ]
