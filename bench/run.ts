@@ -38,6 +38,7 @@ const N = {
   statusBacklog: QUICK ? 20_000 : 40_000,
   retained: QUICK ? 100_000 : 1_000_000,
   idleSettleMs: QUICK ? 2000 : 3000,
+  apiLoadMs: QUICK ? 10_000 : 20_000,
   pipelineRuns: QUICK ? 40 : 200,
   pipelinePollMs: 10,
   statsRequests: QUICK ? 100 : 300,
@@ -290,6 +291,53 @@ async function scenarioIdleWorker() {
   })
 }
 
+// ---- f) the API under load: `npm run api` (its very command line) serving 50 pollers and 20 enqueues/s ----
+const API_SCRIPT = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.api as string
+
+async function scenarioApiMemory() {
+  await freshDb('api_memory', async (url) => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url, PORT: String(port), RQ_COMPAT_PORT: '0', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'info' }
+    const api = spawn(process.execPath, API_SCRIPT.split(' ').slice(1), { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] })
+    const rssMb = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${api.pid}/status`, 'utf8'))?.[1]) / 1024
+    try {
+      const up = await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 60_000, 100)
+      if (!up) throw new Error('npm run api did not become ready within 60 s')
+      // No worker: the parses stay queued, and their statuses are what the pollers read.
+      let seq = 0
+      const enqueue = async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/api/tasks/parse`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ url: `https://www.cian.ru/sale/flat/${++seq}/`, session_id: `bench-api-${seq}` }),
+        })
+        return ((await response.json()) as { job_id: string }).job_id
+      }
+      const ids: string[] = []
+      for (let i = 0; i < 50; i++) ids.push(await enqueue())
+      const before = await rssMb()
+      let peak = before
+      const sampler = setInterval(() => void rssMb().then((mb) => (peak = Math.max(peak, mb)), () => {}), 100)
+      const enqueuer = setInterval(() => void enqueue().then((id) => ids.push(id), () => {}), 50)
+      try {
+        await httpLoad({ port, connections: 50, durationMs: N.apiLoadMs, request: (i) => ({ method: 'GET', path: `/api/tasks/status/${ids[i % ids.length]}` }) })
+      } finally {
+        clearInterval(enqueuer)
+        clearInterval(sampler)
+      }
+      const row: Row = { scenario: 'f', metric: `RSS of npm run api serving 50 pollers and 20 enqueues/s for ${N.apiLoadMs / 1000} s (peak)`, unit: 'MB', better: 'lower' }
+      record('mem-api-pollers', row, 'ours', peak)
+      record('mem-api-pollers-idle', { scenario: 'f', metric: 'RSS of npm run api before that load', unit: 'MB', better: 'lower' }, 'ours', before)
+    } finally {
+      if (api.exitCode === null) {
+        const exited = new Promise((resolve) => api.once('exit', resolve))
+        api.kill('SIGTERM')
+        await exited
+      }
+    }
+  })
+}
+
 // ---- g) the pipeline's own cost: parse → find-similar → report on a local site with no delay -------
 async function scenarioPipeline() {
   const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes('pipeline')
@@ -536,6 +584,7 @@ try {
     if (want('a')) await scenarioEnqueue()
     if (want('b') || want('f')) await scenarioDrain()
     if (want('f')) await scenarioIdleWorker()
+    if (want('f')) await scenarioApiMemory()
     if (want('c')) await scenarioPickup()
     if (want('d')) await scenarioStatus()
   }
@@ -560,6 +609,7 @@ const targets: Target[] = [
   { what: 'queue-stats p99 ≤ 20 ms at 1M', ours: ['stats-p99', 'ours'], reference: 20, rule: (o, r) => o <= r, text: '≤ 20 ms' },
   { what: 'status p99 ≤ 10 ms at 1M', ours: ['retained-status-p99', 'ours'], reference: 10, rule: (o, r) => o <= r, text: '≤ 10 ms' },
   { what: 'pipeline p50 ≤ 300 ms (POST → report finished seen)', ours: ['pipeline-total-p50', 'ours'], reference: 300, rule: (o, r) => o <= r, text: '≤ 300 ms' },
+  { what: 'API RSS ≤ 150 MB serving 50 pollers + 20 enqueues/s', ours: ['mem-api-pollers', 'ours'], reference: 150, rule: (o, r) => o <= r, text: '≤ 150 MB' },
   { what: 'idle worker < 80 MB RSS', ours: ['mem-idle', 'ours'], reference: 80, rule: (o, r) => o < r, text: '< 80 MB' },
   { what: 'idle worker RSS ≤ graphile-worker\'s', ours: ['mem-idle', 'ours'], reference: ['mem-idle', 'graphile'], rule: (o, r) => o <= r, text: '≤ 1.0×' },
 ]
