@@ -6,7 +6,6 @@
 // and the bench's clock (POST sent, finished seen); all clocks are this machine's.
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import pg from 'pg'
 import { createStores } from '../src/store/index.ts'
@@ -14,7 +13,7 @@ import { createDb } from '../src/db/index.ts'
 import { createSilentLogger } from '../src/log.ts'
 import { builtRentals, cianRentalPage, rentalUrl, TYUMEN } from '../test/helpers/built-pages.ts'
 import { startFixtureServer } from '../test/helpers/fixture-server.ts'
-import { BENCH_DIR, percentile, sleep, waitFor } from './lib.ts'
+import { BENCH_DIR, freePort, percentile, sleep, terminate, waitReady } from './lib.ts'
 
 const ROOT = path.join(BENCH_DIR, '..')
 
@@ -32,15 +31,6 @@ export const STAGES = [
   ['total', 'total (POST → report finished seen)'],
 ] as const
 export type Stage = (typeof STAGES)[number][0]
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 type JobTimes = { kind: string; created_at: Date; started_at: Date; ended_at: Date; result: { attempts?: Array<{ ms: number }>; fetch_attempts?: Array<{ ms: number }> } }
 
@@ -73,8 +63,7 @@ export async function benchPipeline(url: string, options: { runs: number; pollMs
   const base = `http://127.0.0.1:${port}`
   const samples = Object.fromEntries(STAGES.map(([stage]) => [stage, [] as number[]])) as unknown as Record<Stage, number[]>
   try {
-    const up = await waitFor(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok === true, 60_000, 100)
-    if (!up) throw new Error('the service did not become ready within 60 s')
+    await waitReady(port, 'npm start')
     await createStores(db.db).listings.upsert(builtRentals(TYUMEN))
     const admin = new pg.Pool({ connectionString: url, max: 1 })
     try {
@@ -126,9 +115,7 @@ export async function benchPipeline(url: string, options: { runs: number; pollMs
       await admin.end()
     }
   } finally {
-    const exited = new Promise((resolve) => (service.exitCode !== null ? resolve(null) : service.once('exit', resolve)))
-    service.kill('SIGTERM')
-    await exited
+    await terminate(service)
     await db.destroy()
     await site.close()
   }

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.ts'
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/index.ts'
 import { createSilentLogger } from '../src/log.ts'
 import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN } from '../src/webhooks/index.ts'
-import { BENCH_DIR, createDatabase, dropDatabase, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, waitFor, type Child } from './lib.ts'
+import { BENCH_DIR, createDatabase, dropDatabase, freePort, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, terminate, waitFor, waitReady, type Child } from './lib.ts'
 import { openOurs, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
 import { hooks, wallMs } from './tasks.ts'
 import { benchPipeline, p50, p99, STAGES } from './pipeline.ts'
@@ -261,11 +261,7 @@ async function idleMemory(args: string[], env: Record<string, string | undefined
     const anonymousKb = Number(/^Anonymous:\s+(\d+)/m.exec(smaps)?.[1] ?? NaN)
     return { rssKb, anonymousKb }
   } finally {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-    }
+    await terminate(child)
   }
 }
 
@@ -296,13 +292,12 @@ const API_SCRIPT = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'u
 
 async function scenarioApiMemory() {
   await freshDb('api_memory', async (url) => {
-    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const port = await freePort()
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url, PORT: String(port), RQ_COMPAT_PORT: '0', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'info' }
     const api = spawn(process.execPath, API_SCRIPT.split(' ').slice(1), { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] })
     const rssMb = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${api.pid}/status`, 'utf8'))?.[1]) / 1024
     try {
-      const up = await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 60_000, 100)
-      if (!up) throw new Error('npm run api did not become ready within 60 s')
+      await waitReady(port, 'npm run api')
       // No worker: the parses stay queued, and their statuses are what the pollers read.
       let seq = 0
       const enqueue = async () => {
@@ -329,11 +324,7 @@ async function scenarioApiMemory() {
       record('mem-api-pollers', row, 'ours', peak)
       record('mem-api-pollers-idle', { scenario: 'f', metric: 'RSS of npm run api before that load', unit: 'MB', better: 'lower' }, 'ours', before)
     } finally {
-      if (api.exitCode === null) {
-        const exited = new Promise((resolve) => api.once('exit', resolve))
-        api.kill('SIGTERM')
-        await exited
-      }
+      await terminate(api)
     }
   })
 }
