@@ -2,7 +2,8 @@
 // worker in one process) against a local site with no delay: the saved Tyumen rental (cian 331090051) and
 // the saved cian search page; the store holds six rentals around it. Each run POSTs /api/tasks/pipeline with
 // a new session and polls the report's status until it is finished. Stage times come from the job rows
-// (housler.jobs: created_at, started_at, ended_at), the fetcher's own timers in the results (attempts[].ms)
+// (housler.jobs: created_at, started_at, ended_at), the fetcher's own timers in the results (attempts[].ms, which
+// include the fetch ladder's judge: the page's parse, kept and reused by the task)
 // and the bench's clock (POST sent, finished seen); all clocks are this machine's.
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
@@ -20,11 +21,11 @@ const ROOT = path.join(BENCH_DIR, '..')
 export const STAGES = [
   ['post', 'POST /api/tasks/pipeline → 202'],
   ['parse-wait', 'parse: queue wait (created → started)'],
-  ['fetch', 'parse: listing page fetch (fetcher timer)'],
-  ['parse', 'parse: everything else in the job (parse, store, session)'],
+  ['fetch', 'parse: listing page fetch + its parse by the ladder\'s judge (fetcher timer)'],
+  ['parse', 'parse: the rest of the job (progress, listing and session writes)'],
   ['similar-wait', 'find-similar: wait after parse ended'],
-  ['search-fetch', 'find-similar: search page fetches (fetcher timer)'],
-  ['search', 'find-similar: analog search (store, search page parse, guards, rank)'],
+  ['search-fetch', 'find-similar: search page fetches + their parse by the judge (fetcher timer)'],
+  ['search', 'find-similar: the rest (store search, card upserts, guards, rank, summary)'],
   ['report-wait', 'report: wait after find-similar ended'],
   ['report', 'report: valuation + render + save'],
   ['visible', 'status visible (report ended → poll sees finished)'],
