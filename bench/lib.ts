@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import http from 'node:http'
+import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
@@ -213,4 +214,28 @@ export async function inFlight(count: number, concurrency: number, fn: (i: numbe
     }),
   )
   return count / ((performance.now() - started) / 1000)
+}
+
+/** SIGTERM, then the exit (at once when the process has exited already). */
+export async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
+/** Waits until the service on `port` answers /readyz (a database it can reach), or throws after 60 s. */
+export async function waitReady(port: number, what: string): Promise<void> {
+  const ready = await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 60_000, 100)
+  if (!ready) throw new Error(`${what} did not become ready within 60 s`)
+}
+
+/** A port nothing listens on right now (the OS's pick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
 }

@@ -1,5 +1,5 @@
-// npm run bench [-- --quick] [-- --only a|b|c|d|e|f]: every scenario for every system in one run.
-import { spawn } from 'node:child_process'
+// npm run bench [-- --quick] [-- --only a|b|c|d|e|f|g]: every scenario for every system in one run.
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -8,9 +8,10 @@ import { loadConfig } from '../src/config.ts'
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/index.ts'
 import { createSilentLogger } from '../src/log.ts'
 import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN } from '../src/webhooks/index.ts'
-import { BENCH_DIR, createDatabase, dropDatabase, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, waitFor, type Child } from './lib.ts'
+import { BENCH_DIR, createDatabase, dropDatabase, freePort, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, terminate, waitFor, waitReady, type Child } from './lib.ts'
 import { openOurs, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
 import { hooks, wallMs } from './tasks.ts'
+import { benchPipeline, p50, p99, STAGES } from './pipeline.ts'
 
 // DROP DATABASE … WITH (FORCE) ends the idle connections peers leave behind; that is expected here.
 process.on('uncaughtException', (error: Error & { code?: string }) => {
@@ -37,6 +38,9 @@ const N = {
   statusBacklog: QUICK ? 20_000 : 40_000,
   retained: QUICK ? 100_000 : 1_000_000,
   idleSettleMs: QUICK ? 2000 : 3000,
+  apiLoadMs: QUICK ? 10_000 : 20_000,
+  pipelineRuns: QUICK ? 40 : 200,
+  pipelinePollMs: 10,
   statsRequests: QUICK ? 100 : 300,
   statusRequests: QUICK ? 200 : 1000,
 }
@@ -232,40 +236,110 @@ async function scenarioDrain() {
   }
 }
 
-// ---- f) an idle worker: the real `node worker/main.ts` with the service's task kinds ------------
+// ---- f) an idle worker: `npm run worker` (its very command line) beside graphile-worker's runner ----
+const ROOT = path.join(BENCH_DIR, '..')
+const WORKER_SCRIPT = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker as string
+/** Node flags of `npm run worker`, so graphile-worker runs on the same terms. */
+const WORKER_NODE_FLAGS = WORKER_SCRIPT.split(' ').slice(1, -1)
+
+/** Starts `args` (cwd: the checkout), waits for `readyLine` on stdout, idles, and reads RSS and anonymous memory (kB). */
+async function idleMemory(args: string[], env: Record<string, string | undefined>, readyLine: string) {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    let output = ''
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+        if (output.includes(readyLine)) resolve()
+      })
+      child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code} before it started`)))
+    })
+    // Idle: start-up garbage has had time to be collected; nothing is queued.
+    await sleep(N.idleSettleMs)
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1])
+    const smaps = await readFile(`/proc/${child.pid}/smaps_rollup`, 'utf8').catch(() => '')
+    const anonymousKb = Number(/^Anonymous:\s+(\d+)/m.exec(smaps)?.[1] ?? NaN)
+    return { rssKb, anonymousKb }
+  } finally {
+    await terminate(child)
+  }
+}
+
 async function scenarioIdleWorker() {
+  // Both start from a warm TypeScript cache, as after npm install (a miss would load Node's stripper).
+  spawnSync(process.execPath, [path.join(ROOT, 'src', 'typescript-cache.js')], { stdio: 'ignore' })
+  const rssRow: Row = { scenario: 'f', metric: `RSS of an idle worker (${WORKER_SCRIPT})`, unit: 'MB', better: 'lower' }
+  // RSS = the node binary's and modules' file-backed pages (shared with other node processes, or
+  // not, depending on what else runs) + anonymous memory (V8 heap, malloc, stacks): the process's own.
+  const anonRow: Row = { scenario: 'f', metric: 'idle worker: anonymous memory (RSS minus file-backed pages)', unit: 'MB', better: 'lower' }
   await freshDb('idle_worker', async (url) => {
-    const entry = path.join(BENCH_DIR, '..', 'worker', 'main.ts')
     // Only what a deployment sets: no NODE_OPTIONS or other settings leak in from this shell.
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url, LOG_LEVEL: 'info' }
-    const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+    const ours = await idleMemory(WORKER_SCRIPT.split(' ').slice(1), env, '"msg":"worker started"')
+    record('mem-idle', rssRow, 'ours', ours.rssKb / 1024)
+    record('mem-idle-anon', anonRow, 'ours', ours.anonymousKb / 1024)
+  })
+  await freshDb('idle_graphile', async (url) => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME }
+    const graphile = await idleMemory([...WORKER_NODE_FLAGS, path.join(BENCH_DIR, 'graphile-idle.ts'), url], env, 'graphile worker started')
+    record('mem-idle', rssRow, 'graphile', graphile.rssKb / 1024)
+    record('mem-idle-anon', anonRow, 'graphile', graphile.anonymousKb / 1024)
+  })
+}
+
+// ---- f) the API under load: `npm run api` (its very command line) serving 50 pollers and 20 enqueues/s ----
+const API_SCRIPT = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.api as string
+
+async function scenarioApiMemory() {
+  await freshDb('api_memory', async (url) => {
+    const port = await freePort()
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url, PORT: String(port), RQ_COMPAT_PORT: '0', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'info' }
+    const api = spawn(process.execPath, API_SCRIPT.split(' ').slice(1), { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] })
+    const rssMb = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${api.pid}/status`, 'utf8'))?.[1]) / 1024
     try {
-      let output = ''
-      const started = new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (chunk: Buffer) => {
-          output += chunk.toString()
-          if (output.includes('"msg":"worker started"')) resolve()
+      await waitReady(port, 'npm run api')
+      // No worker: the parses stay queued, and their statuses are what the pollers read.
+      let seq = 0
+      const enqueue = async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/api/tasks/parse`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ url: `https://www.cian.ru/sale/flat/${++seq}/`, session_id: `bench-api-${seq}` }),
         })
-        child.once('exit', (code) => reject(new Error(`worker/main.ts exited with ${code} before it started`)))
-      })
-      await started
-      // Idle: start-up garbage has had time to be collected; nothing is queued.
-      await sleep(N.idleSettleMs)
-      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1])
-      const smaps = await readFile(`/proc/${child.pid}/smaps_rollup`, 'utf8').catch(() => '')
-      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(smaps)?.[1] ?? NaN)
-      record('mem-idle', { scenario: 'f', metric: 'RSS of an idle worker (node worker/main.ts)', unit: 'MB', better: 'lower' }, 'ours', rssKb / 1024)
-      // RSS = the node binary's and modules' file-backed pages (shared with other node processes, or
-      // not, depending on what else runs) + anonymous memory (V8 heap, malloc, stacks): the process's own.
-      record('mem-idle-anon', { scenario: 'f', metric: 'idle worker: anonymous memory (RSS minus file-backed pages)', unit: 'MB', better: 'lower' }, 'ours', field('Anonymous') / 1024)
-    } finally {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve))
-        child.kill('SIGTERM')
-        await exited
+        return ((await response.json()) as { job_id: string }).job_id
       }
+      const ids: string[] = []
+      for (let i = 0; i < 50; i++) ids.push(await enqueue())
+      const before = await rssMb()
+      let peak = before
+      const sampler = setInterval(() => void rssMb().then((mb) => (peak = Math.max(peak, mb)), () => {}), 100)
+      const enqueuer = setInterval(() => void enqueue().then((id) => ids.push(id), () => {}), 50)
+      try {
+        await httpLoad({ port, connections: 50, durationMs: N.apiLoadMs, request: (i) => ({ method: 'GET', path: `/api/tasks/status/${ids[i % ids.length]}` }) })
+      } finally {
+        clearInterval(enqueuer)
+        clearInterval(sampler)
+      }
+      const row: Row = { scenario: 'f', metric: `RSS of npm run api serving 50 pollers and 20 enqueues/s for ${N.apiLoadMs / 1000} s (peak)`, unit: 'MB', better: 'lower' }
+      record('mem-api-pollers', row, 'ours', peak)
+      record('mem-api-pollers-idle', { scenario: 'f', metric: 'RSS of npm run api before that load', unit: 'MB', better: 'lower' }, 'ours', before)
+    } finally {
+      await terminate(api)
     }
   })
+}
+
+// ---- g) the pipeline's own cost: parse → find-similar → report on a local site with no delay -------
+async function scenarioPipeline() {
+  const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes('pipeline')
+  const samples = await freshDb('pipeline', (url) =>
+    benchPipeline(url, { runs: N.pipelineRuns, pollMs: N.pipelinePollMs, cpuProfDir: profiled ? path.join(BENCH_DIR, 'results', 'prof') : undefined }),
+  )
+  for (const [stage, label] of STAGES) {
+    for (const [name, pick] of [['p50', p50], ['p99', p99]] as const) {
+      record(`pipeline-${stage}-${name}`, { scenario: 'g', metric: `pipeline ${N.pipelineRuns} runs, ${label}, ${name}`, unit: 'ms', better: 'lower' }, 'ours', pick(samples[stage]))
+    }
+  }
 }
 
 // ---- c) pickup latency -----------------------------------------------------------------------
@@ -501,10 +575,13 @@ try {
     if (want('a')) await scenarioEnqueue()
     if (want('b') || want('f')) await scenarioDrain()
     if (want('f')) await scenarioIdleWorker()
+    if (want('f')) await scenarioApiMemory()
     if (want('c')) await scenarioPickup()
     if (want('d')) await scenarioStatus()
   }
   if (want('e')) await scenarioRetained()
+  // Once: its 200 runs already give the percentiles.
+  if (want('g')) await scenarioPipeline()
 } finally {
   await admin.end()
   await embedded?.stop()
@@ -522,7 +599,10 @@ const targets: Target[] = [
   { what: 'status GET ≥ 0.8× bare Hono + pg', ours: ['status-rps', 'ours'], reference: ['status-rps', 'bare Hono + pg'], rule: (o, r) => o >= 0.8 * r, text: '≥ 0.8×' },
   { what: 'queue-stats p99 ≤ 20 ms at 1M', ours: ['stats-p99', 'ours'], reference: 20, rule: (o, r) => o <= r, text: '≤ 20 ms' },
   { what: 'status p99 ≤ 10 ms at 1M', ours: ['retained-status-p99', 'ours'], reference: 10, rule: (o, r) => o <= r, text: '≤ 10 ms' },
+  { what: 'pipeline p50 ≤ 300 ms (POST → report finished seen)', ours: ['pipeline-total-p50', 'ours'], reference: 300, rule: (o, r) => o <= r, text: '≤ 300 ms' },
+  { what: 'API RSS ≤ 150 MB serving 50 pollers + 20 enqueues/s', ours: ['mem-api-pollers', 'ours'], reference: 150, rule: (o, r) => o <= r, text: '≤ 150 MB' },
   { what: 'idle worker < 80 MB RSS', ours: ['mem-idle', 'ours'], reference: 80, rule: (o, r) => o < r, text: '< 80 MB' },
+  { what: 'idle worker RSS ≤ graphile-worker\'s', ours: ['mem-idle', 'ours'], reference: ['mem-idle', 'graphile'], rule: (o, r) => o <= r, text: '≤ 1.0×' },
 ]
 
 const systemsSeen = [...new Set([...rows.values()].flatMap((row) => [...row.values.keys()]))]

@@ -30,7 +30,7 @@ const origins = [...new Set([...LISTINGS.map((listing) => new URL(listing.url).o
 
 console.log(`demo: saved listing pages served at ${mirror}; paste one of these into the wizard:`)
 for (const listing of LISTINGS) console.log(`  ${listing.url}   (${listing.what})`)
-const service = spawn(process.execPath, ['--max-semi-space-size=4', path.resolve(import.meta.dirname, '../src/server.ts')], {
+const service = spawn(process.execPath, ['--max-semi-space-size=4', '--import', path.resolve(import.meta.dirname, '../src/typescript-cache.js'), path.resolve(import.meta.dirname, '../src/server.ts')], {
   stdio: 'inherit',
   env: { ...process.env, FETCH_REWRITE: origins.map((origin) => `${origin}=${mirror}`).join(','), FETCH_RETRIES: '0' },
 })

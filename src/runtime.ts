@@ -12,7 +12,7 @@ import {
   type PoolerMode,
 } from './db/index.ts'
 import { createLogger, type Logger } from './log.ts'
-import { createMetrics, type Metrics } from './metrics/index.ts'
+import { createMetrics, NO_METRICS, type Metrics } from './metrics/index.ts'
 import { createQueue, proxyHealthOf, startQueueBackend, type Queue } from './queue/index.ts'
 import { toStartupError } from './startup.ts'
 import { TASKS } from './tasks/registry.ts'
@@ -128,15 +128,19 @@ export async function openRuntime(options: {
   const deps: { close?: () => Promise<void> } = options.deps?.(config, db, log) ?? {}
   let webhookDelivery: WebhookDelivery | undefined
   let cleanupTimer: NodeJS.Timeout | undefined
-  const metrics = createMetrics({
-    snapshot: async () => ({
-      depth: await queue.monitoring.queueStats(),
-      liveWorkers: await queue.monitoring.liveWorkerCount(),
-      replicaLagSeconds: await queue.monitoring.replicaLagSeconds(),
-    }),
-    proxyHealth: proxyHealthOf(deps as Record<string, unknown>),
-    connections: () => ({ refusals: db.refusals(), pools: db.poolCounts() }),
-  })
+  // A worker-only process without METRICS_PORT has no one to serve its metrics to.
+  const scraped = !workerOnly || config.metricsPort !== undefined
+  const metrics = scraped
+    ? await createMetrics({
+        snapshot: async () => ({
+          depth: await queue.monitoring.queueStats(),
+          liveWorkers: await queue.monitoring.liveWorkerCount(),
+          replicaLagSeconds: await queue.monitoring.replicaLagSeconds(),
+        }),
+        proxyHealth: proxyHealthOf(deps as Record<string, unknown>),
+        connections: () => ({ refusals: db.refusals(), pools: db.poolCounts() }),
+      })
+    : NO_METRICS
   const { queue, cleanup } = createQueue({
     config,
     db,

@@ -1,6 +1,4 @@
-import { listen } from '../src/http/listen.ts'
-import { createMetricsApp } from '../src/http/metrics-routes.ts'
-import { openRuntime } from '../src/runtime.ts'
+import { openRuntime, type Runtime } from '../src/runtime.ts'
 import { exitOnStartupFailure } from '../src/startup.ts'
 import { createTaskServices } from '../src/services.ts'
 
@@ -11,14 +9,8 @@ try {
   const worker = queue.startWorker({ kinds: config.workerKinds })
   runtime.startCleanup()
   log.info({ worker_id: worker.id, kinds: queue.kinds, concurrency: config.workerConcurrency }, 'worker started')
-  const metricsServer = config.metricsPort
-    ? await listen({ fetch: createMetricsApp(runtime.metrics).fetch, port: config.metricsPort, host: config.host, portVariable: 'METRICS_PORT' }).catch(
-        async (e) => {
-          await runtime.close()
-          throw e
-        },
-      )
-    : undefined
+  // Hono is loaded only for METRICS_PORT: an idle worker's memory is mostly the modules it loaded.
+  const metricsServer = config.metricsPort ? await serveMetrics(runtime, config.metricsPort) : undefined
   if (metricsServer) log.info({ url: `http://${config.host}:${config.metricsPort}/metrics` }, 'worker metrics listening')
 
   let shuttingDown = false
@@ -35,4 +27,12 @@ try {
   process.on('SIGINT', () => void shutdown('SIGINT'))
 } catch (e) {
   exitOnStartupFailure('housler worker', e)
+}
+
+async function serveMetrics(runtime: Runtime, port: number) {
+  const [{ listen }, { createMetricsApp }] = await Promise.all([import('../src/http/listen.ts'), import('../src/http/metrics-routes.ts')])
+  return listen({ fetch: createMetricsApp(runtime.metrics).fetch, port, host: runtime.config.host, portVariable: 'METRICS_PORT' }).catch(async (e) => {
+    await runtime.close()
+    throw e
+  })
 }

@@ -1,5 +1,4 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
-import https from 'node:https'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { LookupFunction, Socket } from 'node:net'
 import type { Transform } from 'node:stream'
 import zlib from 'node:zlib'
@@ -65,7 +64,8 @@ export function exchange(request: ExchangeRequest): Promise<ExchangeResponse> {
     let response: IncomingMessage | undefined
     let decompressor: Transform | undefined
 
-    const client = request.url.protocol === 'https:' ? https : http
+    // Loaded at the first request: node:http alone is ~14 MB of an idle worker's RSS (bench/RESULTS.md).
+    const client = process.getBuiltinModule(request.url.protocol === 'https:' ? 'node:https' : 'node:http')
     const req = client.request(request.url, {
       method: request.method,
       headers: request.headers,

@@ -1,6 +1,5 @@
 import type { ClientRequestArgs } from 'node:http'
 import net, { isIP, type Socket } from 'node:net'
-import tls from 'node:tls'
 import { AppError, coerceError } from '../errors.ts'
 import { fetchFailed } from './http-exchange.ts'
 import type { Proxy } from './proxy-pool.ts'
@@ -116,6 +115,8 @@ async function socksConnect(socket: Socket, proxy: Proxy, target: TunnelTarget, 
 }
 
 async function openTunnel(proxy: Proxy, target: TunnelTarget, connectTimeoutMs: number): Promise<Socket> {
+  // Loaded at the first tunnel, like node:http (http-exchange.ts): an idle worker never needs it.
+  const tls = process.getBuiltinModule('node:tls')
   const { hostname, port, protocol } = proxy.url
   const host = hostname.replace(/^\[(.*)\]$/, '$1')
   const proxyPort = Number(port)

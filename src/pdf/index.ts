@@ -3,7 +3,7 @@
  * The HTML is built from listing data, so it is rendered with JavaScript off and every network
  * request refused: a page can neither run code nor call out. Chromium embeds the fonts it used.
  */
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { AppError, coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 
@@ -26,10 +26,13 @@ export function createPdfRenderer(options: { executablePath: string; log: Logger
   const waiting: Array<() => void> = []
 
   function launch(): Promise<Browser> {
-    browser ??= chromium.launch({ executablePath: options.executablePath, args: CHROMIUM_FLAGS }).catch((e) => {
-      browser = undefined
-      throw new AppError('Internal', `Cannot start Chromium for PDF rendering (${options.executablePath}): ${coerceError(e).message}`, { cause: e })
-    })
+    // playwright-core is loaded at the first PDF, as the browser rung loads it (browser-pool.ts): ~40 MB of every API's RSS.
+    browser ??= import('playwright-core')
+      .then(({ chromium }) => chromium.launch({ executablePath: options.executablePath, args: CHROMIUM_FLAGS }))
+      .catch((e) => {
+        browser = undefined
+        throw new AppError('Internal', `Cannot start Chromium for PDF rendering (${options.executablePath}): ${coerceError(e).message}`, { cause: e })
+      })
     return browser
   }
 

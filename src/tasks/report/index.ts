@@ -4,10 +4,10 @@ import { AppError } from '../../errors.ts'
 import { PropertySchema, type Property } from '../parse/property.ts'
 import type { TaskServices } from '../services.ts'
 import { defineTask, SessionIdSchema } from '../types.ts'
-import { adviseOwner, type Advice } from './advice.ts'
-import { renderReportHtml, renderReportMarkdown, type ReportComparable } from './render.ts'
-import { estimateScenarios, type SaleScenarios } from './scenarios.ts'
-import { valuate, type Valuation } from './valuation.ts'
+import type { Advice } from './advice.ts'
+import type { ReportComparable } from './render.ts'
+import type { SaleScenarios } from './scenarios.ts'
+import type { Valuation } from './valuation.ts'
 
 export const ReportPayloadSchema = z.object({
   session_id: SessionIdSchema,
@@ -54,6 +54,9 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
   async handler(payload, ctx) {
     const { sessions, reports } = ctx.deps
     await ctx.progress(10, 'Загрузка данных сессии...')
+    // Loaded on the first report, not at start: the renderers build Intl formatters (ICU data) when loaded.
+    const [{ valuate }, { estimateScenarios }, { adviseOwner }, { renderReportHtml, renderReportMarkdown }] =
+      await Promise.all([import('./valuation.ts'), import('./scenarios.ts'), import('./advice.ts'), import('./render.ts')])
     const session = await sessions.find(payload.session_id)
     const fromParents = ctx.parents.map((parent) => parent.result as { data?: Property; comparables?: Property[] } | null)
     const target = payload.target ?? fromParents.find((r) => r?.data)?.data ?? session?.target
