@@ -10,6 +10,7 @@ import { createSilentLogger } from '../src/log.ts'
 import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN } from '../src/webhooks/index.ts'
 import { BENCH_DIR, createDatabase, dropDatabase, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, waitFor, type Child } from './lib.ts'
 import { openOurs, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
+import { copyStatusBodies, finishParseJobs } from './status-bodies.ts'
 import { hooks, wallMs } from './tasks.ts'
 
 // DROP DATABASE … WITH (FORCE) ends the idle connections peers leave behind; that is expected here.
@@ -35,6 +36,7 @@ const N = {
   statusMs: QUICK ? 1500 : 3000,
   statusWindowMs: 250,
   statusBacklog: QUICK ? 20_000 : 40_000,
+  statusJobs: QUICK ? 500 : 2000,
   retained: QUICK ? 100_000 : 1_000_000,
   idleSettleMs: QUICK ? 2000 : 3000,
   statsRequests: QUICK ? 100 : 300,
@@ -341,21 +343,24 @@ async function scenarioPickup() {
 }
 
 // ---- d) status polling while workers drain ---------------------------------------------------
-// One API child serves the service's app and the bare reference (Hono + one primary-key select) on
-// two ports; the load alternates between them in short windows while one worker drains a backlog of
-// progress5 jobs, so both see the same drain, the same machine load and the same process.
+// Polls of finished parse jobs (a ≈5.7 KB result each). One API child serves the service's app and
+// the bare reference (Hono + one primary-key select of the same body, stored as jsonb) on two ports;
+// the load alternates between them in short windows while one worker drains a backlog of progress5
+// jobs, so both see the same drain, the same machine load and the same process.
 async function scenarioStatus() {
   await freshDb('status', async (url) => {
+    const ids = await finishParseJobs(url, N.statusJobs)
     const { queue, close } = await openOurs(url)
-    const ids: string[] = []
     for (let offset = 0; offset < N.statusBacklog; offset += 1000) {
-      ids.push(...(await queue.enqueueMany(Array.from({ length: 1000 }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))).map((outcome) => outcome.jobId))
+      await queue.enqueueMany(Array.from({ length: 1000 }, (_, i) => ({ kind: 'progress5', payload: { seq: offset + i } })))
     }
     await close()
     const api = spawnChild(['api', url])
     const worker = spawnChild(['drain', 'ours', 'progress5', url])
     try {
       const [{ port, barePort }] = await Promise.all([api.next<{ port: number; barePort: number }>('ready'), worker.next('ready')])
+      const bytes = await copyStatusBodies(url, port, ids)
+      note(`Scenario d: ${ids.length.toLocaleString('en')} finished parse jobs polled; a body is ${bytes.oursBytes} bytes from ours, ${bytes.bareBytes} from the bare route (the same JSON value; jsonb re-orders its keys).`)
       worker.send({ type: 'go' })
       // Warm-up (not recorded): JIT, sockets and pool connections of both servers.
       for (const warm of [port, barePort]) {
@@ -382,8 +387,8 @@ async function scenarioStatus() {
       if (remaining === 0) note(`status: the drain ended before the measurement did (backlog ${N.statusBacklog})`)
       for (const mode of ['ours', 'bare'] as const) {
         const label = mode === 'ours' ? 'ours' : 'bare Hono + pg'
-        record('status-rps', { scenario: 'd', metric: 'status GET while draining, 50 conns', unit: 'req/s', better: 'higher' }, label, totals[mode].requests / totals[mode].seconds)
-        record('status-p99', { scenario: 'd', metric: 'status GET while draining, p99', unit: 'ms', better: 'lower' }, label, percentile(totals[mode].latencies, 99))
+        record('status-rps', { scenario: 'd', metric: 'status GET of finished parse jobs while draining, 50 conns', unit: 'req/s', better: 'higher' }, label, totals[mode].requests / totals[mode].seconds)
+        record('status-p99', { scenario: 'd', metric: 'status GET of finished parse jobs while draining, p99', unit: 'ms', better: 'lower' }, label, percentile(totals[mode].latencies, 99))
       }
     } finally {
       api.send({ type: 'rss' })
@@ -519,7 +524,7 @@ const targets: Target[] = [
   { what: 'drain ≥ 0.9× raw pg-boss, same settings', ours: ['drain-1-1', 'ours'], reference: ['drain-same-1', 'pgboss (batchSize 16)'], rule: (o, r) => o >= 0.9 * r, text: '≥ 0.9×' },
   { what: 'drain with 5 progress ≥ 0.6× raw pg-boss', ours: ['drain-progress-1', 'ours'], reference: ['drain-same-1', 'pgboss (batchSize 16)'], rule: (o, r) => o >= 0.6 * r, text: '≥ 0.6×' },
   { what: 'HTTP enqueue ≥ 1.5× pg-boss send (50 in flight)', ours: ['enqueue-50', 'ours (HTTP)'], reference: ['enqueue-50', 'pgboss'], rule: (o, r) => o >= 1.5 * r, text: '≥ 1.5×' },
-  { what: 'status GET ≥ 0.8× bare Hono + pg', ours: ['status-rps', 'ours'], reference: ['status-rps', 'bare Hono + pg'], rule: (o, r) => o >= 0.8 * r, text: '≥ 0.8×' },
+  { what: 'status GET ≥ 1.0× bare Hono + pg, same body', ours: ['status-rps', 'ours'], reference: ['status-rps', 'bare Hono + pg'], rule: (o, r) => o >= r, text: '≥ 1.0×' },
   { what: 'queue-stats p99 ≤ 20 ms at 1M', ours: ['stats-p99', 'ours'], reference: 20, rule: (o, r) => o <= r, text: '≤ 20 ms' },
   { what: 'status p99 ≤ 10 ms at 1M', ours: ['retained-status-p99', 'ours'], reference: 10, rule: (o, r) => o <= r, text: '≤ 10 ms' },
   { what: 'idle worker < 80 MB RSS', ours: ['mem-idle', 'ours'], reference: 80, rule: (o, r) => o < r, text: '< 80 MB' },

@@ -84,7 +84,7 @@ export interface Queue {
   enqueueFlow(steps: FlowStep[]): Promise<Record<string, string>>
   /** The guide's status body (with `error_code` beside `error`); throws JobNotFound / JobExpired. From the replica when there is one, else (or when it lacks the job) the primary. */
   getStatus(jobId: string, read?: StatusRead): Promise<JobStatus>
-  /** getStatus with the body's JSON text, rendered once (the status route sends it as is; ended jobs come from an in-process cache). */
+  /** getStatus with the body's JSON bytes, rendered once (the status route sends them as they are; ended jobs come from an in-process cache). */
   getStatusJson(jobId: string, read?: StatusRead): Promise<RenderedStatus<JobStatus>>
   cancel(jobId: string): Promise<StatusBody>
   /** RQ's requeue: a failed or canceled job runs again with a fresh retry budget. */
@@ -226,7 +226,7 @@ export function createQueue(options: QueueOptions): QueueService {
       const children = await countChildren(db.db, row.id)
       if (children) body.children = children
     }
-    return { body, json: JSON.stringify(body) }
+    return { body, json: Buffer.from(JSON.stringify(body)) }
   }
 
   /** When the TTL cleanup may delete an ended job whose body nothing else changes (no webhook deliveries, no children); else undefined. */
@@ -238,7 +238,7 @@ export function createQueue(options: QueueOptions): QueueService {
 
   async function readStatus(jobId: string, read: StatusRead = {}): Promise<RenderedStatus<JobStatus>> {
     const inline = fallback.find(jobId)
-    if (inline) return { body: inline, json: JSON.stringify(inline) }
+    if (inline) return { body: inline, json: Buffer.from(JSON.stringify(inline)) }
     const cached = await statusCache.get(jobId)
     if (cached) return cached
     // A job the replica does not have yet (enqueued a moment ago, replica behind) is read from the

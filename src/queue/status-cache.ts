@@ -1,12 +1,12 @@
 import type { Listener } from './listener.ts'
 
-/** A status body and its JSON text, rendered once. */
-export type RenderedStatus<Body> = { body: Body; json: string }
+/** A status body and its JSON as UTF-8 bytes, rendered and encoded once. */
+export type RenderedStatus<Body> = { body: Body; json: Buffer<ArrayBuffer> }
 
 type Entry<Body> = RenderedStatus<Body> & { expiresAt: number }
 
-/** Past this much cached JSON text (in UTF-16 units), the least recently used entries go. */
-const MAX_CACHED_CHARS = 16 * 2 ** 20
+/** Past this many bytes of cached JSON, the least recently used entries go. */
+const MAX_CACHED_BYTES = 16 * 2 ** 20
 const MAX_ENTRIES = 20_000
 
 /**
@@ -20,7 +20,7 @@ const MAX_ENTRIES = 20_000
 export function createStatusCache<Body>(listener: Listener, statusChannel: string) {
   const enabled = listener.listening
   const entries = new Map<string, Entry<Body>>()
-  let chars = 0
+  let bytes = 0
   // Reads in flight per job: an eviction during a read makes its (possibly older) answer unstorable.
   const reads = new Map<string, Set<{ stale: boolean }>>()
 
@@ -28,13 +28,13 @@ export function createStatusCache<Body>(listener: Listener, statusChannel: strin
     const entry = entries.get(jobId)
     if (!entry) return
     entries.delete(jobId)
-    chars -= entry.json.length
+    bytes -= entry.json.length
   }
 
   function evict(jobId: string | null) {
     if (jobId === null) {
       entries.clear()
-      chars = 0
+      bytes = 0
       for (const pending of reads.values()) for (const read of pending) read.stale = true
       return
     }
@@ -84,17 +84,17 @@ export function createStatusCache<Body>(listener: Listener, statusChannel: strin
           if (!enabled || !keep || read.stale || keep.expiresAt <= Date.now()) return
           drop(jobId)
           entries.set(jobId, { ...keep.rendered, expiresAt: keep.expiresAt })
-          chars += keep.rendered.json.length
+          bytes += keep.rendered.json.length
           for (const [oldest, entry] of entries) {
-            if (chars <= MAX_CACHED_CHARS && entries.size <= MAX_ENTRIES) break
+            if (bytes <= MAX_CACHED_BYTES && entries.size <= MAX_ENTRIES) break
             entries.delete(oldest)
-            chars -= entry.json.length
+            bytes -= entry.json.length
           }
         },
       }
     },
 
-    /** Entries held and their JSON text size (tests check the bound). */
-    size: () => ({ entries: entries.size, chars }),
+    /** Entries held and their JSON's bytes (tests check the bound). */
+    size: () => ({ entries: entries.size, bytes }),
   }
 }

@@ -15,18 +15,18 @@ function connectedListener() {
   return { listener, notify: (payload: string) => handlers.get('status')?.forEach((handler) => handler(payload)) }
 }
 
-const rendered = (id: string, chars: number) => ({ body: { id }, json: 'x'.repeat(chars) })
+const rendered = (id: string, bytes: number) => ({ body: { id }, json: Buffer.alloc(bytes, 'x') })
 const later = () => Date.now() + 60_000
 
 describe('status cache bounds', () => {
-  it('keeps at most 16 Mi characters of JSON, dropping the least recently used', async () => {
+  it('keeps at most 16 MiB of JSON, dropping the least recently used', async () => {
     const cache = createStatusCache<{ id: string }>(connectedListener().listener, 'status')
     for (let i = 0; i < 20; i++) {
       cache.begin(`job-${i}`).done({ rendered: rendered(`job-${i}`, 2 ** 20), expiresAt: later() })
       // job-0 stays in use, so it is never the one dropped.
       expect(await cache.get('job-0')).toBeDefined()
     }
-    expect(cache.size().chars).toBeLessThanOrEqual(16 * 2 ** 20)
+    expect(cache.size().bytes).toBeLessThanOrEqual(16 * 2 ** 20)
     expect(cache.size().entries).toBe(16)
     expect(await cache.get('job-1')).toBeUndefined()
     expect(await cache.get('job-19')).toBeDefined()
@@ -39,7 +39,7 @@ describe('status cache bounds', () => {
     notify('job')
     reading.done({ rendered: rendered('job', 10), expiresAt: later() })
     expect(await cache.get('job')).toBeUndefined()
-    expect(cache.size()).toEqual({ entries: 0, chars: 0 })
+    expect(cache.size()).toEqual({ entries: 0, bytes: 0 })
   })
 
   it('serves nothing past its deadline, and nothing at all without LISTEN', async () => {
