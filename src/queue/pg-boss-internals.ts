@@ -93,6 +93,43 @@ function spliceStatement(bossTexts: string[]): EnqueueStatement | null {
   return { bossTexts, text, name }
 }
 
+const dedupedStatements = new Map<string, EnqueueStatement | null>()
+
+/**
+ * One job of a kind with a dedupe key, in one statement, run after its key's advisory lock (a new
+ * statement, so its snapshot sees every earlier holder's commit): `existing` (SQL selecting the
+ * unfinished job holding $7 kind / $8 key) answers instead when it finds one; else the task row,
+ * pg-boss's job (its JSON made '[]' when reused), the dedupe row and the wake-up are written.
+ * Parameters as enqueueStatement's $1–$6 (one row), $7 kind, $8 dedupe key, $9 pg-boss's JSON;
+ * returns job_id and reused. null when pg-boss's SQL is not the one plain INSERT this relies on.
+ */
+export function dedupedEnqueueStatement(kind: string, insert: CapturedInsert, existing: string): EnqueueStatement | null {
+  let statement = dedupedStatements.get(kind)
+  if (statement === undefined || (statement && statement.bossTexts[0] !== insert.text)) {
+    statement = nestable(insert.text)
+      ? {
+          bossTexts: [insert.text],
+          text: `WITH existing AS (${existing}),
+    fresh AS (SELECT NOT EXISTS (SELECT 1 FROM existing) AS yes),
+    tasks AS (
+      INSERT INTO housler._tasks (job_id, kind, session_id, priority, payload, max_attempts)
+      SELECT t.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[]) AS t, fresh WHERE fresh.yes
+      RETURNING job_id
+    ),
+    job AS (${insert.text.replace(/\$1\b/, `(SELECT CASE WHEN fresh.yes THEN $9::text ELSE '[]' END FROM fresh)`)}),
+    dedupe AS (INSERT INTO housler.task_dedupe (job_id, kind, dedupe_key) SELECT job_id, $7, $8 FROM tasks RETURNING job_id),
+    woke AS (SELECT pg_notify('${CHANNELS.jobs}', $7) FROM fresh WHERE fresh.yes)
+    SELECT coalesce((SELECT job_id FROM existing), ($1::uuid[])[1]) AS job_id, NOT (SELECT yes FROM fresh) AS reused,
+      1 / ((SELECT count(*) FROM tasks) = (SELECT count(*) FROM job) AND (SELECT count(*) FROM dedupe) = (SELECT count(*) FROM tasks)
+        AND (SELECT count(*) FROM woke) = (SELECT count(*) FROM tasks))::int AS ok`,
+          name: named < 64 ? `housler_enqueue_${named++}` : undefined,
+        }
+      : null
+    dedupedStatements.set(kind, statement)
+  }
+  return statement
+}
+
 /**
  * The one-statement enqueue for these kinds (sorted; `inserts` in the same order): parameters $1–$6
  * are our task rows' columns as arrays (job_id, kind, session_id, priority, payload, max_attempts),
