@@ -1,9 +1,19 @@
 import type { Listener } from './listener.ts'
 
-/** A status body and its JSON as UTF-8 bytes, rendered and encoded once. */
+/** A status body and its JSON as UTF-8 bytes, rendered and encoded once (from the cache, `body` parses the bytes on each read). */
 export type RenderedStatus<Body> = { body: Body; json: Buffer<ArrayBuffer> }
 
-type Entry<Body> = RenderedStatus<Body> & { expiresAt: number }
+// Only the bytes are kept (a parsed body weighs several times its JSON): a hit parses on demand.
+type Entry = { json: Buffer<ArrayBuffer>; expiresAt: number }
+
+function fromBytes<Body>(json: Buffer<ArrayBuffer>): RenderedStatus<Body> {
+  return {
+    json,
+    get body() {
+      return JSON.parse(json.toString('utf8')) as Body
+    },
+  }
+}
 
 /** Past this many bytes of cached JSON, the least recently used entries go. */
 const MAX_CACHED_BYTES = 16 * 2 ** 20
@@ -19,7 +29,7 @@ const MAX_ENTRIES = 20_000
  */
 export function createStatusCache<Body>(listener: Listener, statusChannel: string) {
   const enabled = listener.listening
-  const entries = new Map<string, Entry<Body>>()
+  const entries = new Map<string, Entry>()
   let bytes = 0
   // Reads in flight per job: an eviction during a read makes its (possibly older) answer unstorable.
   const reads = new Map<string, Set<{ stale: boolean }>>()
@@ -65,7 +75,7 @@ export function createStatusCache<Body>(listener: Listener, statusChannel: strin
       // Most recently used last: eviction by size takes from the front.
       entries.delete(jobId)
       entries.set(jobId, entry)
-      return entry
+      return fromBytes<Body>(entry.json)
     },
 
     /**
@@ -83,7 +93,7 @@ export function createStatusCache<Body>(listener: Listener, statusChannel: strin
           if (pending?.size === 0) reads.delete(jobId)
           if (!enabled || !keep || read.stale || keep.expiresAt <= Date.now()) return
           drop(jobId)
-          entries.set(jobId, { ...keep.rendered, expiresAt: keep.expiresAt })
+          entries.set(jobId, { json: keep.rendered.json, expiresAt: keep.expiresAt })
           bytes += keep.rendered.json.length
           for (const [oldest, entry] of entries) {
             if (bytes <= MAX_CACHED_BYTES && entries.size <= MAX_ENTRIES) break
