@@ -1,6 +1,6 @@
 // A bench child process: a worker draining (`drain <system> <variant> <url>`) or the HTTP API
 // (`api <url>`: the service's app on one port and, in the same process, the bare reference —
-// Hono plus one primary-key select — on another). It talks to bench/run.ts over IPC:
+// Hono plus one primary-key select of the same body — on another). It talks to bench/run.ts over IPC:
 // ready → go → count… → stop.
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
@@ -58,12 +58,13 @@ if (role === 'drain') {
   const logLevel = process.env.BENCH_API_LOG === 'silent' ? 'silent' : 'info'
   const { config, log, queue, metrics, close } = await openOurs(url, { supervise: false, logLevel })
   const app = createApp({ config, queue, metrics, log })
-  // The floor: Hono plus one primary-key select on a pool of 10, nothing else.
+  // The floor: Hono plus one primary-key select on a pool of 10, nothing else, returning the body
+  // the service returned for the same id (stored as jsonb in bench_status_body by bench/run.ts).
   const pool = new pg.Pool({ connectionString: url, max: 10 })
   const bare = new Hono()
   bare.get('/api/tasks/status/:id', async (c) => {
-    const { rows } = await pool.query('SELECT * FROM housler._tasks WHERE job_id = $1', [c.req.param('id')])
-    return rows[0] ? c.json(rows[0]) : c.json({ error: 'not found' }, 404)
+    const { rows } = await pool.query('SELECT body FROM bench_status_body WHERE id = $1', [c.req.param('id')])
+    return rows[0] ? c.json(rows[0].body) : c.json({ error: 'not found' }, 404)
   })
   const listen = (fetch: Hono['fetch']) =>
     new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {

@@ -1,12 +1,13 @@
 // The API child's CPU per request, for one kind of request at a time (a diagnostic beside npm run bench):
 //   node bench/profile-api.ts enqueue|status|status-bare [requests]
-// enqueue: POST /api/tasks/noop; status: GET /api/tasks/status/:id on the service; status-bare: the
-// same GET on the bare Hono + primary-key select route of the same child. 50 keep-alive connections.
+// enqueue: POST /api/tasks/noop; status: GET /api/tasks/status/:id of finished parse jobs on the
+// service; status-bare: the same GET on the bare Hono + primary-key select route of the same child,
+// answering the same bodies. 50 keep-alive connections.
 // ADMIN_URL picks the server (default the local one); PGSS=1 adds the top statements when the server
 // preloads pg_stat_statements; BENCH_CPU_PROF=api writes a --cpu-prof profile to bench/results/prof/.
 import pg from 'pg'
 import { createDatabase, dropDatabase, httpLoad, spawnChild } from './lib.ts'
-import { openOurs } from './systems.ts'
+import { copyStatusBodies, finishParseJobs } from './status-bodies.ts'
 
 const admin = process.env.ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const mode = process.argv[2] ?? 'enqueue'
@@ -18,15 +19,11 @@ const url = await createDatabase(admin, name)
 const client = new pg.Client({ connectionString: url })
 await client.connect()
 if (process.env.PGSS) await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
-const ids: string[] = []
-if (mode !== 'enqueue') {
-  const { queue, close } = await openOurs(url)
-  ids.push(...(await queue.enqueueMany(Array.from({ length: 2000 }, (_, i) => ({ kind: 'noop', payload: { seq: i } })))).map((outcome) => outcome.jobId))
-  await close()
-}
+const ids = mode === 'enqueue' ? [] : await finishParseJobs(url, 2000)
 const api = spawnChild(['api', url])
 try {
   const { port, barePort } = await api.next<{ port: number; barePort: number }>('ready')
+  if (mode !== 'enqueue') await copyStatusBodies(url, port, ids)
   const request =
     mode === 'enqueue'
       ? (i: number) => ({ method: 'POST', path: '/api/tasks/noop', body: JSON.stringify({ seq: i }) })

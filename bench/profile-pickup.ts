@@ -1,9 +1,12 @@
 // Where an idle worker's pickup time goes, one job at a time (a diagnostic beside npm run bench):
-//   node bench/profile-pickup.ts [jobs]
+//   node bench/profile-pickup.ts [jobs] [npm-start]
 // For each job: enqueue call → enqueue resolved (committed), → NOTIFY received (on a LISTEN of this
 // script's own), → handler's first line. ADMIN_URL picks the server (default the local one).
+// npm-start: the service as users run it (src/server.ts), from outside: HTTP POST → created_on (the
+// enqueue transaction began) → 202 read, and created_on → started_on (the claim).
 import pg from 'pg'
 import { createDatabase, dropDatabase, percentile, sleep } from './lib.ts'
+import { startServiceProcess } from './service-process.ts'
 import { openOurs } from './systems.ts'
 import { hooks, wallMs } from './tasks.ts'
 
@@ -11,6 +14,26 @@ const admin = process.env.ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postg
 const jobs = Number(process.argv[2] ?? 150)
 const name = `bench_profile_${Date.now().toString(36)}`
 const url = await createDatabase(admin, name)
+if (process.argv[3] === 'npm-start') {
+  const service = await startServiceProcess(url)
+  try {
+    for (let i = 0; i < 10; i++) await service.send()
+    await service.latencies()
+    for (let i = 0; i < jobs; i++) {
+      await service.send()
+      await sleep(50)
+    }
+    const traces = await service.latencies()
+    for (const step of ['toCreated', 'toAnswer', 'createdToStarted', 'total'] as const) {
+      const values = traces.map((trace) => trace[step])
+      console.log(`${step.padEnd(24)} p50 ${percentile(values, 50).toFixed(2)} ms  p95 ${percentile(values, 95).toFixed(2)} ms`)
+    }
+  } finally {
+    await service.close()
+    await dropDatabase(admin, name)
+  }
+  process.exit(0)
+}
 const { queue, close } = await openOurs(url)
 const listen = new pg.Client({ connectionString: url })
 await listen.connect()

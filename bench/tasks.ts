@@ -30,4 +30,26 @@ export const progressTask = defineTask({
   },
 })
 
-export const BENCH_TASKS = [noopTask, progressTask]
+let parseResult: object | undefined
+/** What a finished parse job of the saved avito listing returns (≈5.7 KB of JSON): parsed once, on first use. */
+async function savedParseResult(): Promise<object> {
+  if (parseResult) return parseResult
+  const { readFile } = await import('node:fs/promises')
+  const { parsePage } = await import('../src/tasks/parse/parse-page.ts')
+  const html = await readFile(new URL('../test/fixtures/pages/avito-item-7626114474.html', import.meta.url), 'utf8')
+  const { property } = parsePage(html, 'https://www.avito.ru/tyumen/kvartiry/x_7626114474') as { property: object }
+  parseResult = { success: true, data: property, session_id: null, source: 'server', attempts: [{ strategy: 'plain', proxy: null, outcome: 'ok', ms: 412 }] }
+  return parseResult
+}
+
+/** Finishes with a parse job's result: the status bodies scenario d polls. */
+export const parseResultTask = defineTask({
+  kind: 'parse-result',
+  payload,
+  retry,
+  async handler() {
+    return savedParseResult()
+  },
+})
+
+export const BENCH_TASKS = [noopTask, progressTask, parseResultTask]

@@ -31,7 +31,9 @@ export function createStatusRoutes({ queue, log }: AppDeps): Hono {
 
   routes.get('/:job_id', async (c) => {
     const jobId = parseWith(JobIdSchema, c.req.param('job_id'), 'job id')
-    return c.json(await queue.getStatus(jobId))
+    // Rendered once by the queue (and cached for ended jobs): sent as is.
+    const { json } = await queue.getStatusJson(jobId)
+    return c.body(json, 200, { 'content-type': 'application/json' })
   })
   return routes
 }

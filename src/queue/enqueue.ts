@@ -6,9 +6,9 @@ import { AppError } from '../errors.ts'
 import type { Database } from '../db/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
 import { insertSubscriptions, type WebhookSubscription } from '../webhooks/outbox.ts'
-import { findReusable, recordKeys, type IdempotencyClaim } from './idempotency.ts'
+import { dedupeKeyOf, dedupeLockKey, findDedupedSql, findReusable, recordKeys, type IdempotencyClaim } from './idempotency.ts'
 import { CHANNELS } from './listener.ts'
-import { captureInsert, enqueueStatement, type CapturedInsert } from './pg-boss-internals.ts'
+import { captureInsert, dedupedEnqueueStatement, enqueueStatement, type CapturedInsert } from './pg-boss-internals.ts'
 import { PG_BOSS_PRIORITY, type Priority } from './status.ts'
 
 export type EnqueueRequest = {
@@ -138,6 +138,8 @@ export async function writeJobs(deps: EnqueueDeps, items: PreparedJob[]): Promis
   if (deps.pool && items.every(isPlain) && (await insertPlain(deps as EnqueueDeps & { pool: pg.Pool }, items))) {
     return items.map((item) => ({ jobId: item.jobId, reused: false }))
   }
+  const deduped = deps.pool && items.length === 1 && isDedupedOnly(items[0]) ? await insertDeduped(deps as EnqueueDeps & { pool: pg.Pool }, items[0]) : undefined
+  if (deduped) return [deduped]
   const candidates = items.map((item) => ({ ...item, idempotency: item.request.idempotency }))
   let reused: Awaited<ReturnType<typeof findReusable>> = new Map()
   await deps.db.transaction().execute(async (trx) => {
@@ -167,10 +169,11 @@ export async function writeJobs(deps: EnqueueDeps, items: PreparedJob[]): Promis
 }
 
 /**
- * Plain enqueues in ONE statement (pg-boss-internals.ts enqueueStatement), so one round trip and one
+ * Plain enqueues in ONE statement (pg-boss-internals.ts enqueueStatement), so one statement and one
  * commit instead of five (BEGIN, two inserts, NOTIFY, COMMIT), prepared once per connection: pickup
  * 3.49 → 2.68 ms and HTTP enqueues 2,226 → 2,366/s (bench/RESULTS.md, c1437b1), which pg-boss's
- * public send() with `{ db }` cannot match. Returns false, having written nothing, when pg-boss's SQL
+ * public send() with `{ db }` cannot match. Its commit is asynchronous, so workers claim without
+ * waiting for the enqueue's WAL flush; the caller is answered after makeDurable. Returns false, having written nothing, when pg-boss's SQL
  * is not the one plain INSERT this relies on; the caller then uses the transaction path.
  */
 async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: PreparedJob[]): Promise<boolean> {
@@ -200,7 +203,57 @@ async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: Prepare
   ]
   const { name, text } = statement
   await deps.pool.query(name ? { name, text, values } : { text, values })
+  await makeDurable(deps.pool)
   return true
+}
+
+/**
+ * Returns once every commit made before the call is on disk: a transaction that takes an id commits
+ * synchronously, and its WAL flush covers all earlier WAL. The enqueue statements commit
+ * asynchronously (workers see the job before the flush); callers are answered only after this.
+ */
+async function makeDurable(pool: Pick<pg.Pool, 'query'>): Promise<void> {
+  await pool.query('SELECT txid_current()')
+}
+
+/** A dedupe key and nothing else to look up: no Idempotency-Key, no webhook. */
+function isDedupedOnly(item: PreparedJob): boolean {
+  return !item.request.idempotency && !item.request.webhook && dedupeKeyOf(item) !== undefined
+}
+
+/**
+ * One job of a kind with a dedupe key (a parse from the wizard) in three round trips instead of
+ * eight: BEGIN with the key's advisory lock, one statement (pg-boss-internals.ts
+ * dedupedEnqueueStatement) that answers the unfinished job holding the key or writes every row,
+ * COMMIT. The same lock and lookup as the transaction path (idempotency.ts). Returns undefined,
+ * having written nothing, when pg-boss's SQL is not the one plain INSERT this relies on.
+ */
+async function insertDeduped(deps: EnqueueDeps & { pool: pg.Pool }, item: PreparedJob): Promise<EnqueueOutcome | undefined> {
+  const kind = item.task.kind
+  const dedupe = dedupeKeyOf(item)!
+  const captured = await captureInsert(deps.boss, kind, [{ data: jobData(item), ...jobOptions(item) }])
+  const statement = captured && dedupedEnqueueStatement(kind, captured, findDedupedSql('$7', '$8'))
+  if (!captured || !statement) return undefined
+  const values = [[item.jobId], [kind], [item.sessionId], [item.request.priority ?? 'normal'], [JSON.stringify(item.payload)], [item.task.retry.maxAttempts], kind, dedupe, captured.json]
+  const client = await deps.pool.connect()
+  let broken = false
+  try {
+    // A simple query may hold two statements (no parameters: the key goes in as a literal).
+    // An asynchronous commit, as insertPlain's, made durable before the answer.
+    const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(dedupeLockKey(kind, dedupe))}, 0))`
+    await client.query(`BEGIN; SET LOCAL synchronous_commit = off; ${lock}`)
+    const { name, text } = statement
+    const { rows } = await client.query<{ job_id: string; reused: boolean }>(name ? { name, text, values } : { text, values })
+    await client.query('COMMIT')
+    await makeDurable(client)
+    return { jobId: rows[0].job_id, reused: rows[0].reused }
+  } catch (e) {
+    // A session left inside a failed transaction never goes back to the pool.
+    broken = true
+    throw e
+  } finally {
+    client.release(broken)
+  }
 }
 
 async function insertWebhooks(trx: Transaction<Database>, items: PreparedJob[]) {

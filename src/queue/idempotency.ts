@@ -26,9 +26,18 @@ export function hashRequest(kind: string, body: unknown): string {
 
 type Candidate = { jobId: string; task: TaskDefinition; payload: unknown; idempotency?: IdempotencyClaim }
 
-function dedupeKeyOf(item: Candidate): string | undefined {
+export function dedupeKeyOf(item: Pick<Candidate, 'task' | 'payload'>): string | undefined {
   return item.task.dedupeKey?.(item.payload) || undefined
 }
+
+/** The advisory lock every enqueue of one kind and dedupe key takes, whichever path writes it. */
+export const dedupeLockKey = (kind: string, dedupe: string) => `dedupe:${kind}:${dedupe}`
+
+/** findReusable's dedupe lookup as SQL text, for the one-statement enqueue: `kind` and `key` name its parameters. */
+export const findDedupedSql = (kind: string, key: string) => `
+  SELECT d.job_id FROM housler.task_dedupe d JOIN housler.jobs j ON j.id = d.job_id
+  WHERE d.kind = ${kind} AND d.dedupe_key = ${key} AND j.status = ANY('{${UNFINISHED.join(',')}}'::text[])
+  LIMIT 1`
 
 /**
  * Inside the enqueue transaction: serialises enqueues that share an idempotency or dedupe key
@@ -43,7 +52,7 @@ export async function findReusable(trx: Transaction<Database>, items: Candidate[
   for (const item of items) {
     if (item.idempotency) lockKeys.add(`idem:${item.idempotency.client}:${item.idempotency.key}`)
     const dedupe = dedupeKeyOf(item)
-    if (dedupe) lockKeys.add(`dedupe:${item.task.kind}:${dedupe}`)
+    if (dedupe) lockKeys.add(dedupeLockKey(item.task.kind, dedupe))
   }
   for (const key of [...lockKeys].sort()) await sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx)
 

@@ -6,7 +6,7 @@ import type { Db } from '../db/index.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics/index.ts'
 import type { TaskDefinition } from '../tasks/types.ts'
-import { webhookStateFromRow, type WebhookState } from '../webhooks/index.ts'
+import { webhookStateFromRow, type WebhookState, type WebhookStateRow } from '../webhooks/index.ts'
 import { type BossOptions, startBoss } from './boss.ts'
 import { enqueueFlow, prepareJob, writeJobs, type EnqueueOutcome, type EnqueueRequest, type FlowStep, type PreparedJob } from './enqueue.ts'
 import { createFallback } from './fallback.ts'
@@ -27,7 +27,8 @@ import {
 import { CHANNELS, createListener, createPollingListener, type Listener } from './listener.ts'
 import { createMonitoring, type Monitoring } from './monitoring.ts'
 import { createProgressWriter } from './progress.ts'
-import { jobToStatusBody, type JobRow, type Status, type StatusBody } from './status.ts'
+import { jobToStatusBody, TERMINAL_STATUSES, type JobRow, type Status, type StatusBody } from './status.ts'
+import { createStatusCache, type RenderedStatus } from './status-cache.ts'
 import { createWorker, type Worker, type WorkerEvents } from './worker.ts'
 import { withRegistry } from './worker-registry.ts'
 import { cancelChildren, countChildren, createChildJobs, type ChildCounts } from './children.ts'
@@ -35,6 +36,7 @@ import type { ProxyHealth } from '../fetch/index.ts'
 
 export { STATUSES, PRIORITIES, TERMINAL_STATUSES, jobToStatusBody } from './status.ts'
 export type { Status, StatusBody, Priority, JobRow } from './status.ts'
+export type { RenderedStatus } from './status-cache.ts'
 export type { EnqueueRequest, EnqueueOutcome, FlowStep } from './enqueue.ts'
 export { hashRequest, type IdempotencyClaim } from './idempotency.ts'
 export type { QueueStats } from './stats.ts'
@@ -82,6 +84,8 @@ export interface Queue {
   enqueueFlow(steps: FlowStep[]): Promise<Record<string, string>>
   /** The guide's status body (with `error_code` beside `error`); throws JobNotFound / JobExpired. From the replica when there is one, else (or when it lacks the job) the primary. */
   getStatus(jobId: string, read?: StatusRead): Promise<JobStatus>
+  /** getStatus with the body's JSON bytes, rendered once (the status route sends them as they are; ended jobs come from an in-process cache). */
+  getStatusJson(jobId: string, read?: StatusRead): Promise<RenderedStatus<JobStatus>>
   cancel(jobId: string): Promise<StatusBody>
   /** RQ's requeue: a failed or canceled job runs again with a fresh retry budget. */
   requeue(jobId: string): Promise<StatusBody>
@@ -207,6 +211,48 @@ export function createQueue(options: QueueOptions): QueueService {
     return { jobId: body.job_id, reused: false, status: body.status, fallback: body }
   }
 
+  const statusCache = createStatusCache<JobStatus>(listener, CHANNELS.status)
+
+  async function renderStatus(row: JobRow & WebhookStateRow): Promise<RenderedStatus<JobStatus>> {
+    const body: JobStatus = jobToStatusBody(row as JobRow & { status: Status })
+    const webhook = webhookStateFromRow(row)
+    if (webhook) body.webhook = webhook
+    if (tasks.get(body.kind)?.spawnsChildren) {
+      const children = await countChildren(db.db, row.id)
+      if (children) body.children = children
+    }
+    return { body, json: Buffer.from(JSON.stringify(body)) }
+  }
+
+  /** When the TTL cleanup may delete an ended job whose body nothing else changes (no webhook deliveries, no children); else undefined. */
+  function cacheableUntil(body: JobStatus): number | undefined {
+    if (!TERMINAL_STATUSES.has(body.status) || body.ended_at === null || body.webhook || body.children || tasks.get(body.kind)?.spawnsChildren) return undefined
+    const ttlSeconds = body.status === 'finished' ? config.resultTtlSeconds : config.failureTtlSeconds
+    return Date.parse(body.ended_at) + ttlSeconds * 1000
+  }
+
+  async function readStatus(jobId: string, read: StatusRead = {}): Promise<RenderedStatus<JobStatus>> {
+    const inline = fallback.find(jobId)
+    if (inline) return { body: inline, json: Buffer.from(JSON.stringify(inline)) }
+    const cached = await statusCache.get(jobId)
+    if (cached) return cached
+    // A job the replica does not have yet (enqueued a moment ago, replica behind) is read from the
+    // primary, so a client never gets 404 for the id it was given. Only primary reads fill the cache:
+    // a lagging replica could show a body older than an eviction already received.
+    const fromReplica = db.replica && !read.primary ? await findJobStatus(db.read.pool, jobId) : undefined
+    if (fromReplica) return renderStatus(assertLive(fromReplica, jobId))
+    const reading = statusCache.begin(jobId)
+    let keep: Parameters<typeof reading.done>[0]
+    try {
+      const rendered = await renderStatus(assertLive(await findJobStatus(db.pool, jobId), jobId))
+      const expiresAt = cacheableUntil(rendered.body)
+      if (expiresAt !== undefined) keep = { rendered, expiresAt }
+      return rendered
+    } finally {
+      reading.done(keep)
+    }
+  }
+
   const queue: Queue = {
     kinds,
     monitoring,
@@ -238,22 +284,8 @@ export function createQueue(options: QueueOptions): QueueService {
       for (const step of steps) metrics.enqueued(step.kind)
       return ids
     },
-    async getStatus(jobId, read = {}) {
-      const inline = fallback.find(jobId)
-      if (inline) return inline
-      // A job the replica does not have yet (enqueued a moment ago, replica behind) is read from the
-      // primary, so a client never gets 404 for the id it was given.
-      const fromReplica = db.replica && !read.primary ? await findJobStatus(db.read.pool, jobId) : undefined
-      const row = assertLive(fromReplica ?? (await findJobStatus(db.pool, jobId)), jobId)
-      const body: JobStatus = jobToStatusBody(row as JobRow & { status: Status })
-      const webhook = webhookStateFromRow(row)
-      if (webhook) body.webhook = webhook
-      if (tasks.get(body.kind)?.spawnsChildren) {
-        const children = await countChildren(db.db, jobId)
-        if (children) body.children = children
-      }
-      return body
-    },
+    getStatus: (jobId, read) => readStatus(jobId, read).then((rendered) => rendered.body),
+    getStatusJson: (jobId, read) => readStatus(jobId, read),
     async cancel(jobId) {
       const row = await cancelJob(lifecycle, jobId)
       await cancelChildren({ db: db.db, cancel: cancelChild }, jobId)

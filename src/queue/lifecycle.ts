@@ -174,6 +174,8 @@ export async function expireJobs(deps: LifecycleDeps, jobs: Array<{ id: string; 
     for (const [kind, group] of Map.groupBy(jobs, (job) => job.kind)) {
       await deps.boss.deleteJob(kind, group.map((job) => job.id), { db: adapter })
     }
+    // Every process's status cache drops these bodies (src/queue/status-cache.ts).
+    await sql`SELECT pg_notify(${CHANNELS.status}, id::text) FROM unnest(${ids}::uuid[]) AS id`.execute(trx)
   })
 }
 

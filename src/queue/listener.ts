@@ -8,6 +8,11 @@ export type Listener = {
   on(channel: string, handler: (payload: string) => void): void
   /** Called after every (re)connect: notifications sent while disconnected are lost, so re-check state. */
   onReconnect(handler: () => void): void
+  /**
+   * Resolves true once every notification committed before this call has reached the handlers (one
+   * round trip on the LISTEN session, shared by concurrent callers); false when not connected.
+   */
+  sync(): Promise<boolean>
   close(): Promise<void>
 }
 
@@ -66,8 +71,37 @@ export function createListener(options: { url: string; channels: string[]; log: 
     if (!client) scheduleReconnect()
   })
 
+  // Postgres sends a listening session its pending notifications before it answers a query, and a
+  // committed NOTIFY is pending by the time its writer hears COMMIT: after an empty query's answer,
+  // every notification committed before the query was sent has been handled. A caller joins the
+  // round trip sent after its call, never one already on the wire.
+  let inFlight: Promise<boolean> | undefined
+  let queued: Promise<boolean> | undefined
+  function roundTrip(): Promise<boolean> {
+    const session = client
+    const trip: Promise<boolean> = session
+      ? session.query('').then(
+          () => client === session,
+          () => false,
+        )
+      : Promise.resolve(false)
+    inFlight = trip
+    void trip.then(() => {
+      if (inFlight === trip) inFlight = undefined
+    })
+    return trip
+  }
+
   return {
     listening: true,
+    sync() {
+      if (!inFlight) return roundTrip()
+      queued ??= inFlight.then(() => {
+        queued = undefined
+        return roundTrip()
+      })
+      return queued
+    },
     on(channel, handler) {
       handlers.set(channel, [...(handlers.get(channel) ?? []), handler])
     },
@@ -87,7 +121,7 @@ export function createListener(options: { url: string; channels: string[]; log: 
  * DATABASE_LISTEN_URL): it delivers nothing, and workers and push streams poll instead.
  */
 export function createPollingListener(): Listener {
-  return { listening: false, on() {}, onReconnect() {}, async close() {} }
+  return { listening: false, on() {}, onReconnect() {}, sync: async () => false, async close() {} }
 }
 
 /** Channel names: the service's NOTIFY contract between API and worker processes. */

@@ -67,6 +67,14 @@ export async function captureInsert(boss: PgBoss, kind: string, jobs: Jobs): Pro
 /** One plain INSERT whose only parameter is $1: what nests as a CTE with its parameter renumbered. */
 const nestable = (text: string) => /^\s*INSERT INTO/i.test(text) && !/\$[2-9]/.test(text) && (text.match(/\$1\b/g) ?? []).length === 1
 
+/**
+ * A CTE (`lazy`, to be referenced) that makes the statement's own commit asynchronous: its rows and
+ * NOTIFY are visible at once, before the WAL flush, so a worker's claim starts without waiting for it.
+ * The caller then waits for durability (enqueue.ts makeDurable) before it answers; the claim's own
+ * synchronous commit flushes the enqueue's WAL too, so no handler runs a job that is not durable.
+ */
+const LAZY_COMMIT = `lazy AS (SELECT set_config('synchronous_commit', 'off', true))`
+
 /** A statement writing our task rows and pg-boss's jobs at once; `name` prepares it per connection. */
 export type EnqueueStatement = { bossTexts: string[]; text: string; name?: string }
 
@@ -85,12 +93,50 @@ function spliceStatement(bossTexts: string[]): EnqueueStatement | null {
     ),
     ${jobCtes.join(',\n    ')},
     jobs AS (${bossTexts.map((_, i) => `SELECT id FROM j${i}`).join(' UNION ALL ')}),
-    woke AS (SELECT pg_notify('${CHANNELS.jobs}', kind) FROM unnest($7::text[]) AS kind)
+    woke AS (SELECT pg_notify('${CHANNELS.jobs}', kind) FROM unnest($7::text[]) AS kind),
+    ${LAZY_COMMIT}
     SELECT 1 / ((SELECT count(*) FROM tasks) = $8::int AND (SELECT count(*) FROM jobs) = $8::int)::int AS ok,
-      (SELECT count(*) FROM woke) AS woke`
+      (SELECT count(*) FROM woke) AS woke, (SELECT count(*) FROM lazy) AS lazy`
   // Unique per text: node-postgres refuses one name for two texts on a connection.
   const name = named < 64 ? `housler_enqueue_${named++}` : undefined
   return { bossTexts, text, name }
+}
+
+const dedupedStatements = new Map<string, EnqueueStatement | null>()
+
+/**
+ * One job of a kind with a dedupe key, in one statement, run after its key's advisory lock (a new
+ * statement, so its snapshot sees every earlier holder's commit): `existing` (SQL selecting the
+ * unfinished job holding $7 kind / $8 key) answers instead when it finds one; else the task row,
+ * pg-boss's job (its JSON made '[]' when reused), the dedupe row and the wake-up are written.
+ * Parameters as enqueueStatement's $1–$6 (one row), $7 kind, $8 dedupe key, $9 pg-boss's JSON;
+ * returns job_id and reused. null when pg-boss's SQL is not the one plain INSERT this relies on.
+ */
+export function dedupedEnqueueStatement(kind: string, insert: CapturedInsert, existing: string): EnqueueStatement | null {
+  let statement = dedupedStatements.get(kind)
+  if (statement === undefined || (statement && statement.bossTexts[0] !== insert.text)) {
+    statement = nestable(insert.text)
+      ? {
+          bossTexts: [insert.text],
+          text: `WITH existing AS (${existing}),
+    fresh AS (SELECT NOT EXISTS (SELECT 1 FROM existing) AS yes),
+    tasks AS (
+      INSERT INTO housler._tasks (job_id, kind, session_id, priority, payload, max_attempts)
+      SELECT t.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[]) AS t, fresh WHERE fresh.yes
+      RETURNING job_id
+    ),
+    job AS (${insert.text.replace(/\$1\b/, `(SELECT CASE WHEN fresh.yes THEN $9::text ELSE '[]' END FROM fresh)`)}),
+    dedupe AS (INSERT INTO housler.task_dedupe (job_id, kind, dedupe_key) SELECT job_id, $7, $8 FROM tasks RETURNING job_id),
+    woke AS (SELECT pg_notify('${CHANNELS.jobs}', $7) FROM fresh WHERE fresh.yes)
+    SELECT coalesce((SELECT job_id FROM existing), ($1::uuid[])[1]) AS job_id, NOT (SELECT yes FROM fresh) AS reused,
+      1 / ((SELECT count(*) FROM tasks) = (SELECT count(*) FROM job) AND (SELECT count(*) FROM dedupe) = (SELECT count(*) FROM tasks)
+        AND (SELECT count(*) FROM woke) = (SELECT count(*) FROM tasks))::int AS ok`,
+          name: named < 64 ? `housler_enqueue_${named++}` : undefined,
+        }
+      : null
+    dedupedStatements.set(kind, statement)
+  }
+  return statement
 }
 
 /**
