@@ -122,7 +122,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     for (;;) {
       const response = await postJson(`${baseUrl}/api/tasks/sleep`, { ms: jobMs })
       if (response.status === 202) return { id: JSON.parse(response.body).job_id, refused, retryAfter }
-      if (response.status !== 503) throw new Error(`enqueue answered ${response.status}: ${response.body}`)
+      if (response.status !== 503) throw new Error(`enqueue answered ${response.status}: ${response.body}\nAPI output:\n${api.output()}`)
       refused++
       const after = response.retryAfter ?? ''
       retryAfter.push(after)
