@@ -70,7 +70,7 @@ describe('a database that refuses new sessions (53300)', () => {
 /**
  * Ends the service's session while its enqueue waits on a lock the test holds (SHARE on housler._tasks
  * blocks the INSERT, not reads): the enqueue fails with 57P01 mid-statement, as when an administrator,
- * a pooler or the exhaustion test ends it. `end` ends the waiting session (and maybe more); then the lock goes.
+ * a pooler or the fleet test's exhaustion scenario ends it. `end` ends the waiting session (and maybe more); then the lock goes.
  */
 async function enqueueWithSessionEnded(end: (pid: number) => Promise<unknown>): Promise<Response> {
   const locker = new pg.Client({ connectionString: cluster.adminUrl(SERVICE_DATABASE) })
