@@ -92,6 +92,7 @@ const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 const UNREACHABLE_MESSAGES = [
   /connection terminated/i,
   /timeout exceeded when trying to connect/i,
+  /^timeout expired$/, // pg.Client's own connectionTimeoutMillis (a bare client: the LISTEN session, the pooler probe)
   /Client has encountered a connection error/i,
   /Connection terminated unexpectedly/i,
   /the database system is (starting up|shutting down)/i,

@@ -138,6 +138,7 @@ export async function openRuntime(options: {
           replicaLagSeconds: await queue.monitoring.replicaLagSeconds(),
         }),
         proxyHealth: proxyHealthOf(deps as Record<string, unknown>),
+        readsReplica: db.replica,
         connections: () => ({ refusals: db.refusals(), pools: db.poolCounts() }),
       })
     : NO_METRICS

@@ -82,6 +82,23 @@ export class ElasticPool extends pg.Pool {
   }
 
   /**
+   * Opens one new session and closes it: what the server answers a fresh connection (a refusal, no
+   * answer at all, or a session), which a statement that failed on a pooled session cannot tell.
+   */
+  async probe(): Promise<void> {
+    const client = new (this as unknown as { Client: typeof pg.Client }).Client(this.options)
+    client.on('error', () => {})
+    try {
+      await client.connect()
+    } catch (e) {
+      if (isRefusal(e)) this.#refused(e as Error)
+      throw e
+    } finally {
+      await client.end().catch(() => {})
+    }
+  }
+
+  /**
    * Background work (maintenance, heartbeats, cleanup) checks out through this: it waits for an open
    * connection and never makes the pool grow, so however its timers line up an idle process keeps one.
    */

@@ -25,6 +25,8 @@ export type MetricsOptions = {
   snapshot: () => Promise<MetricsSnapshot>
   snapshotMaxAgeMs?: number
   proxyHealth?: ProxyHealthSource
+  /** DATABASE_READ_URL is set: the replica's lag is a gauge (the snapshot's replicaLagSeconds). */
+  readsReplica?: boolean
   /** This process's pools, read at each scrape (no query). */
   connections?: () => ConnectionCounts
 }

@@ -70,17 +70,19 @@ export function createPrometheusMetrics(options: MetricsOptions): Metrics {
     },
   })
   if (options.proxyHealth) registerProxyMetrics(registry, options.proxyHealth)
-  new Gauge({
-    name: 'housler_replica_lag_seconds',
-    help: 'Seconds the read replica (DATABASE_READ_URL) trails the primary; absent without a replica',
-    registers: [registry],
-    async collect() {
-      const current = await snapshotOrLast()
-      if (!current) return
-      this.reset()
-      if (typeof current.replicaLagSeconds === 'number') this.set(current.replicaLagSeconds)
-    },
-  })
+  // Registered only with a replica: an unlabelled gauge reads 0 after reset, and 0 would claim one that is in step.
+  if (options.readsReplica) {
+    new Gauge({
+      name: 'housler_replica_lag_seconds',
+      help: 'Seconds the read replica (DATABASE_READ_URL) trails the primary',
+      registers: [registry],
+      async collect() {
+        const current = await snapshotOrLast()
+        // NaN when DATABASE_READ_URL is no replica after all: its lag is unknown, not zero.
+        if (current) this.set(current.replicaLagSeconds ?? Number.NaN)
+      },
+    })
+  }
   const connections = options.connections
   if (connections) {
     new Counter({

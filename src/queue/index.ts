@@ -253,6 +253,23 @@ export function createQueue(options: QueueOptions): QueueService {
     }
   }
 
+  /**
+   * A write that failed for a lost session (ended by an administrator, a pooler, a restart) or an
+   * unreachable server: a new connection tells which. The server refuses it (busy: thrown, so 503)
+   * or cannot be reached (undefined: the synchronous fallback); else the job is there (it committed
+   * before the session ended) or is written again, once.
+   */
+  async function settleLostEnqueue(item: PreparedJob): Promise<EnqueueOutcome | undefined> {
+    try {
+      await db.pool.probe()
+    } catch (e) {
+      if (isConnectionRefusal(e) || !isDatabaseUnreachable(e)) throw e
+      return undefined
+    }
+    const stored = (await findJob(db.db, item.jobId)) !== undefined
+    return stored ? { jobId: item.jobId, reused: false } : (await writeJobs(writer, [item]))[0]
+  }
+
   const queue: Queue = {
     kinds,
     monitoring,
@@ -267,8 +284,12 @@ export function createQueue(options: QueueOptions): QueueService {
         // Up but refusing sessions (53300, 57P03): the job is not stored, and running it here would
         // only add load; the HTTP layer answers DatabaseBusy (503 + Retry-After).
         if (isConnectionRefusal(e) || !isDatabaseUnreachable(e)) throw e
-        log.warn({ err: coerceError(e).message, code: (e as { code?: unknown }).code }, 'enqueue failed: queue database unreachable')
-        return runInline(item)
+        const settled = await settleLostEnqueue(item)
+        if (!settled) {
+          log.warn({ err: coerceError(e).message, code: (e as { code?: unknown }).code }, 'enqueue failed: queue database unreachable')
+          return runInline(item)
+        }
+        outcome = settled
       }
       // A replay answered by an existing job enqueued nothing.
       if (!outcome.reused) metrics.enqueued(request.kind)

@@ -1,7 +1,7 @@
 // A PostgreSQL cluster (and PgBouncer) of a test's own: its own data directory, port and settings
 // (max_connections, streaming replicas), independent of the shared server the other tests use.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -108,23 +108,41 @@ export async function startPrivateCluster(settings: Record<string, string | numb
 
 export type Bouncer = { port: number; url(): string; stop(): Promise<void>; output(): string }
 
-/** PgBouncer in front of `cluster` for SERVICE_ROLE, in transaction pooling mode unless told otherwise. */
-export async function startPgBouncer(cluster: PrivateCluster, settings: Record<string, string | number> = {}): Promise<Bouncer> {
+/** The deployed PgBouncer recipe (docker-compose mounts the same file). */
+export const PGBOUNCER_RECIPE = path.join(import.meta.dirname, '../../deploy/pgbouncer.ini')
+
+/** The [pgbouncer] settings of an ini file (`key = value` lines; `;` and `#` start comments). */
+export async function readPgBouncerSettings(file = PGBOUNCER_RECIPE): Promise<Record<string, string>> {
+  const settings: Record<string, string> = {}
+  let section = ''
+  for (const raw of (await readFile(file, 'utf8')).split('\n')) {
+    const line = raw.trim()
+    if (line === '' || line.startsWith(';') || line.startsWith('#')) continue
+    const header = /^\[(.+)\]$/.exec(line)
+    if (header) section = header[1]
+    else if (section === 'pgbouncer') {
+      const [key, ...value] = line.split('=')
+      settings[key.trim()] = value.join('=').trim()
+    }
+  }
+  return settings
+}
+
+/**
+ * PgBouncer in front of `cluster` for SERVICE_ROLE, run with the deployed recipe (deploy/pgbouncer.ini):
+ * only where it listens, how clients sign in and where it logs are this test's own.
+ */
+export async function startPgBouncer(cluster: PrivateCluster): Promise<Bouncer> {
   const dir = await ownDir('housler-bouncer-')
   const port = await freePort()
   const config = {
+    ...(await readPgBouncerSettings()),
     listen_addr: '127.0.0.1',
     listen_port: port,
     unix_socket_dir: '',
     auth_type: 'trust',
     auth_file: path.join(dir, 'users.txt'),
-    pool_mode: 'transaction',
-    default_pool_size: 20,
-    max_client_conn: 2000,
-    // pg sends none by default; listed so clients that do (JDBC, psql) connect too.
-    ignore_startup_parameters: 'extra_float_digits',
     logfile: path.join(dir, 'pgbouncer.log'),
-    ...settings,
   }
   await writeFile(config.auth_file, `"${SERVICE_ROLE}" ""\n`)
   await writeFile(

@@ -66,3 +66,54 @@ describe('a database that refuses new sessions (53300)', () => {
     expect(rows[0].n).toBe(2)
   })
 })
+
+/**
+ * Ends the service's session while its enqueue waits on a lock the test holds (SHARE on housler._tasks
+ * blocks the INSERT, not reads): the enqueue fails with 57P01 mid-statement, as when an administrator,
+ * a pooler or the fleet test's exhaustion scenario ends it. `end` ends the waiting session (and maybe more); then the lock goes.
+ */
+async function enqueueWithSessionEnded(end: (pid: number) => Promise<unknown>): Promise<Response> {
+  const locker = new pg.Client({ connectionString: cluster.adminUrl(SERVICE_DATABASE) })
+  await locker.connect()
+  try {
+    await locker.query('BEGIN')
+    await locker.query('LOCK TABLE housler._tasks IN SHARE MODE')
+    const response = enqueue()
+    const pid = await until('the enqueue to wait on the lock', async () => {
+      const { rows } = await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`, [SERVICE_ROLE])
+      return rows[0]?.pid
+    }, 10_000, 20)
+    await end(pid)
+    await locker.query('ROLLBACK')
+    return await response
+  } finally {
+    await locker.end()
+  }
+}
+
+const storedJobs = async () => (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM housler._tasks')).rows[0].n
+
+describe('a session ended in the middle of an enqueue (57P01)', () => {
+  it('on a full server answers 503 DatabaseBusy, not an inline run, and stores nothing', async () => {
+    const before = await storedJobs()
+    const response = await enqueueWithSessionEnded(refuseNewSessions)
+    const body = await response.json()
+    expect(response.status).toBe(503)
+    expect(response.headers.get('retry-after')).toBe('2')
+    expect(body.code).toBe('DatabaseBusy')
+    expect(body.fallback).toBeUndefined()
+    expect(await storedJobs()).toBe(before)
+    await admin.query(`ALTER ROLE ${SERVICE_ROLE} CONNECTION LIMIT -1`)
+  })
+
+  it('on a server with room stores the job once (written again on a new session), not an inline run', async () => {
+    const before = await storedJobs()
+    const response = await enqueueWithSessionEnded((pid) => admin.query('SELECT pg_terminate_backend($1)', [pid]))
+    const body = await response.json()
+    expect(response.status).toBe(202)
+    expect(body.fallback).toBeUndefined()
+    const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM housler._tasks WHERE job_id = $1', [body.job_id])
+    expect(rows[0].n).toBe(1)
+    expect(await storedJobs()).toBe(before + 1)
+  })
+})
