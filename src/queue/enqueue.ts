@@ -172,8 +172,7 @@ export async function writeJobs(deps: EnqueueDeps, items: PreparedJob[]): Promis
  * Plain enqueues in ONE statement (pg-boss-internals.ts enqueueStatement), so one statement and one
  * commit instead of five (BEGIN, two inserts, NOTIFY, COMMIT), prepared once per connection: pickup
  * 3.49 → 2.68 ms and HTTP enqueues 2,226 → 2,366/s (bench/RESULTS.md, c1437b1), which pg-boss's
- * public send() with `{ db }` cannot match. Its commit is asynchronous, so workers claim without
- * waiting for the enqueue's WAL flush; the caller is answered after makeDurable. Returns false, having written nothing, when pg-boss's SQL
+ * public send() with `{ db }` cannot match. Returns false, having written nothing, when pg-boss's SQL
  * is not the one plain INSERT this relies on; the caller then uses the transaction path.
  */
 async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: PreparedJob[]): Promise<boolean> {
@@ -203,17 +202,7 @@ async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: Prepare
   ]
   const { name, text } = statement
   await deps.pool.query(name ? { name, text, values } : { text, values })
-  await makeDurable(deps.pool)
   return true
-}
-
-/**
- * Returns once every commit made before the call is on disk: a transaction that takes an id commits
- * synchronously, and its WAL flush covers all earlier WAL. The enqueue statements commit
- * asynchronously (workers see the job before the flush); callers are answered only after this.
- */
-async function makeDurable(pool: Pick<pg.Pool, 'query'>): Promise<void> {
-  await pool.query('SELECT txid_current()')
 }
 
 /** A dedupe key and nothing else to look up: no Idempotency-Key, no webhook. */
@@ -239,13 +228,11 @@ async function insertDeduped(deps: EnqueueDeps & { pool: pg.Pool }, item: Prepar
   let broken = false
   try {
     // A simple query may hold two statements (no parameters: the key goes in as a literal).
-    // An asynchronous commit, as insertPlain's, made durable before the answer.
     const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(dedupeLockKey(kind, dedupe))}, 0))`
-    await client.query(`BEGIN; SET LOCAL synchronous_commit = off; ${lock}`)
+    await client.query(`BEGIN; ${lock}`)
     const { name, text } = statement
     const { rows } = await client.query<{ job_id: string; reused: boolean }>(name ? { name, text, values } : { text, values })
     await client.query('COMMIT')
-    await makeDurable(client)
     return { jobId: rows[0].job_id, reused: rows[0].reused }
   } catch (e) {
     // A session left inside a failed transaction never goes back to the pool.

@@ -67,14 +67,6 @@ export async function captureInsert(boss: PgBoss, kind: string, jobs: Jobs): Pro
 /** One plain INSERT whose only parameter is $1: what nests as a CTE with its parameter renumbered. */
 const nestable = (text: string) => /^\s*INSERT INTO/i.test(text) && !/\$[2-9]/.test(text) && (text.match(/\$1\b/g) ?? []).length === 1
 
-/**
- * A CTE (`lazy`, to be referenced) that makes the statement's own commit asynchronous: its rows and
- * NOTIFY are visible at once, before the WAL flush, so a worker's claim starts without waiting for it.
- * The caller then waits for durability (enqueue.ts makeDurable) before it answers; the claim's own
- * synchronous commit flushes the enqueue's WAL too, so no handler runs a job that is not durable.
- */
-const LAZY_COMMIT = `lazy AS (SELECT set_config('synchronous_commit', 'off', true))`
-
 /** A statement writing our task rows and pg-boss's jobs at once; `name` prepares it per connection. */
 export type EnqueueStatement = { bossTexts: string[]; text: string; name?: string }
 
@@ -93,10 +85,9 @@ function spliceStatement(bossTexts: string[]): EnqueueStatement | null {
     ),
     ${jobCtes.join(',\n    ')},
     jobs AS (${bossTexts.map((_, i) => `SELECT id FROM j${i}`).join(' UNION ALL ')}),
-    woke AS (SELECT pg_notify('${CHANNELS.jobs}', kind) FROM unnest($7::text[]) AS kind),
-    ${LAZY_COMMIT}
+    woke AS (SELECT pg_notify('${CHANNELS.jobs}', kind) FROM unnest($7::text[]) AS kind)
     SELECT 1 / ((SELECT count(*) FROM tasks) = $8::int AND (SELECT count(*) FROM jobs) = $8::int)::int AS ok,
-      (SELECT count(*) FROM woke) AS woke, (SELECT count(*) FROM lazy) AS lazy`
+      (SELECT count(*) FROM woke) AS woke`
   // Unique per text: node-postgres refuses one name for two texts on a connection.
   const name = named < 64 ? `housler_enqueue_${named++}` : undefined
   return { bossTexts, text, name }
