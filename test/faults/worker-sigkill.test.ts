@@ -64,7 +64,17 @@ describe('worker processes SIGKILLed at random while draining', () => {
       await until(`${threshold} effects before kill ${k + 1}`, async () =>
         (await count('SELECT count(*)::int AS n FROM test_effects')) >= threshold ? true : undefined,
       )
-      const index = Math.floor(Math.random() * live.length)
+      // The victim is drawn from the workers holding a running job right now: a worker just restarted,
+      // or one idle near the end of the drain, may hold none for a while.
+      const index = await until('a worker to hold a running job', async () => {
+        const { rows } = await client.query(
+          `SELECT DISTINCT s.pid FROM test_starts s JOIN pgboss.job j ON j.id = s.job_id WHERE s.pid = ANY($1) AND j.state = 'active'`,
+          [live.map((worker) => worker.pid)],
+        )
+        if (rows.length === 0) return undefined
+        const pid = rows[Math.floor(Math.random() * rows.length)].pid as number
+        return live.findIndex((worker) => worker.pid === pid)
+      }, 30_000, 10)
       const victim = live[index]
       // Jobs this worker claimed and has not completed (its effect may already be recorded).
       const holding = async () =>
@@ -74,7 +84,6 @@ describe('worker processes SIGKILLed at random while draining', () => {
             [victim.pid],
           )
         ).rows.map((row) => row.job_id as string)
-      await until(`worker ${victim.pid} to hold a running job`, async () => ((await holding()).length > 0 ? true : undefined), 10_000, 10)
       victim.child.kill('SIGKILL')
       await victim.exited
       killed.push({ pid: victim.pid, inFlight: await holding() })

@@ -164,6 +164,7 @@ print(json.dumps([dict(name=w.name, state=w.get_state(), queues=[q.name for q in
     expect(workers.length).toBeGreaterThan(0)
     expect(workers[0]).toMatchObject({ state: expect.stringMatching(/^(busy|idle)$/), queues: ['housler-tasks', 'parse'] })
     // Then its actions: requeue, delete, empty.
+    const failedBefore = await (await fetch(`${service.baseUrl}/api/tasks/status/${failed}`)).json()
     const acted = await python(
       url,
       `${header}
@@ -176,8 +177,13 @@ Queue('housler-tasks').empty()
 print(Queue('housler-tasks').count)
 `,
     )
-    // The parse worker may already have picked the requeued job up (and failed it into a retry).
-    expect(['queued', 'started', 'scheduled']).toContain(acted[0])
+    // The parse worker may already have picked the requeued job up, and failed it into a retry or for good.
+    expect(['queued', 'started', 'scheduled', 'failed']).toContain(acted[0])
+    if (acted[0] === 'failed') {
+      // Failed again, then by a new attempt: it ended after the failure that was requeued.
+      const failedAfter = await (await fetch(`${service.baseUrl}/api/tasks/status/${failed}`)).json()
+      expect(Date.parse(failedAfter.ended_at)).toBeGreaterThan(Date.parse(failedBefore.ended_at))
+    }
     expect(acted[1]).toBe('False')
     expect(Number(acted[2])).toBeGreaterThanOrEqual(2)
     expect(acted[3]).toBe('0')
