@@ -95,10 +95,9 @@ export function createStatusCache<Body>(listener: Listener, statusChannel: strin
           drop(jobId)
           entries.set(jobId, { json: keep.rendered.json, expiresAt: keep.expiresAt })
           bytes += keep.rendered.json.length
-          for (const [oldest, entry] of entries) {
+          for (const oldest of entries.keys()) {
             if (bytes <= MAX_CACHED_BYTES && entries.size <= MAX_ENTRIES) break
-            entries.delete(oldest)
-            bytes -= entry.json.length
+            drop(oldest)
           }
         },
       }
