@@ -147,14 +147,17 @@ describe(`${WORKERS} worker processes on max_connections=${MAX_CONNECTIONS}`, ()
       const before = await fleet.enqueue(200, 20)
 
       await takeEverySlot()
-      // The service's pools race the test for each freed slot: end their sessions until none is left.
+      // The service's pools race the test for each freed slot: end their sessions until none is left. A
+      // session still authenticating has no usename yet and may be given the slot: wait for it too.
       for (;;) {
-        const { rows } = await admin.query<{ n: number }>(
-          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE usename = $1 AND application_name <> 'housler-listener'`,
+        const { rows } = await admin.query<{ ended: number; starting: number }>(
+          `SELECT count(pg_terminate_backend(pid)) FILTER (WHERE usename = $1 AND application_name <> 'housler-listener')::int AS ended,
+                  count(*) FILTER (WHERE usename IS NULL AND backend_type = 'client backend')::int AS starting
+             FROM pg_stat_activity`,
           [SERVICE_ROLE],
         )
         await takeEverySlot()
-        if (rows[0].n === 0) break
+        if (rows[0].ended === 0 && rows[0].starting === 0) break
       }
       const held = hogs.length
       // Sent once every slot is taken (on a quiet machine a stream started earlier is done before that).
