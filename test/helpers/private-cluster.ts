@@ -1,6 +1,7 @@
 // A PostgreSQL cluster (and PgBouncer) of a test's own: its own data directory, port and settings
 // (max_connections, streaming replicas), independent of the shared server the other tests use.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -47,6 +48,10 @@ export type PrivateCluster = {
   serviceUrl(): string
   /** A streaming replica of this cluster, made by pg_basebackup -R and started on its own port. */
   startReplica(): Promise<PrivateCluster>
+  /** SIGKILL to the postmaster and every backend at once: shared memory (WAL buffers too) is lost, what the kernel holds is kept. */
+  crash(): Promise<void>
+  /** Starts the server again on its data directory and port (after crash(): crash recovery replays the WAL). */
+  restart(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -76,11 +81,31 @@ function clusterAt(dir: string, port: number, isPrimary: boolean, settings: Reco
       await startServer(replicaDir, replicaPort, settings)
       return clusterAt(replicaDir, replicaPort, false, settings)
     },
+    async crash() {
+      const postmaster = Number((await readFile(path.join(dir, 'postmaster.pid'), 'utf8')).split('\n')[0])
+      const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(postmaster)])
+      const pids = [postmaster, ...stdout.split('\n').map((line) => Number(line.trim())).filter((pid) => pid > 0)]
+      for (const pid of pids) process.kill(pid, 'SIGKILL')
+      await until('every process of the crashed server to be gone', () => (pids.every((pid) => !alive(pid)) ? true : undefined), 10_000, 20)
+      // Postgres takes a zombie's pid for a live postmaster, and a container's pid 1 may never reap it:
+      // the dead server's lock files go (the data directory's and its socket's).
+      for (const file of ['postmaster.pid', `.s.PGSQL.${port}.lock`, `.s.PGSQL.${port}`]) await rm(path.join(dir, file), { force: true })
+    },
+    restart: () => startServer(dir, port, settings),
     async stop() {
       await runAs(`${BIN}/pg_ctl`, ['-D', dir, '-m', 'immediate', '-w', 'stop']).catch(() => {})
       await rm(dir, { recursive: true, force: true })
       await rm(`${dir}.log`, { force: true })
     },
+  }
+}
+
+/** A process that has not exited (a zombie has: nothing may reap it in a container without init). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
   }
 }
 
