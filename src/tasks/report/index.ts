@@ -80,9 +80,9 @@ export const reportTask = defineTask<ReportPayload, ReportResult, TaskServices>(
       const code = error instanceof AppError ? error.code : 'PermanentTaskFailure'
       throw new AppError(code, `Valuation impossible: ${(error as Error).message}`, { cause: error })
     }
-    await ctx.progress(55, 'Сценарии продажи и срок экспозиции...')
+    await ctx.progress(55, 'Сценарии и срок экспозиции...')
     const history = await ctx.deps.listings.history(valuation.used_urls)
-    const scenarios = estimateScenarios({ fairPrice: valuation.fair_price, marketPerSqm: valuation.price_per_sqm.base_median, history, now: new Date() })
+    const scenarios = estimateScenarios({ fairPrice: valuation.fair_price, marketPerSqm: valuation.price_per_sqm.base_median, history, now: new Date(), deal: valuation.deal_type })
     const advice = adviseOwner(valuation, used, scenarios)
     const extras = { scenarios, advice, added: added.filter((a) => !excluded.has(a.url)), excluded: excludedUrls }
     const full: ReportValuation = { ...valuation, scenarios, advice, user_changes: { added_urls: [...addedUrls], excluded_urls: excludedUrls } }

@@ -6,7 +6,7 @@
 import type { Property } from '../parse/property.ts'
 import type { Advice } from './advice.ts'
 import { escapeHtml, escapeMarkdown, nf0, nf1 } from './format.ts'
-import type { SaleScenarios } from './scenarios.ts'
+import { DEAL_WORDS, type SaleScenarios } from './scenarios.ts'
 
 export type ReportExtras = {
   scenarios: SaleScenarios
@@ -36,19 +36,20 @@ function daysText(s: SaleScenarios['scenarios'][number]): string {
 export function renderExtrasHtml(x: ReportExtras): string {
   const e = escapeHtml
   const s = x.scenarios
+  const W = DEAL_WORDS[s.deal]
   const scenarios = s.available
-    ? `<table data-section="scenarios"><thead><tr><th>Цена в объявлении</th><th></th><th>Срок продажи</th><th>Аналогов</th><th>Уверенность</th></tr></thead><tbody>${s.scenarios
-        .map((row) => `<tr><td>${e(row.label)}</td><td class="num">${nf0.format(row.price)} ₽</td><td>${e(daysText(row))}</td><td>${e(row.note)}</td><td>${e(row.confidence ?? '—')}</td></tr>`)
+    ? `<table data-section="scenarios"><thead><tr><th>Цена в объявлении</th><th></th><th>${W.term}</th><th>Аналогов</th><th>Уверенность</th></tr></thead><tbody>${s.scenarios
+        .map((row) => `<tr><td>${e(row.label)}</td><td class="num">${nf0.format(row.price)} ${W.perPrice}</td><td>${e(daysText(row))}</td><td>${e(row.note)}</td><td>${e(row.confidence ?? '—')}</td></tr>`)
         .join('')}</tbody></table>`
     : ''
-  const listed = s.median_days_listed === null ? '' : ` Аналоги, которые ещё продаются, выставлены в среднем (медиана) ${nf0.format(s.median_days_listed)} дн.`
+  const listed = s.median_days_listed === null ? '' : ` Аналоги, которые ${W.still}, выставлены в среднем (медиана) ${nf0.format(s.median_days_listed)} дн.`
   const cuts = s.price_cuts.count > 0 && s.price_cuts.median_cut !== null ? ` Снижали цену: ${s.price_cuts.count} (медиана −${nf1.format(s.price_cuts.median_cut * 100)} %).` : ''
   const list = (items: readonly string[]) => (items.length ? `<ul>${items.map((i) => `<li>${e(i)}</li>`).join('')}</ul>` : '<p class="muted">Нет.</p>')
   const changes =
     x.added.length || x.excluded.length
       ? `<h2>Аналоги, изменённые вами</h2>${x.added.length ? `<p>Добавлены вручную:</p><ul>${x.added.map((a) => `<li data-added-analog>${e(a.title ?? a.address ?? a.url)} <span class="muted">${e(a.url)}</span></li>`).join('')}</ul>` : ''}${x.excluded.length ? `<p>Исключены из расчёта:</p><ul>${x.excluded.map((u) => `<li data-excluded-analog>${e(u)}</li>`).join('')}</ul>` : ''}`
       : ''
-  return `<h2>Сценарии продажи и срок экспозиции</h2>
+  return `<h2>${W.section}</h2>
 ${scenarios}
 <p class="muted" data-field="scenarios-method">${e(s.method)}${e(listed)}${e(cuts)}</p>
 
@@ -63,10 +64,11 @@ ${changes}`
 export function renderExtrasMarkdown(x: ReportExtras): string {
   const m = escapeMarkdown
   const s = x.scenarios
-  const lines = ['## Сценарии продажи и срок экспозиции', '']
+  const W = DEAL_WORDS[s.deal]
+  const lines = [`## ${W.section}`, '']
   if (s.available) {
-    lines.push('| Цена в объявлении | | Срок продажи | Аналогов | Уверенность |', '|---|---:|---|---|---|')
-    for (const row of s.scenarios) lines.push(`| ${row.label} | ${nf0.format(row.price)} ₽ | ${daysText(row)} | ${m(row.note)} | ${row.confidence ?? '—'} |`)
+    lines.push(`| Цена в объявлении | | ${W.term} | Аналогов | Уверенность |`, '|---|---:|---|---|---|')
+    for (const row of s.scenarios) lines.push(`| ${row.label} | ${nf0.format(row.price)} ${W.perPrice} | ${daysText(row)} | ${m(row.note)} | ${row.confidence ?? '—'} |`)
     lines.push('')
   }
   lines.push(m(s.method), '')

@@ -39,6 +39,8 @@ export type Scenario = {
 }
 
 export type SaleScenarios = {
+  /** A sale or a rental: the words the report uses for leaving the market. */
+  deal: 'sale' | 'rent'
   available: boolean
   /** Plain statement of how the estimate was made, or why there is none. */
   method: string
@@ -51,6 +53,30 @@ export type SaleScenarios = {
   price_cuts: { count: number; median_cut: number | null }
   scenarios: Scenario[]
 }
+
+/** The report's words for a listing that leaves the market, by deal type. */
+export const DEAL_WORDS = Object.freeze({
+  sale: {
+    section: 'Сценарии продажи и срок экспозиции',
+    term: 'Срок продажи',
+    termOf: 'срока продажи',
+    gone: 'сняты с продажи',
+    goneCount: 'снято с продажи',
+    still: 'ещё продаются',
+    caveat: 'Снятие с продажи не всегда означает продажу',
+    perPrice: '₽',
+  },
+  rent: {
+    section: 'Сценарии сдачи и срок экспозиции',
+    term: 'Срок сдачи',
+    termOf: 'срока сдачи',
+    gone: 'сняты с публикации',
+    goneCount: 'снято с публикации',
+    still: 'ещё сдаются',
+    caveat: 'Снятие объявления не всегда означает, что квартиру сдали',
+    perPrice: '₽/мес',
+  },
+})
 
 export const SCENARIO_RULES = Object.freeze({
   shifts: [-0.05, 0, 0.05, 0.1],
@@ -103,8 +129,10 @@ export function estimateScenarios(input: {
   marketPerSqm: number
   history: readonly MarketHistory[]
   now: Date
+  deal: 'sale' | 'rent'
 }): SaleScenarios {
   const R = SCENARIO_RULES
+  const W = DEAL_WORDS[input.deal]
   const nowMs = input.now.getTime()
   const observed = input.history.map((h) => {
     const lastMs = Date.parse(h.last_seen)
@@ -124,6 +152,7 @@ export function estimateScenarios(input: {
     })
     .filter((x): x is number => x !== null)
   const base = {
+    deal: input.deal,
     analogs_with_history: withHistory.length,
     sold: sold.length,
     still_listed: listed.length,
@@ -134,7 +163,7 @@ export function estimateScenarios(input: {
     return {
       ...base,
       available: false,
-      method: `Недостаточно данных для оценки срока продажи: история экспозиции известна у ${withHistory.length} аналогов (нужно не меньше ${R.minWithHistory}), снято с продажи ${sold.length}. Срок продажи не указан.`,
+      method: `Недостаточно данных для оценки ${W.termOf}: история экспозиции известна у ${withHistory.length} аналогов (нужно не меньше ${R.minWithHistory}), ${W.goneCount} ${sold.length}. ${W.term} не указан.`,
       scenarios: [],
     }
   }
@@ -157,16 +186,16 @@ export function estimateScenarios(input: {
       days,
       days_at_least: days === null ? longest : null,
       confidence,
-      note: `${band.length} аналогов, из них сняты с продажи ${bandSold}`,
+      note: `${band.length} аналогов, из них ${W.gone} ${bandSold}`,
     }
   })
   return {
     ...base,
     available: true,
     method:
-      `По истории ${withHistory.length} аналогов в базе объявлений: ${sold.length} сняты с продажи (не видны ${R.goneAfterDays} дней и дольше — срок экспозиции известен), ${listed.length} ещё продаются (срок не меньше наблюдаемого). ` +
+      `По истории ${withHistory.length} аналогов в базе объявлений: ${sold.length} ${W.gone} (не видны ${R.goneAfterDays} дней и дольше — срок экспозиции известен), ${listed.length} ${W.still} (срок не меньше наблюдаемого). ` +
       `Для каждой цены взяты аналоги с похожим отклонением цены за м² от медианы рынка (±${String(R.bandHalfWidth * 100).replace('.', ',')} %), срок — медиана по методу Каплана–Мейера. ` +
-      `Снятие с продажи не всегда означает продажу, поэтому срок — ориентир, а не обещание.`,
+      `${W.caveat}, поэтому срок — ориентир, а не обещание.`,
     scenarios,
   }
 }

@@ -37,7 +37,7 @@ const valuation = valuate(target, analogs, { currentYear: 2025 })
 
 /** The report task's input for a valuation: advice from it, no market history. */
 function reportOf(v: Valuation, target: Property, comparables: Property[]): ReportInput {
-  const scenarios = estimateScenarios({ fairPrice: v.fair_price, marketPerSqm: v.price_per_sqm.base_median, history: [], now: new Date('2025-06-01T12:00:00Z') })
+  const scenarios = estimateScenarios({ fairPrice: v.fair_price, marketPerSqm: v.price_per_sqm.base_median, history: [], now: new Date('2025-06-01T12:00:00Z'), deal: v.deal_type })
   const extras = { scenarios, advice: adviseOwner(v, comparables, scenarios), added: [], excluded: [] }
   return { valuation: v, target, comparables, extras, generated_at: '2025-06-01T12:00:00Z', report_id: 'job-1' }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { emptyProperty, type Property } from '../../../src/tasks/parse/property.ts'
 import { adviseOwner } from '../../../src/tasks/report/advice.ts'
 import { estimateScenarios, kaplanMeierMedian, type MarketHistory } from '../../../src/tasks/report/scenarios.ts'
+import { renderExtrasHtml, renderExtrasMarkdown } from '../../../src/tasks/report/render-extras.ts'
 import { valuate } from '../../../src/tasks/report/valuation.ts'
 
 const NOW = new Date('2026-06-01T00:00:00Z')
@@ -41,7 +42,7 @@ describe('estimateScenarios', () => {
     history(7, 210_000, 60 + 30, 30), history(8, 210_000, 90 + 30, 30), history(9, 210_000, 100, null),
     history(10, 220_000, 120, null, [12_000_000, 11_000_000]), history(11, 220_000, 130, null),
   ]
-  const s = estimateScenarios({ fairPrice: 10_000_000, marketPerSqm: 200_000, history: rows, now: NOW })
+  const s = estimateScenarios({ fairPrice: 10_000_000, marketPerSqm: 200_000, history: rows, now: NOW, deal: 'sale' })
 
   it('counts history, exits and price cuts', () => {
     expect(s.available).toBe(true)
@@ -65,14 +66,37 @@ describe('estimateScenarios', () => {
   })
 
   it('says "not enough data" and gives no number when the history is thin', () => {
-    const thin = estimateScenarios({ fairPrice: 10_000_000, marketPerSqm: 200_000, history: rows.slice(0, 4), now: NOW })
+    const thin = estimateScenarios({ fairPrice: 10_000_000, marketPerSqm: 200_000, history: rows.slice(0, 4), now: NOW, deal: 'sale' })
     expect(thin.available).toBe(false)
     expect(thin.scenarios).toEqual([])
     expect(thin.method).toMatch(/Недостаточно данных/)
     // everything first seen today: no exposure known at all
-    const fresh = estimateScenarios({ fairPrice: 10_000_000, marketPerSqm: 200_000, history: rows.map((r) => ({ ...r, first_seen: NOW.toISOString(), last_seen: NOW.toISOString() })), now: NOW })
+    const fresh = estimateScenarios({ fairPrice: 10_000_000, marketPerSqm: 200_000, history: rows.map((r) => ({ ...r, first_seen: NOW.toISOString(), last_seen: NOW.toISOString() })), now: NOW, deal: 'sale' })
     expect(fresh.available).toBe(false)
     expect(fresh.analogs_with_history).toBe(0)
+  })
+})
+
+describe('the scenarios of a rental', () => {
+  const rows = [190_000, 190_000, 190_000, 200_000, 200_000, 200_000].map((ppsm, i) => history(i, ppsm, 40 + i * 5, 15))
+  it('speak of letting, not selling, in the method, the notes and both renderings', () => {
+    const rent = estimateScenarios({ fairPrice: 60_000, marketPerSqm: 200_000, history: rows, now: NOW, deal: 'rent' })
+    expect(rent.deal).toBe('rent')
+    expect(rent.available).toBe(true)
+    expect(rent.method).toMatch(/сняты с публикации .* ещё сдаются/)
+    expect(rent.scenarios.find((row) => row.analogs >= 3)?.note).toMatch(/из них сняты с публикации/)
+    const extras = { scenarios: rent, advice: { actions: [], strengths: [], weaknesses: [] }, added: [], excluded: [] }
+    const html = renderExtrasHtml(extras)
+    const markdown = renderExtrasMarkdown(extras)
+    for (const text of [html, markdown, rent.method, ...rent.scenarios.map((row) => row.note)]) expect(text).not.toMatch(/продаж|продаю/)
+    expect(html).toContain('<h2>Сценарии сдачи и срок экспозиции</h2>')
+    expect(html).toContain('<th>Срок сдачи</th>')
+    expect(html).toMatch(/60\s000 ₽\/мес/)
+    expect(markdown).toContain('## Сценарии сдачи и срок экспозиции')
+    // A sale keeps its own words.
+    const sale = renderExtrasHtml({ ...extras, scenarios: estimateScenarios({ fairPrice: 10_000_000, marketPerSqm: 200_000, history: rows, now: NOW, deal: 'sale' }) })
+    expect(sale).toContain('<h2>Сценарии продажи и срок экспозиции</h2>')
+    expect(sale).toContain('<th>Срок продажи</th>')
   })
 })
 
@@ -88,7 +112,7 @@ describe('adviseOwner', () => {
     const target = flat(220_000, { ceiling_height: 3.0, characteristics: { 'Лифт': 'нет' } })
     const withLift = analogs.map((a) => ({ ...a, characteristics: { 'Лифт': 'есть' } }))
     const v = valuate(target, withLift, { currentYear: 2026 })
-    const none = estimateScenarios({ fairPrice: v.fair_price, marketPerSqm: 200_000, history: [], now: NOW })
+    const none = estimateScenarios({ fairPrice: v.fair_price, marketPerSqm: 200_000, history: [], now: NOW, deal: 'sale' })
     const advice = adviseOwner(v, withLift, none)
     expect(advice.strengths).toEqual(['Высота потолков: 3 м — больше, чем у 80 % аналогов: +2 %'])
     expect(advice.weaknesses).toEqual(['Лифт: нет против «есть» у большинства аналогов: −5 %'])
