@@ -17,6 +17,5 @@ EXPOSE 3000
 # Probes /readyz (database reachable); the worker service overrides this with a process check.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# A 4 MB young generation: V8 otherwise grows it to 32 MB under load and keeps it (RSS steps, see bench/SOAK.md).
-ENV NODE_OPTIONS=--max-semi-space-size=4
-CMD ["node", "--import", "./src/typescript-cache.js", "src/server.ts", "--api-only"]
+# V8 flags as in the npm scripts (README "Development"); NODE_OPTIONS does not take --heap-growing-percent.
+CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=50", "--import", "./src/typescript-cache.js", "src/server.ts", "--api-only"]

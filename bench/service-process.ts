@@ -1,9 +1,12 @@
 // The service as users run it (`npm start`: node src/server.ts, API and in-process worker in one
 // process), for scenario c's end-to-end pickup: HTTP enqueue → the job's started_at.
 import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
 import { BENCH_DIR } from './lib.ts'
+
+const ROOT = path.join(BENCH_DIR, '..')
 import { wallMs } from './tasks.ts'
 
 export type ServiceProcess = {
@@ -19,7 +22,6 @@ export type ServiceProcess = {
 }
 
 export async function startServiceProcess(url: string): Promise<ServiceProcess> {
-  const entry = path.join(BENCH_DIR, '..', 'src', 'server.ts')
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -30,8 +32,9 @@ export async function startServiceProcess(url: string): Promise<ServiceProcess> 
     // The bench is the only client: the per-client rate limit would measure itself.
     RATE_LIMIT_PER_MINUTE: '0',
   }
-  // The flags of `npm start` (package.json).
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', entry], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  // `npm start`'s own command line (package.json), its flags and TypeScript cache included.
+  const start = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.start as string
+  const child = spawn(process.execPath, start.split(' ').slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise<number>((resolve, reject) => {
     let output = ''
     child.stdout!.on('data', (chunk: Buffer) => {
