@@ -1,5 +1,6 @@
 import net, { type AddressInfo, type Server } from 'node:net'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { HEADLESS_CHROMIUM_FLAGS } from '../chromium-flags.ts'
 import { coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { BROWSER_HEADERS } from './headers.ts'
@@ -27,13 +28,7 @@ export type BrowserPool = {
 }
 
 export const BROWSER_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
+  ...HEADLESS_CHROMIUM_FLAGS,
   '--disable-blink-features=AutomationControlled',
   // Images are never needed for a listing's text; not requesting them spares a protocol round trip each.
   '--blink-settings=imagesEnabled=false',

@@ -4,10 +4,10 @@
  * request refused: a page can neither run code nor call out. Chromium embeds the fonts it used.
  */
 import type { Browser } from 'playwright-core'
+import { HEADLESS_CHROMIUM_FLAGS } from '../chromium-flags.ts'
 import { AppError, coerceError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 /** A browser left idle this long is closed (a report PDF is an occasional request). */
 const IDLE_CLOSE_MS = 60_000
 /** Renders at once per process; more wait their turn (each holds a Chromium page in memory). */
@@ -28,7 +28,7 @@ export function createPdfRenderer(options: { executablePath: string; log: Logger
   function launch(): Promise<Browser> {
     // playwright-core is loaded at the first PDF, as the browser rung loads it (browser-pool.ts): ~40 MB of every API's RSS.
     browser ??= import('playwright-core')
-      .then(({ chromium }) => chromium.launch({ executablePath: options.executablePath, args: CHROMIUM_FLAGS }))
+      .then(({ chromium }) => chromium.launch({ executablePath: options.executablePath, args: [...HEADLESS_CHROMIUM_FLAGS] }))
       .catch((e) => {
         browser = undefined
         throw new AppError('Internal', `Cannot start Chromium for PDF rendering (${options.executablePath}): ${coerceError(e).message}`, { cause: e })

@@ -1,16 +1,15 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { HEADLESS_CHROMIUM_FLAGS } from '../../src/chromium-flags.ts'
 
 /** Screenshots the browser tests write, to be looked at (git-ignored). */
 export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts')
 
-/** Debian's Chromium as CI has it: headless, no sandbox (CI runs as root), nothing fetched in the background. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 
 export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true })
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] })
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...HEADLESS_CHROMIUM_FLAGS, ...extraArgs] })
 }
 
 /** A page in a fresh profile and what went wrong in it: script errors, console errors, HTTP answers ≥ 400. */
