@@ -167,6 +167,21 @@ export function createCompletionSql(boss: PgBoss): (kind: string) => Promise<str
   }
 }
 
+// pg-boss's fetch (plans.fetchNextJob): one UPDATE of the claimed rows, with a WITH of its own, and a RETURNING list.
+const FETCH_SHAPE = /^\s*WITH\b[\s\S]*\bUPDATE\s+pgboss\.\w+\s+j\s+SET\s+state\s*=\s*'active'[\s\S]*\bRETURNING\b[^;]*$/
+
+/**
+ * pg-boss's fetch, committed without waiting for its WAL to reach disk (synchronous_commit off for
+ * that one transaction, through a pooler too). A database crash can then forget a claim of its last
+ * moments: the job is `created` again and runs again, as after a worker crash (at least once). Nothing
+ * answered is lost: enqueues and completions still wait for their flush, and a completion's flush also
+ * carries every claim before it. Other texts (and a fetch of another shape) pass unchanged.
+ */
+export function claimWithoutFlush(text: string): string {
+  if (!FETCH_SHAPE.test(text)) return text
+  return `WITH housler_claimed AS (${text}) SELECT c.* FROM housler_claimed c, (SELECT set_config('synchronous_commit', 'off', true)) AS housler_async`
+}
+
 /** Jobs of the given kinds per RQ status, by the one mapping housler.rq_status() (migration 0005). */
 export async function countJobsByStatus(db: Kysely<Database>, kinds: string[]): Promise<Array<{ kind: string; status: string; jobs: number }>> {
   // pgboss.job alone (a join with every task row made the count of every retained job ~25% slower),

@@ -12,11 +12,14 @@ export type SqlAdapter = { executeSql(text: string, values?: unknown[]): Promise
  * the fetch has none (pg-boss puts the queue name and batch size into the text). The set of texts
  * is small; past `maxStatements` distinct texts the rest run unnamed rather than growing every
  * connection's statement cache. Text with a `;` may be several statements, which cannot be prepared.
+ * `rewrite` (pg-boss-internals.ts) may change a text before it runs.
  */
-export function createPreparedAdapter(pool: pg.Pool, maxStatements = 256): SqlAdapter {
+export function createPreparedAdapter(pool: pg.Pool, options: { rewrite?: (text: string) => string; maxStatements?: number } = {}): SqlAdapter {
+  const { rewrite = (text: string) => text, maxStatements = 256 } = options
   const names = new Map<string, string>()
   return {
-    executeSql(text, values) {
+    executeSql(original, values) {
+      const text = rewrite(original)
       if (text.includes(';')) return pool.query(text, values)
       let name = names.get(text)
       if (name === undefined && names.size < maxStatements) {

@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts'
 import type { TaskContext, TaskDefinition } from '../tasks/types.ts'
 import { CHANNELS, type Listener } from './listener.ts'
 import type { ProgressWriter } from './progress.ts'
+import { claimWithoutFlush } from './pg-boss-internals.ts'
 import { createPreparedAdapter } from './prepared.ts'
 import { createCompleter } from './completer.ts'
 import type pg from 'pg'
@@ -88,6 +89,8 @@ export function createWorker(options: WorkerOptions): Worker {
   let kindCursor = 0
   const prepared = options.pool ? createPreparedAdapter(options.pool) : undefined
   const sqlDb = prepared ? { db: prepared } : {}
+  // Claims commit without waiting for their flush (pg-boss-internals.ts claimWithoutFlush): one fsync less per pickup.
+  const claimDb = options.pool ? { db: createPreparedAdapter(options.pool, { rewrite: claimWithoutFlush }) } : {}
   const completer = prepared ? createCompleter({ boss, db: prepared }) : undefined
 
   async function pump(): Promise<void> {
@@ -108,7 +111,7 @@ export function createWorker(options: WorkerOptions): Worker {
           if (free <= 0 || stopping) break
           if (emptyKinds.has(kind)) continue
           // Metadata adds createdOn (for the wait-time histogram) to the RETURNING list; no extra query.
-          const jobs = await boss.fetch<JobData>(kind, { batchSize: free, includeMetadata: true, ...sqlDb })
+          const jobs = await boss.fetch<JobData>(kind, { batchSize: free, includeMetadata: true, ...claimDb })
           // Only an empty answer proves the kind empty: a short one may just mean another process's
           // concurrent claim held some rows (SKIP LOCKED), so look again at once.
           if (jobs.length === 0) emptyKinds.add(kind)

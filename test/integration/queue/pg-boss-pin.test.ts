@@ -9,7 +9,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { PgBoss } from 'pg-boss'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { captureInsert, createCompletionSql, JOB_COLUMNS_WE_READ } from '../../../src/queue/pg-boss-internals.ts'
+import { captureInsert, claimWithoutFlush, createCompletionSql, JOB_COLUMNS_WE_READ } from '../../../src/queue/pg-boss-internals.ts'
 import { createTestDatabase } from '../../helpers/postgres.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../../..')
@@ -88,6 +88,24 @@ describe('pg-boss pin', () => {
     if (process.env.RECORD_PG_BOSS_PIN) writeFileSync(EXPECTED_FILE, `${JSON.stringify(observed, null, 2)}\n`)
     const expected: Pin = JSON.parse(readFileSync(EXPECTED_FILE, 'utf8'))
     expect(observed, 'pg-boss changed: re-check src/queue/pg-boss-internals.ts and the migrations over pgboss.job').toEqual(expected)
+  })
+
+  it('fetches with the one UPDATE that claimWithoutFlush wraps, and the wrapped claim claims', async () => {
+    const id = await boss.send(KIND, { n: 1 })
+    const texts: string[] = []
+    const db = {
+      executeSql: (text: string, values?: unknown[]) => {
+        const rewritten = claimWithoutFlush(text)
+        texts.push(rewritten === text ? 'unchanged' : 'wrapped')
+        return client.query(rewritten, values)
+      },
+    }
+    const jobs = await boss.fetch(KIND, { batchSize: 5, includeMetadata: true, db })
+    expect(texts).toEqual(['wrapped'])
+    expect(jobs.map((job) => job.id)).toEqual([id])
+    expect(jobs[0]).toMatchObject({ name: KIND, retryCount: 0, data: { n: 1 } })
+    const { rows } = await client.query<{ state: string }>('SELECT state FROM pgboss.job WHERE id = $1', [id])
+    expect(rows[0].state).toBe('active')
   })
 
   it('has every column the views, the trigger and the seam read', async () => {
