@@ -1,10 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { nodeFlagsOf } from '../test/helpers/npm-scripts.ts'
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 
@@ -85,9 +85,8 @@ export type Child = {
  * (the API's request log) goes nowhere; stderr is kept. BENCH_CPU_PROF=api,drain writes a
  * --cpu-prof profile of those roles to bench/results/prof/.
  */
-/** The V8 flags of the npm scripts (package.json `worker`: the tokens between `node` and `--import`): every bench child, ours and the peers', runs with them. */
-const WORKER_SCRIPT: string[] = JSON.parse(readFileSync(path.join(BENCH_DIR, '..', 'package.json'), 'utf8')).scripts.worker.split(' ')
-export const SERVICE_NODE_FLAGS = WORKER_SCRIPT.slice(1, WORKER_SCRIPT.indexOf('--import'))
+/** The V8 flags of the npm scripts: every bench child, ours and the peers', runs with them. */
+export const SERVICE_NODE_FLAGS = nodeFlagsOf('worker')
 
 export function spawnChild(args: string[], execArgv: string[] = SERVICE_NODE_FLAGS): Child {
   const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(args[0])

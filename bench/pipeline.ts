@@ -6,7 +6,6 @@
 // include the fetch ladder's judge: the page's parse, kept and reused by the task)
 // and the bench's clock (POST sent, finished seen); all clocks are this machine's.
 import { spawn } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
 import { createStores } from '../src/store/index.ts'
@@ -14,6 +13,7 @@ import { createDb } from '../src/db/index.ts'
 import { createSilentLogger } from '../src/log.ts'
 import { builtRentals, cianRentalPage, rentalUrl, TYUMEN } from '../test/helpers/built-pages.ts'
 import { startFixtureServer } from '../test/helpers/fixture-server.ts'
+import { npmScriptArgs } from '../test/helpers/npm-scripts.ts'
 import { BENCH_DIR, freePort, percentile, sleep, terminate, waitReady } from './lib.ts'
 
 const ROOT = path.join(BENCH_DIR, '..')
@@ -41,10 +41,8 @@ export async function benchPipeline(url: string, options: { runs: number; pollMs
   site.setRoute(new URL(rentalUrl(TYUMEN)).pathname, cianRentalPage(TYUMEN))
   const db = createDb({ url, poolSize: 1, applicationName: 'bench-pipeline', pooler: 'direct', refusedRetryMs: 0, log: createSilentLogger() })
   const port = await freePort()
-  const startScript = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.start as string
   const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []
-  const args = startScript.split(' ').slice(1)
-  const service = spawn(process.execPath, [...prof, ...args], {
+  const service = spawn(process.execPath, [...prof, ...npmScriptArgs('start')], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {

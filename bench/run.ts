@@ -9,6 +9,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/index.ts'
 import { createSilentLogger } from '../src/log.ts'
 import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN } from '../src/webhooks/index.ts'
 import { BENCH_DIR, createDatabase, dropDatabase, freePort, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, terminate, waitFor, waitReady, type Child } from './lib.ts'
+import { npmScript, npmScriptArgs } from '../test/helpers/npm-scripts.ts'
 import { openOurs, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
 import { startServiceProcess, type ServiceProcess } from './service-process.ts'
 import { copyStatusBodies, finishParseJobs } from './status-bodies.ts'
@@ -241,9 +242,8 @@ async function scenarioDrain() {
 
 // ---- f) an idle worker: `npm run worker` (its very command line) beside graphile-worker's runner ----
 const ROOT = path.join(BENCH_DIR, '..')
-const WORKER_SCRIPT = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker as string
-/** Node flags of `npm run worker`, so graphile-worker runs on the same terms. */
-const WORKER_NODE_FLAGS = WORKER_SCRIPT.split(' ').slice(1, -1)
+/** Node flags of `npm run worker` (the TypeScript cache included), so graphile-worker runs on the same terms. */
+const WORKER_NODE_FLAGS = npmScriptArgs('worker').slice(0, -1)
 
 /** Starts `args` (cwd: the checkout), waits for `readyLine` on stdout, idles, and reads RSS and anonymous memory (kB). */
 async function idleMemory(args: string[], env: Record<string, string | undefined>, readyLine: string) {
@@ -271,14 +271,14 @@ async function idleMemory(args: string[], env: Record<string, string | undefined
 async function scenarioIdleWorker() {
   // Both start from a warm TypeScript cache, as after npm install (a miss would load Node's stripper).
   spawnSync(process.execPath, [path.join(ROOT, 'src', 'typescript-cache.js')], { stdio: 'ignore' })
-  const rssRow: Row = { scenario: 'f', metric: `RSS of an idle worker (${WORKER_SCRIPT})`, unit: 'MB', better: 'lower' }
+  const rssRow: Row = { scenario: 'f', metric: `RSS of an idle worker (${npmScript('worker')})`, unit: 'MB', better: 'lower' }
   // RSS = the node binary's and modules' file-backed pages (shared with other node processes, or
   // not, depending on what else runs) + anonymous memory (V8 heap, malloc, stacks): the process's own.
   const anonRow: Row = { scenario: 'f', metric: 'idle worker: anonymous memory (RSS minus file-backed pages)', unit: 'MB', better: 'lower' }
   await freshDb('idle_worker', async (url) => {
     // Only what a deployment sets: no NODE_OPTIONS or other settings leak in from this shell.
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url, LOG_LEVEL: 'info' }
-    const ours = await idleMemory(WORKER_SCRIPT.split(' ').slice(1), env, '"msg":"worker started"')
+    const ours = await idleMemory(npmScriptArgs('worker'), env, '"msg":"worker started"')
     record('mem-idle', rssRow, 'ours', ours.rssKb / 1024)
     record('mem-idle-anon', anonRow, 'ours', ours.anonymousKb / 1024)
   })
@@ -291,13 +291,12 @@ async function scenarioIdleWorker() {
 }
 
 // ---- f) the API under load: `npm run api` (its very command line) serving 50 pollers and 20 enqueues/s ----
-const API_SCRIPT = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.api as string
 
 async function scenarioApiMemory() {
   await freshDb('api_memory', async (url) => {
     const port = await freePort()
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url, PORT: String(port), RQ_COMPAT_PORT: '0', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'info' }
-    const api = spawn(process.execPath, API_SCRIPT.split(' ').slice(1), { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] })
+    const api = spawn(process.execPath, npmScriptArgs('api'), { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] })
     const rssMb = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${api.pid}/status`, 'utf8'))?.[1]) / 1024
     try {
       await waitReady(port, 'npm run api')

@@ -1,13 +1,13 @@
 // The service as users run it (`npm start`: node src/server.ts, API and in-process worker in one
 // process), for scenario c's end-to-end pickup: HTTP enqueue → the job's started_at.
 import { spawn } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
+import { npmScriptArgs } from '../test/helpers/npm-scripts.ts'
 import { BENCH_DIR } from './lib.ts'
+import { wallMs } from './tasks.ts'
 
 const ROOT = path.join(BENCH_DIR, '..')
-import { wallMs } from './tasks.ts'
 
 export type ServiceProcess = {
   /** POST one parse job and remember when it was sent. */
@@ -33,8 +33,7 @@ export async function startServiceProcess(url: string): Promise<ServiceProcess> 
     RATE_LIMIT_PER_MINUTE: '0',
   }
   // `npm start`'s own command line (package.json), its flags and TypeScript cache included.
-  const start = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.start as string
-  const child = spawn(process.execPath, start.split(' ').slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, npmScriptArgs('start'), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise<number>((resolve, reject) => {
     let output = ''
     child.stdout!.on('data', (chunk: Buffer) => {

@@ -1,17 +1,13 @@
 // A fleet of real service processes (one API, N workers) draining jobs against one database, watched
 // from the side in pg_stat_activity. Used by the fleet tests and the bench.
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
+import { nodeFlagsOf } from './npm-scripts.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from './processes.ts'
 import { SERVICE_ROLE } from './private-cluster.ts'
-
-// The V8 flags of `npm run worker` (package.json): the tokens between `node` and its first `--import`.
-const WORKER_SCRIPT: string = JSON.parse(readFileSync(path.join(import.meta.dirname, '../../package.json'), 'utf8')).scripts.worker
-const WORKER_NODE_FLAGS = WORKER_SCRIPT.split(' ').slice(1, WORKER_SCRIPT.split(' ').indexOf('--import'))
 
 export type FleetOptions = {
   /** The service's DATABASE_URL (straight to Postgres, or PgBouncer). */
@@ -111,7 +107,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     const child = fork('test/helpers/fleet-process.ts', [], {
       env: { ...process.env, ...env, FLEET_ROLE: 'worker' },
       execPath: process.execPath,
-      execArgv: WORKER_NODE_FLAGS,
+      execArgv: nodeFlagsOf('worker'),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     })
     let output = ''
