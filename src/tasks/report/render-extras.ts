@@ -5,7 +5,7 @@
  */
 import type { Property } from '../parse/property.ts'
 import type { Advice } from './advice.ts'
-import { escapeHtml, escapeMarkdown, nf0, nf1 } from './format.ts'
+import { escapeHtml, escapeMarkdown, moneyFor, nf0, nf1 } from './format.ts'
 import { DEAL_WORDS, type SaleScenarios } from './scenarios.ts'
 
 export type ReportExtras = {
@@ -37,9 +37,11 @@ export function renderExtrasHtml(x: ReportExtras): string {
   const e = escapeHtml
   const s = x.scenarios
   const W = DEAL_WORDS[s.deal]
+  // Scenario prices are in roubles, as the valuation's; a rent is per month.
+  const money = moneyFor({ currency: 'RUB', deal_type: s.deal })
   const scenarios = s.available
     ? `<table data-section="scenarios"><thead><tr><th>Цена в объявлении</th><th></th><th>${W.term}</th><th>Аналогов</th><th>Уверенность</th></tr></thead><tbody>${s.scenarios
-        .map((row) => `<tr><td>${e(row.label)}</td><td class="num">${nf0.format(row.price)} ${W.perPrice}</td><td>${e(daysText(row))}</td><td>${e(row.note)}</td><td>${e(row.confidence ?? '—')}</td></tr>`)
+        .map((row) => `<tr><td>${e(row.label)}</td><td class="num">${money(row.price)}</td><td>${e(daysText(row))}</td><td>${e(row.note)}</td><td>${e(row.confidence ?? '—')}</td></tr>`)
         .join('')}</tbody></table>`
     : ''
   const listed = s.median_days_listed === null ? '' : ` Аналоги, которые ${W.still}, выставлены в среднем (медиана) ${nf0.format(s.median_days_listed)} дн.`
@@ -65,10 +67,12 @@ export function renderExtrasMarkdown(x: ReportExtras): string {
   const m = escapeMarkdown
   const s = x.scenarios
   const W = DEAL_WORDS[s.deal]
+  // Scenario prices are in roubles, as the valuation's; a rent is per month.
+  const money = moneyFor({ currency: 'RUB', deal_type: s.deal })
   const lines = [`## ${W.section}`, '']
   if (s.available) {
     lines.push(`| Цена в объявлении | | ${W.term} | Аналогов | Уверенность |`, '|---|---:|---|---|---|')
-    for (const row of s.scenarios) lines.push(`| ${row.label} | ${nf0.format(row.price)} ${W.perPrice} | ${daysText(row)} | ${m(row.note)} | ${row.confidence ?? '—'} |`)
+    for (const row of s.scenarios) lines.push(`| ${row.label} | ${money(row.price)} | ${daysText(row)} | ${m(row.note)} | ${row.confidence ?? '—'} |`)
     lines.push('')
   }
   lines.push(m(s.method), '')

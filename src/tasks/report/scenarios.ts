@@ -64,7 +64,6 @@ export const DEAL_WORDS = Object.freeze({
     goneCount: 'снято с продажи',
     still: 'ещё продаются',
     caveat: 'Снятие с продажи не всегда означает продажу',
-    perPrice: '₽',
   },
   rent: {
     section: 'Сценарии сдачи и срок экспозиции',
@@ -74,7 +73,6 @@ export const DEAL_WORDS = Object.freeze({
     goneCount: 'снято с публикации',
     still: 'ещё сдаются',
     caveat: 'Снятие объявления не всегда означает, что квартиру сдали',
-    perPrice: '₽/мес',
   },
 })
 
