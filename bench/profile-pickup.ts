@@ -3,7 +3,7 @@
 // For each job: enqueue call → enqueue resolved (committed), → NOTIFY received (on a LISTEN of this
 // script's own), → handler's first line. ADMIN_URL picks the server (default the local one).
 // npm-start: the service as users run it (src/server.ts), from outside: HTTP POST → created_on (the
-// enqueue transaction began) → 202 read, and created_on → started_on (the claim).
+// enqueue transaction began) → 202 read, and created_on → the handler called (the worker's debug line).
 import pg from 'pg'
 import { createDatabase, dropDatabase, percentile, sleep } from './lib.ts'
 import { startServiceProcess } from './service-process.ts'

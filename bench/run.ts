@@ -10,7 +10,7 @@ import { createSilentLogger } from '../src/log.ts'
 import { WEBHOOK_STATE_COLUMNS, WEBHOOK_STATE_JOIN } from '../src/webhooks/index.ts'
 import { BENCH_DIR, createDatabase, dropDatabase, freePort, httpLoad, inFlight, median, percentile, reachable, sleep, spawnChild, terminate, waitFor, waitReady, type Child } from './lib.ts'
 import { npmScript, npmScriptArgs } from '../test/helpers/npm-scripts.ts'
-import { openOurs, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
+import { openOurs, openOursSplit, openSystem, redisAvailable, type Client, type SystemName } from './systems.ts'
 import { startServiceProcess, type ServiceProcess } from './service-process.ts'
 import { copyStatusBodies, finishParseJobs } from './status-bodies.ts'
 import { hooks, wallMs } from './tasks.ts'
@@ -34,7 +34,8 @@ const N = {
   httpWarmup: 1000,
   drain: QUICK ? 2000 : 10_000,
   drainCapMs: QUICK ? 4000 : 10_000,
-  pickup: QUICK ? 40 : 200,
+  // 400 a run: a p99 is then the fourth-worst pickup, not the second (200 made it a coin toss between systems).
+  pickup: QUICK ? 40 : 400,
   pickupPolling: QUICK ? 20 : 60,
   statusMs: QUICK ? 1500 : 3000,
   statusWindowMs: 250,
@@ -350,12 +351,17 @@ async function scenarioPipeline() {
 // on the machine then falls on every system alike instead of on whichever ran during a burst.
 // Latency = enqueue call → the handler's first line, on one clock (this process runs the sends and
 // every worker). The service as users run it (`npm start`, one more participant of the round) is
-// measured from outside: HTTP POST → the job's started_at (the claim's time, the same host clock).
+// measured from outside: HTTP POST → its handler called (the worker's debug line "job started", the same
+// host clock; pg-boss's started_on would be the claim's transaction start, which a claim on enqueue makes
+// the enqueue's own).
 // pg-boss polling (a 0.5 s floor) runs on its own afterwards.
-const LABEL_NPM_START = 'ours (npm start, HTTP → started_at)'
+const LABEL_NPM_START = 'ours (npm start, HTTP → handler)'
+// The same library call with the worker in another runtime: NOTIFY and the worker's own claim (no claim on enqueue).
+const LABEL_SPLIT = 'ours (worker in another runtime)'
 async function scenarioPickup() {
-  const interleaved: Array<[SystemName, string, string]> = [
+  const interleaved: Array<[SystemName | 'ours-split', string, string]> = [
     ['ours', 'noop', 'ours'],
+    ['ours-split', 'noop', LABEL_SPLIT],
     ['pgboss-listen', 'b1', LABEL['pgboss-listen']],
     ['graphile', 'x', LABEL.graphile],
     ...(hasRedis ? [['bullmq', 'x', LABEL.bullmq] as [SystemName, string, string]] : []),
@@ -376,7 +382,7 @@ async function scenarioPickup() {
       const name = `bench_${runTag}_pickup_${system.replace(/-/g, '_')}_${dbCounter++}`
       names.push(name)
       dbs.push(await createDatabase(adminUrl, name))
-      const client = await openSystem(system, dbs.at(-1)!)
+      const client = system === 'ours-split' ? await openOursSplit(dbs.at(-1)!) : await openSystem(system, dbs.at(-1)!)
       clients.push(client)
       await client.work(variant)
     }
@@ -614,8 +620,8 @@ const med = (key: string, system: string) => median(rows.get(key)?.values.get(sy
 const targets: Target[] = [
   { what: 'pickup p50 ≤ 0.8× graphile-worker (library)', ours: ['pickup-p50', 'ours'], reference: ['pickup-p50', 'graphile'], rule: (o, r) => o <= 0.8 * r, text: '≤ 0.8×' },
   { what: 'pickup p99 ≤ graphile-worker p99 (library)', ours: ['pickup-p99', 'ours'], reference: ['pickup-p99', 'graphile'], rule: (o, r) => o <= r, text: '≤ 1.0×' },
-  { what: 'pickup p50 ≤ 0.8× graphile-worker (npm start, HTTP → started_at)', ours: ['pickup-p50', LABEL_NPM_START], reference: ['pickup-p50', 'graphile'], rule: (o, r) => o <= 0.8 * r, text: '≤ 0.8×' },
-  { what: 'pickup p99 ≤ graphile-worker p99 (npm start, HTTP → started_at)', ours: ['pickup-p99', LABEL_NPM_START], reference: ['pickup-p99', 'graphile'], rule: (o, r) => o <= r, text: '≤ 1.0×' },
+  { what: 'pickup p50 ≤ 0.8× graphile-worker (npm start, HTTP → handler)', ours: ['pickup-p50', LABEL_NPM_START], reference: ['pickup-p50', 'graphile'], rule: (o, r) => o <= 0.8 * r, text: '≤ 0.8×' },
+  { what: 'pickup p99 ≤ graphile-worker p99 (npm start, HTTP → handler)', ours: ['pickup-p99', LABEL_NPM_START], reference: ['pickup-p99', 'graphile'], rule: (o, r) => o <= r, text: '≤ 1.0×' },
   { what: 'one-job drain ≥ graphile-worker (1 process)', ours: ['drain-1-1', 'ours'], reference: ['drain-1-1', 'graphile'], rule: (o, r) => o >= r, text: '≥ 1.0×' },
   { what: 'drain ≥ 0.9× raw pg-boss, same settings', ours: ['drain-1-1', 'ours'], reference: ['drain-same-1', 'pgboss (batchSize 16)'], rule: (o, r) => o >= 0.9 * r, text: '≥ 0.9×' },
   { what: 'drain with 5 progress ≥ 0.6× raw pg-boss', ours: ['drain-progress-1', 'ours'], reference: ['drain-same-1', 'pgboss (batchSize 16)'], rule: (o, r) => o >= 0.6 * r, text: '≥ 0.6×' },

@@ -48,6 +48,30 @@ export async function openOurs(url: string, options: { supervise?: boolean; conc
   return { config, log, db, queue, metrics, close: () => runtime.close() }
 }
 
+/**
+ * Ours with the enqueue in one runtime and the worker in another (two composition roots in this process,
+ * each with its own pool and LISTEN): the path of a split deployment (`npm run api` + `npm run worker`),
+ * where no claim on enqueue can happen and a job is woken by NOTIFY and claimed by the worker's fetch.
+ */
+export async function openOursSplit(url: string): Promise<Client> {
+  const producer = await openOurs(url)
+  const consumer = await openOurs(url, { supervise: false })
+  let kind = 'noop'
+  return {
+    send: (data) => producer.queue.enqueue({ kind, payload: data }).then(() => {}),
+    insert: (datas) => producer.queue.enqueueMany(datas.map((payload) => ({ kind, payload }))).then(() => {}),
+    async work(variant) {
+      kind = KIND(variant)
+      consumer.queue.startWorker({ kinds: [kind], concurrency: 16 })
+    },
+    remaining: async () => Number((await producer.db.pool.query(`SELECT count(*) FROM pgboss.job WHERE state < 'completed'`)).rows[0].count),
+    async close() {
+      await consumer.close()
+      await producer.close()
+    },
+  }
+}
+
 export async function openSystem(system: SystemName, url: string, queueName = 'noop'): Promise<Client> {
   if (system === 'ours') {
     const { db, queue, close } = await openOurs(url)

@@ -9,20 +9,24 @@ import { AppError } from '../errors.ts'
 export function pageBody(limitBytes: number): MiddlewareHandler {
   return async function pageBody(c, next) {
     const declared = Number.parseInt(c.req.header('content-length') ?? '', 10)
-    const raw = c.req.raw.body
     if (Number.isFinite(declared) && declared > limitBytes) {
       // A page a little too big is read and dropped, so the client sees the 413 instead of a reset
       // connection; a far larger one is not worth reading.
+      const raw = c.req.raw.body
       if (raw && declared <= limitBytes * DRAIN_FACTOR) await drain(raw)
       return tooLarge(c, limitBytes)
     }
-    if (!raw) return next()
     const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
     if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
       throw new AppError('ValidationFailed', `Content-Encoding ${encoding} is not accepted; send gzip, deflate or no encoding`, {
         details: { content_encoding: encoding, accepted: ['gzip', 'deflate', 'identity'] },
       })
     }
+    // A plain body of a declared length within the limit is the route's to read as it is: Node's HTTP
+    // parser ends the body at that length. Only chunked or encoded bodies are counted here.
+    if (encoding === 'identity' && Number.isFinite(declared)) return next()
+    const raw = c.req.raw.body
+    if (!raw) return next()
     // The sent bytes are read in full first (so the client is never cut off mid-upload), then decoded
     // from memory, counting the decoded size.
     const sent = await readLimited(raw, limitBytes)

@@ -9,7 +9,9 @@ import { insertSubscriptions, type WebhookSubscription } from '../webhooks/outbo
 import { dedupeKeyOf, dedupeLockKey, findDedupedSql, findReusable, recordKeys, type IdempotencyClaim } from './idempotency.ts'
 import { CHANNELS } from './listener.ts'
 import { captureInsert, dedupedEnqueueStatement, enqueueStatement, type CapturedInsert } from './pg-boss-internals.ts'
+import { inOneTrip } from './one-trip.ts'
 import { PG_BOSS_PRIORITY, type Priority } from './status.ts'
+import type { ClaimOffer } from './worker.ts'
 
 export type EnqueueRequest = {
   kind: string
@@ -36,6 +38,8 @@ export type EnqueueDeps = {
   boss: PgBoss
   /** The pool under `db`: plain enqueues run on it as one prepared statement (see insertPlain). */
   pool?: pg.Pool
+  /** A slot of an idle worker in this process for a job of `kind` (Worker.offerClaim), if one has it. */
+  offerClaim?: (kind: string) => ClaimOffer | undefined
 }
 
 /** A request parsed and admitted, with its job id: what the writers take. */
@@ -189,20 +193,65 @@ async function insertPlain(deps: EnqueueDeps & { pool: pg.Pool }, items: Prepare
   }
   const statement = enqueueStatement(byKind.map(([kind]) => kind), inserts)
   if (!statement) return false
+  const payloads = items.map((item) => JSON.stringify(item.payload))
+  const claims = claimsFor(deps, byKind)
   const values: unknown[] = [
     items.map((item) => item.jobId),
     items.map((item) => item.task.kind),
     items.map((item) => item.sessionId),
     items.map((item) => item.request.priority ?? 'normal'),
-    items.map((item) => JSON.stringify(item.payload)),
+    payloads,
     items.map((item) => item.task.retry.maxAttempts),
-    byKind.map(([kind]) => kind),
+    // A kind whose every job is claimed here wakes nobody.
+    byKind.filter(([kind, group]) => group.length > (claims.get(kind) ? 1 : 0)).map(([kind]) => kind),
     items.length,
+    [...claims.values()].map(({ item }) => item.jobId),
     ...inserts.map((insert) => insert.json),
   ]
   const { name, text } = statement
-  await deps.pool.query(name ? { name, text, values } : { text, values })
+  await handOver(claims, () => deps.pool.query(name ? { name, text, values } : { text, values }), (item) => payloads[items.indexOf(item)])
   return true
+}
+
+type Claim = { item: PreparedJob; offer: ClaimOffer }
+
+/**
+ * Claim on enqueue: for each kind an idle worker of this process has a slot for (Worker.offerClaim),
+ * the kind's first job is written already claimed (pg-boss-internals.ts claimingInsert) and started by
+ * that worker once the enqueue committed: no wake-up, no claim of its own (a round trip and a commit).
+ * Only for jobs that may run now.
+ */
+function claimsFor(deps: EnqueueDeps, byKind: Array<[string, PreparedJob[]]>): Map<string, Claim> {
+  const claims = new Map<string, Claim>()
+  for (const [kind, group] of byKind) {
+    const item = group[0]
+    if (!deps.offerClaim || (item.request.runAt && item.request.runAt.getTime() > Date.now())) continue
+    const offer = deps.offerClaim(kind)
+    if (offer) claims.set(kind, { item, offer })
+  }
+  return claims
+}
+
+/** Runs the write, then hands each claimed job to its worker, or gives the slots back if the write failed or wrote nothing for one. */
+async function handOver<T>(claims: Map<string, Claim>, write: () => Promise<T>, payloadJson: (item: PreparedJob) => string, written: (item: PreparedJob, result: T) => boolean = () => true): Promise<T> {
+  const createdOn = new Date()
+  let result: T
+  try {
+    result = await write()
+  } catch (e) {
+    for (const { offer } of claims.values()) offer.withdraw()
+    throw e
+  }
+  for (const { item, offer } of claims.values()) {
+    if (!written(item, result)) {
+      offer.withdraw()
+      continue
+    }
+    // The data pg-boss stored, as its fetch would have read it back (JSON, not the parsed payload's objects).
+    const data = { ...jobData(item), payload: JSON.parse(payloadJson(item)) }
+    offer.take({ id: item.jobId, name: item.task.kind, data, retryCount: 0, createdOn })
+  }
+  return result
 }
 
 /** A dedupe key and nothing else to look up: no Idempotency-Key, no webhook. */
@@ -211,11 +260,11 @@ function isDedupedOnly(item: PreparedJob): boolean {
 }
 
 /**
- * One job of a kind with a dedupe key (a parse from the wizard) in three round trips instead of
- * eight: BEGIN with the key's advisory lock, one statement (pg-boss-internals.ts
- * dedupedEnqueueStatement) that answers the unfinished job holding the key or writes every row,
- * COMMIT. The same lock and lookup as the transaction path (idempotency.ts). Returns undefined,
- * having written nothing, when pg-boss's SQL is not the one plain INSERT this relies on.
+ * One job of a kind with a dedupe key (a parse from the wizard) in one round trip instead of eight:
+ * BEGIN, the key's advisory lock, one statement (pg-boss-internals.ts dedupedEnqueueStatement) that
+ * answers the unfinished job holding the key or writes every row, COMMIT, pipelined (one-trip.ts). The
+ * same lock and lookup as the transaction path (idempotency.ts). Returns undefined, having written
+ * nothing, when pg-boss's SQL is not the one plain INSERT this relies on.
  */
 async function insertDeduped(deps: EnqueueDeps & { pool: pg.Pool }, item: PreparedJob): Promise<EnqueueOutcome | undefined> {
   const kind = item.task.kind
@@ -223,24 +272,21 @@ async function insertDeduped(deps: EnqueueDeps & { pool: pg.Pool }, item: Prepar
   const captured = await captureInsert(deps.boss, kind, [{ data: jobData(item), ...jobOptions(item) }])
   const statement = captured && dedupedEnqueueStatement(kind, captured, findDedupedSql('$7', '$8'))
   if (!captured || !statement) return undefined
-  const values = [[item.jobId], [kind], [item.sessionId], [item.request.priority ?? 'normal'], [JSON.stringify(item.payload)], [item.task.retry.maxAttempts], kind, dedupe, captured.json]
-  const client = await deps.pool.connect()
-  let broken = false
-  try {
-    // A simple query may hold two statements (no parameters: the key goes in as a literal).
-    const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(dedupeLockKey(kind, dedupe))}, 0))`
-    await client.query(`BEGIN; ${lock}`)
-    const { name, text } = statement
-    const { rows } = await client.query<{ job_id: string; reused: boolean }>(name ? { name, text, values } : { text, values })
-    await client.query('COMMIT')
-    return { jobId: rows[0].job_id, reused: rows[0].reused }
-  } catch (e) {
-    // A session left inside a failed transaction never goes back to the pool.
-    broken = true
-    throw e
-  } finally {
-    client.release(broken)
-  }
+  const payload = JSON.stringify(item.payload)
+  const claims = claimsFor(deps, [[kind, [item]]])
+  const claimed = [...claims.values()].map((claim) => claim.item.jobId)
+  const values = [[item.jobId], [kind], [item.sessionId], [item.request.priority ?? 'normal'], [payload], [item.task.retry.maxAttempts], kind, dedupe, captured.json, claimed]
+  const { name, text } = statement
+  const lock = { name: 'housler_dedupe_lock', text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', values: [dedupeLockKey(kind, dedupe)] }
+  // An existing job that answers leaves the claimed id unwritten: the slot goes back.
+  const [, row] = await handOver(
+    claims,
+    () => inOneTrip(deps.pool, [lock, name ? { name, text, values } : { text, values }]),
+    () => payload,
+    (_, [, result]) => !(result.rows[0] as { reused: boolean }).reused,
+  )
+  const answer = row.rows[0] as { job_id: string; reused: boolean }
+  return { jobId: answer.job_id, reused: answer.reused }
 }
 
 async function insertWebhooks(trx: Transaction<Database>, items: PreparedJob[]) {

@@ -155,7 +155,16 @@ export function createQueue(options: QueueOptions): QueueService {
   const kinds = Object.freeze([...tasks.keys()])
   // Cancels, requeues and cleanup wait for an open connection rather than widening the pool.
   const lifecycle: LifecycleDeps = { db: db.background, boss, tasks }
-  const writer = { db: db.db, boss, pool: db.pool }
+  const workers: Worker[] = []
+  // Claim on enqueue (worker.ts offerClaim): the first of this process's workers with a slot for the kind.
+  const offerClaim = (kind: string) => {
+    for (const worker of workers) {
+      const offer = worker.offerClaim(kind)
+      if (offer) return offer
+    }
+    return undefined
+  }
+  const writer = { db: db.db, boss, pool: db.pool, offerClaim }
   const progress = createProgressWriter(db.pool, log)
   const fallback = createFallback({ deps: options.deps, timeoutSeconds: config.jobTimeoutSeconds, resultTtlSeconds: config.resultTtlSeconds, log })
   // Concurrent plain enqueues share one statement (group commit); keyed ones go alone, so two
@@ -164,7 +173,6 @@ export function createQueue(options: QueueOptions): QueueService {
   // Operator reads tolerate a replica's lag.
   const monitoring = createMonitoring({ primary: db.db, read: db.read.db, replica: db.replica }, kinds, () => groupCommit.stats())
   const pollTimers: NodeJS.Timeout[] = []
-  const workers: Worker[] = []
   const prepare = (request: EnqueueRequest) => prepareJob(tasks, options.deps, request)
   const cancelChild = (jobId: string, reason: string) => cancelJob(lifecycle, jobId, reason)
   // Handlers in workers may run child jobs (find-similar's analog pages); the inline fallback may not.

@@ -11,7 +11,8 @@
  * - housler.capture_webhook_event() is a row trigger AFTER INSERT / UPDATE OF state ON pgboss.job
  *   (migrations 0004, 0005): pg-boss 12 clones row triggers of the partitioned parent onto each queue's
  *   partition, so the outbox row commits with whatever ends the job (worker, cancel, expiry).
- * We never write to pgboss.* ourselves; writes go through pg-boss's API.
+ * We never write to pgboss.* with SQL of our own: writes are pg-boss's API or its own captured INSERT
+ * (claimingInsert adds to it the claim its fetch would make).
  */
 import { sql, type Kysely } from 'kysely'
 import type { PgBoss } from 'pg-boss'
@@ -67,6 +68,26 @@ export async function captureInsert(boss: PgBoss, kind: string, jobs: Jobs): Pro
 /** One plain INSERT whose only parameter is $1: what nests as a CTE with its parameter renumbered. */
 const nestable = (text: string) => /^\s*INSERT INTO/i.test(text) && !/\$[2-9]/.test(text) && (text.match(/\$1\b/g) ?? []).length === 1
 
+// pg-boss's INSERT (plans.insertJobs): its column list opens with id, its SELECT list with id's COALESCE.
+const INSERT_COLUMNS = /(INSERT INTO pgboss\.\w+ \(\s*)id,/
+const INSERT_VALUES = /(\bSELECT\s+)(COALESCE\(id, gen_random_uuid\(\)\) as id,)/
+
+/**
+ * pg-boss's INSERT, made to write the rows whose id is in `claimed` (a uuid[] parameter) as already
+ * claimed: `active`, started and heartbeat now — what its fetch's UPDATE sets on a first claim
+ * (retry_count stays 0). Other rows are written as before, so with no id claimed this is pg-boss's
+ * INSERT. Our queues use pg-boss's standard policy (boss.ts), which puts no limit on active jobs.
+ * null when the text is not of the shape this relies on (the pin test checks it is).
+ */
+export function claimingInsert(text: string, claimed: string): string | null {
+  if (!INSERT_COLUMNS.test(text) || !INSERT_VALUES.test(text)) return null
+  const mine = `id = ANY(${claimed}::uuid[])`
+  const now = `CASE WHEN ${mine} THEN ${PG_BOSS_SCHEMA}.job_now() END`
+  return text
+    .replace(INSERT_COLUMNS, (_, head: string) => `${head}state, started_on, heartbeat_on, id,`)
+    .replace(INSERT_VALUES, (_, select: string, id: string) => `${select}(CASE WHEN ${mine} THEN 'active' ELSE 'created' END)::${PG_BOSS_SCHEMA}.job_state, ${now}, ${now},\n      ${id}`)
+}
+
 /** A statement writing our task rows and pg-boss's jobs at once; `name` prepares it per connection. */
 export type EnqueueStatement = { bossTexts: string[]; text: string; name?: string }
 
@@ -76,8 +97,9 @@ const statements = new Map<string, EnqueueStatement | null>()
 let named = 0
 
 function spliceStatement(bossTexts: string[]): EnqueueStatement | null {
-  if (!bossTexts.every(nestable)) return null
-  const jobCtes = bossTexts.map((text, i) => `j${i} AS (${text.replace(/\$1\b/, `$${9 + i}`)})`)
+  const claiming = bossTexts.map((text, i) => (nestable(text) ? claimingInsert(text.replace(/\$1\b/, `$${10 + i}`), '$9') : null))
+  if (!claiming.every((text) => text !== null)) return null
+  const jobCtes = claiming.map((text, i) => `j${i} AS (${text})`)
   const text = `WITH tasks AS (
       INSERT INTO housler._tasks (job_id, kind, session_id, priority, payload, max_attempts)
       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[])
@@ -100,13 +122,15 @@ const dedupedStatements = new Map<string, EnqueueStatement | null>()
  * statement, so its snapshot sees every earlier holder's commit): `existing` (SQL selecting the
  * unfinished job holding $7 kind / $8 key) answers instead when it finds one; else the task row,
  * pg-boss's job (its JSON made '[]' when reused), the dedupe row and the wake-up are written.
- * Parameters as enqueueStatement's $1–$6 (one row), $7 kind, $8 dedupe key, $9 pg-boss's JSON;
- * returns job_id and reused. null when pg-boss's SQL is not the one plain INSERT this relies on.
+ * Parameters as enqueueStatement's $1–$6 (one row), $7 kind, $8 dedupe key, $9 pg-boss's JSON, $10
+ * the job ids to write claimed (claimingInsert; `{}` for none, else no wake-up is sent); returns job_id
+ * and reused. null when pg-boss's SQL is not the one plain INSERT this relies on.
  */
 export function dedupedEnqueueStatement(kind: string, insert: CapturedInsert, existing: string): EnqueueStatement | null {
   let statement = dedupedStatements.get(kind)
   if (statement === undefined || (statement && statement.bossTexts[0] !== insert.text)) {
-    statement = nestable(insert.text)
+    const job = nestable(insert.text) ? claimingInsert(insert.text.replace(/\$1\b/, `(SELECT CASE WHEN fresh.yes THEN $9::text ELSE '[]' END FROM fresh)`), '$10') : null
+    statement = job
       ? {
           bossTexts: [insert.text],
           text: `WITH existing AS (${existing}),
@@ -116,12 +140,12 @@ export function dedupedEnqueueStatement(kind: string, insert: CapturedInsert, ex
       SELECT t.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[]) AS t, fresh WHERE fresh.yes
       RETURNING job_id
     ),
-    job AS (${insert.text.replace(/\$1\b/, `(SELECT CASE WHEN fresh.yes THEN $9::text ELSE '[]' END FROM fresh)`)}),
+    job AS (${job}),
     dedupe AS (INSERT INTO housler.task_dedupe (job_id, kind, dedupe_key) SELECT job_id, $7, $8 FROM tasks RETURNING job_id),
-    woke AS (SELECT pg_notify('${CHANNELS.jobs}', $7) FROM fresh WHERE fresh.yes)
+    woke AS (SELECT pg_notify('${CHANNELS.jobs}', $7) FROM fresh WHERE fresh.yes AND cardinality($10::uuid[]) = 0)
     SELECT coalesce((SELECT job_id FROM existing), ($1::uuid[])[1]) AS job_id, NOT (SELECT yes FROM fresh) AS reused,
       1 / ((SELECT count(*) FROM tasks) = (SELECT count(*) FROM job) AND (SELECT count(*) FROM dedupe) = (SELECT count(*) FROM tasks)
-        AND (SELECT count(*) FROM woke) = (SELECT count(*) FROM tasks))::int AS ok`,
+        AND (SELECT count(*) FROM woke) = (SELECT count(*) FROM tasks WHERE cardinality($10::uuid[]) = 0))::int AS ok`,
           name: named < 64 ? `housler_enqueue_${named++}` : undefined,
         }
       : null
@@ -133,8 +157,8 @@ export function dedupedEnqueueStatement(kind: string, insert: CapturedInsert, ex
 /**
  * The one-statement enqueue for these kinds (sorted; `inserts` in the same order): parameters $1–$6
  * are our task rows' columns as arrays (job_id, kind, session_id, priority, payload, max_attempts),
- * $7 the kinds to wake, $8 the job count, $9… each kind's pg-boss JSON. pg-boss's INSERTs are nested
- * as CTEs, as pg-boss nests its own for its notify. If pg-boss skipped a job (ON CONFLICT), the
+ * $7 the kinds to wake, $8 the job count, $9 the job ids to write claimed (claimingInsert; `{}` for
+ * none), $10… each kind's pg-boss JSON. pg-boss's INSERTs are nested as CTEs, as pg-boss nests its own for its notify. If pg-boss skipped a job (ON CONFLICT), the
  * division by zero aborts the statement, so no task row is left without its job. null when pg-boss's
  * SQL is not the one plain INSERT this relies on: the caller then uses the public API in a transaction.
  */

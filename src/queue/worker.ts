@@ -12,7 +12,7 @@ import { createPreparedAdapter } from './prepared.ts'
 import { createCompleter } from './completer.ts'
 import type pg from 'pg'
 
-type JobData = { payload: unknown; sessionId: string | null; dependsOn: string[]; hasDependents: boolean; permanentError?: SerializedError }
+export type JobData = { payload: unknown; sessionId: string | null; dependsOn: string[]; hasDependents: boolean; permanentError?: SerializedError }
 type SerializedError = { message: string; stack?: string; code?: string; name?: string; attempt?: number }
 
 export type WorkerEvents = {
@@ -46,12 +46,29 @@ export type WorkerOptions = {
 
 export type ActiveJob = { id: string; kind: string; attempt: number; startedAt: Date }
 
+/** A job as the worker runs it: pg-boss's fetch answers these fields, and so does a claim on enqueue. */
+export type ClaimedJob = Pick<JobWithMetadata<JobData>, 'id' | 'name' | 'data' | 'retryCount'> & Partial<Pick<JobWithMetadata<JobData>, 'createdOn' | 'retryLimit'>>
+
+/** A free slot of an idle worker, lent to an enqueue in this process (claim on enqueue, Worker.offerClaim). */
+export type ClaimOffer = {
+  /** The enqueue committed the job already claimed (active) for this worker: it starts here. */
+  take(job: ClaimedJob): void
+  /** The enqueue went without it (failed, or answered by an existing job): the slot is free again. */
+  withdraw(): void
+}
+
 export type Worker = {
   readonly id: string
   active(): ActiveJob[]
   counts(): { finished: number; failed: number }
   /** Aborts a running job's handler (cancellation); false if this process is not running it. */
   abort(jobId: string, reason: Error): boolean
+  /**
+   * Claim on enqueue: while this worker has a slot free and found `kind` empty, an enqueue in this
+   * process may claim the kind's next job in its own transaction and hand it over here, saving the
+   * wake-up and the claim's round trip and commit. undefined when busy with the kind or stopping.
+   */
+  offerClaim(kind: string): ClaimOffer | undefined
   /** Stops fetching, waits up to the grace period for running jobs, then aborts the rest. */
   stop(): Promise<void>
 }
@@ -81,6 +98,9 @@ export function createWorker(options: WorkerOptions): Worker {
   // Jobs whose handler is over but whose outcome is still being written (they no longer hold a slot).
   const settling = new Set<Promise<void>>()
   const emptyKinds = new Set<string>()
+  // Slots lent to enqueues (offerClaim), each until its job is taken or the offer withdrawn.
+  let lent = 0
+  const claiming = new Set<Promise<void>>()
   const counts = { finished: 0, failed: 0 }
   let stopping = false
   let pumping = false
@@ -107,7 +127,7 @@ export function createWorker(options: WorkerOptions): Worker {
         const kinds = options.kinds
         for (let i = 0; i < kinds.length; i++) {
           const kind = kinds[(kindCursor + i) % kinds.length]
-          const free = options.concurrency - running.size
+          const free = options.concurrency - running.size - lent
           if (free <= 0 || stopping) break
           if (emptyKinds.has(kind)) continue
           // Metadata adds createdOn (for the wait-time histogram) to the RETURNING list; no extra query.
@@ -119,7 +139,7 @@ export function createWorker(options: WorkerOptions): Worker {
           for (const job of jobs) start(job)
         }
         kindCursor = (kindCursor + 1) % Math.max(1, kinds.length)
-      } while (pumpAgain && !stopping && running.size < options.concurrency)
+      } while (pumpAgain && !stopping && running.size + lent < options.concurrency)
     } catch (e) {
       log.warn({ err: coerceError(e).message }, 'fetch failed; retrying on the next poll')
     } finally {
@@ -146,7 +166,34 @@ export function createWorker(options: WorkerOptions): Worker {
     void pump()
   }
 
-  function start(job: Job<JobData>): void {
+  function offerClaim(kind: string): ClaimOffer | undefined {
+    // A kind only counts as empty between fetches: with one in flight, a new job may be its to take.
+    if (stopping || pumping || !emptyKinds.has(kind) || !options.kinds.includes(kind) || running.size + lent >= options.concurrency) return undefined
+    lent++
+    let settle = () => {}
+    const settled = new Promise<void>((resolve) => (settle = resolve))
+    claiming.add(settled)
+    let returned = false
+    const giveBack = () => {
+      if (returned) return
+      returned = true
+      lent--
+      claiming.delete(settled)
+      settle()
+    }
+    return {
+      take(job) {
+        // After the enqueue's caller has its answer (an HTTP reply goes out first), not inside it.
+        setImmediate(() => {
+          giveBack()
+          start(job)
+        })
+      },
+      withdraw: giveBack,
+    }
+  }
+
+  function start(job: ClaimedJob): void {
     const task = options.tasks.get(job.name)!
     const controller = new AbortController()
     const active: ActiveJob = { id: job.id, kind: job.name, attempt: job.retryCount + 1, startedAt: new Date() }
@@ -183,7 +230,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }))
   }
 
-  async function run(job: Job<JobData>, task: TaskDefinition, active: ActiveJob, controller: AbortController, release: () => void) {
+  async function run(job: ClaimedJob, task: TaskDefinition, active: ActiveJob, controller: AbortController, release: () => void) {
     const attemptRef = { id: job.id, retryCount: job.retryCount }
     // Built on first use, after the handler has started: most jobs only ever log their end.
     let childLog: Logger | undefined
@@ -198,7 +245,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const reportStart = () => {
       if (startReported) return
       startReported = true
-      options.events?.onJobStart?.({ ...active, waitMs: 'createdOn' in job ? Date.now() - new Date(job.createdOn as Date).getTime() : undefined })
+      options.events?.onJobStart?.({ ...active, waitMs: job.createdOn ? Date.now() - new Date(job.createdOn).getTime() : undefined })
     }
     const armJob = () => {
       reportStart()
@@ -251,6 +298,8 @@ export function createWorker(options: WorkerOptions): Worker {
         deps: options.deps,
       }
       const payload = task.payload.parse(job.data.payload)
+      // Epoch milliseconds with their fraction: when the handler was called, to the microsecond (the bench's end-to-end pickup reads it).
+      if (log.isLevelEnabled('debug')) jobLog().debug({ started_at_ms: performance.timeOrigin + performance.now() }, 'job started')
       let handled: Promise<unknown>
       try {
         handled = task.handler(payload, ctx)
@@ -287,7 +336,7 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   async function settleFailure(
-    job: Job<JobData>,
+    job: ClaimedJob,
     task: TaskDefinition,
     active: ActiveJob,
     error: Error,
@@ -302,7 +351,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const permanent = isPermanentFailure(error)
     const settled = (error as { settled?: boolean }).settled === true
     // pg-boss's own limit, not the kind's: a requeue raises it, and the attempt after a requeue is not the last.
-    const lastAttempt = job.retryCount >= ((job as Partial<JobWithMetadata<JobData>>).retryLimit ?? task.retry.maxAttempts - 1)
+    const lastAttempt = job.retryCount >= (job.retryLimit ?? task.retry.maxAttempts - 1)
     try {
       if (permanent && !lastAttempt && !settled) {
         await failPermanently(job, { ...serialized, attempt: active.attempt })
@@ -328,7 +377,7 @@ export function createWorker(options: WorkerOptions): Worker {
    * it on our task row (the status reads `failed` at once), fail the pg-boss job, and make the next
    * claim of it settle to failed without running the handler — all in one transaction.
    */
-  async function failPermanently(job: Job<JobData>, serialized: SerializedError): Promise<void> {
+  async function failPermanently(job: ClaimedJob, serialized: SerializedError): Promise<void> {
     await options.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('housler._tasks')
@@ -359,6 +408,7 @@ export function createWorker(options: WorkerOptions): Worker {
     id,
     active: () => [...running.values()].map((entry) => entry.job),
     counts: () => ({ ...counts }),
+    offerClaim,
     abort(jobId, reason) {
       const entry = running.get(jobId)
       if (!entry) return false
@@ -374,8 +424,8 @@ export function createWorker(options: WorkerOptions): Worker {
       })
       // A fetch in flight still claims jobs and starts them: wait for it, so they are drained too
       // (else the process exits under them and they wait out their heartbeat).
-      if (pumping) log.info('stopping: waiting for the claim in flight')
-      await Promise.race([pumpIdle, graceOver])
+      if (pumping || claiming.size > 0) log.info('stopping: waiting for the claim in flight')
+      await Promise.race([Promise.all([pumpIdle, ...claiming]), graceOver])
       const all = Promise.all([...running.values()].map((entry) => entry.done))
       const outcome = await Promise.race([all.then(() => 'done' as const), graceOver])
       clearTimeout(graceTimer)

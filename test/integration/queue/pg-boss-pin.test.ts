@@ -9,7 +9,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { PgBoss } from 'pg-boss'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { captureInsert, claimWithoutFlush, createCompletionSql, JOB_COLUMNS_WE_READ } from '../../../src/queue/pg-boss-internals.ts'
+import { captureInsert, claimingInsert, claimWithoutFlush, createCompletionSql, JOB_COLUMNS_WE_READ } from '../../../src/queue/pg-boss-internals.ts'
 import { createTestDatabase } from '../../helpers/postgres.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../../..')
@@ -106,6 +106,36 @@ describe('pg-boss pin', () => {
     expect(jobs[0]).toMatchObject({ name: KIND, retryCount: 0, data: { n: 1 } })
     const { rows } = await client.query<{ state: string }>('SELECT state FROM pgboss.job WHERE id = $1', [id])
     expect(rows[0].state).toBe('active')
+  })
+
+  it('writes with claimingInsert what its fetch sets on a first claim, and pg-boss completes that claim', async () => {
+    let fetchText = ''
+    await boss.fetch(KIND, { batchSize: 1, db: { executeSql: async (text: string) => ((fetchText = text), { rows: [] }) } })
+    // The fetch's SET list, which claimingInsert mirrors for a first claim (retry_count stays 0).
+    const set = /UPDATE\s+pgboss\.\w+\s+j\s+SET([\s\S]*?)\n\s*FROM\b/.exec(fetchText)?.[1].split('\n').map((line) => line.trim()).filter(Boolean)
+    expect(set).toEqual([
+      "state = 'active',",
+      'started_on = pgboss.job_now(),',
+      'heartbeat_on = pgboss.job_now(),',
+      'retry_count = CASE WHEN started_on IS NOT NULL THEN retry_count + 1 ELSE retry_count END',
+    ])
+    const [claimed, queued] = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b']
+    const captured = await captureInsert(boss, KIND, [{ id: claimed, data: { n: 2 } }, { id: queued, data: { n: 3 } }])
+    const text = claimingInsert(captured!.text, '$2')
+    expect(text).not.toBeNull()
+    await client.query(text!, [captured!.json, [claimed]])
+    const { rows } = await client.query<{ id: string; state: string; started: boolean; heartbeat: boolean; retry_count: number }>(
+      `SELECT id, state, started_on IS NOT NULL AS started, heartbeat_on IS NOT NULL AS heartbeat, retry_count FROM pgboss.job WHERE id = ANY($1) ORDER BY id`,
+      [[claimed, queued]],
+    )
+    expect(rows).toEqual([
+      { id: claimed, state: 'active', started: true, heartbeat: true, retry_count: 0 },
+      { id: queued, state: 'created', started: false, heartbeat: false, retry_count: 0 },
+    ])
+    // pg-boss takes the claimed job as one of its own first claims, and fetches only the other.
+    await boss.complete(KIND, { id: claimed, retryCount: 0 }, { ok: true })
+    expect((await boss.getJobById(KIND, claimed))?.state).toBe('completed')
+    expect((await boss.fetch(KIND, { batchSize: 5 })).map((job) => job.id)).toEqual([queued])
   })
 
   it('has every column the views, the trigger and the seam read', async () => {
