@@ -1,7 +1,9 @@
 // Where an idle worker's pickup time goes, one job at a time (a diagnostic beside npm run bench):
-//   node bench/profile-pickup.ts [jobs] [npm-start]
+//   node bench/profile-pickup.ts [jobs] [npm-start | split]
 // For each job: enqueue call → enqueue resolved (committed), → NOTIFY received (on a LISTEN of this
-// script's own), → handler's first line. ADMIN_URL picks the server (default the local one).
+// script's own), → handler's first line. The worker runs in the enqueuing runtime (claim on enqueue: no
+// NOTIFY is sent, the job is handed over at commit); split: in a second runtime of this process, woken by
+// NOTIFY and claimed by its own fetch. ADMIN_URL picks the server (default the local one).
 // npm-start: the service as users run it (src/server.ts), from outside: HTTP POST → created_on (the
 // enqueue transaction began) → 202 read, and created_on → the handler called (the worker's debug line).
 import pg from 'pg'
@@ -34,7 +36,9 @@ if (process.argv[3] === 'npm-start') {
   }
   process.exit(0)
 }
+const split = process.argv[3] === 'split'
 const { queue, close } = await openOurs(url)
+const consumer = split ? await openOurs(url, { supervise: false }) : undefined
 const listen = new pg.Client({ connectionString: url })
 await listen.connect()
 // The wake-up channel the enqueue statement notifies (src/queue/listener.ts CHANNELS.jobs).
@@ -49,7 +53,7 @@ try {
   hooks.onRun = () => {
     if (current) current.started = wallMs()
   }
-  queue.startWorker({ kinds: ['noop'], concurrency: 16 })
+  ;(consumer ?? { queue }).queue.startWorker({ kinds: ['noop'], concurrency: 16 })
   await sleep(500)
   for (let i = 0; i < jobs; i++) {
     current = { send: wallMs() }
@@ -65,12 +69,18 @@ try {
     console.log(`${label.padEnd(24)} p50 ${percentile(values, 50).toFixed(2)} ms  p95 ${percentile(values, 95).toFixed(2)} ms`)
   }
   line('enqueue (committed)', (t) => t.committed! - t.send)
-  line('enqueue → NOTIFY', (t) => t.notified! - t.send)
-  line('NOTIFY → handler', (t) => t.started! - t.notified!)
+  if (split) {
+    line('enqueue → NOTIFY', (t) => t.notified! - t.send)
+    line('NOTIFY → handler', (t) => t.started! - t.notified!)
+  } else {
+    line('committed → handler', (t) => t.started! - t.committed!)
+    console.log(`wake-ups heard: ${traces.filter((t) => t.notified !== undefined).length} of ${traces.length} (a job claimed by its enqueue sends none)`)
+  }
   line('total', (t) => t.started! - t.send)
 } finally {
   hooks.onRun = () => {}
   await listen.end()
+  await consumer?.close()
   await close()
   await dropDatabase(admin, name)
 }
