@@ -1,10 +1,10 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Runtime } from '../../src/runtime.ts'
-import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
+import { openEffectRuntime, type EffectRuntime } from '../helpers/effect-runtime.ts'
 import { killAll, spawnTestProcess, until } from '../helpers/processes.ts'
-import { openTestRuntime } from '../helpers/service.ts'
 
+let harness: EffectRuntime
 let runtime: Runtime
 let client: pg.Client
 
@@ -20,16 +20,13 @@ const WORKER_ENV = {
 const startWorker = async () => (await spawnTestProcess('test/helpers/test-worker.ts', { DATABASE_URL: runtime.url, ...WORKER_ENV })).child
 
 beforeAll(async () => {
-  runtime = await openTestRuntime({ tasks: [effectTask], env: WORKER_ENV, supervise: false })
-  client = new pg.Client({ connectionString: runtime.url })
-  await client.connect()
-  await client.query(EFFECT_TABLES_SQL)
+  harness = await openEffectRuntime({ env: WORKER_ENV, supervise: false })
+  ;({ runtime, client } = harness)
 })
 
 afterAll(async () => {
   await killAll()
-  await client?.end()
-  await runtime?.close()
+  await harness?.close()
 })
 
 describe('worker processes', () => {

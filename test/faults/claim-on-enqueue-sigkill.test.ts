@@ -2,8 +2,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Runtime } from '../../src/runtime.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
-import { openTestRuntime } from '../helpers/service.ts'
-import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
+import { openEffectRuntime, type EffectRuntime } from '../helpers/effect-runtime.ts'
 
 // Jobs claimed by their own enqueue (src/queue/worker.ts offerClaim) in a process that is then SIGKILLed
 // are recovered like any claimed job: their heartbeat lapses, pg-boss's monitor retries them, and
@@ -20,22 +19,20 @@ const ENV = {
   LOG_LEVEL: 'error',
 }
 
-let runtime: Runtime & { url: string }
+let harness: EffectRuntime
+let runtime: Runtime
 let client: pg.Client
 const processes: TestProcess[] = []
 
 beforeAll(async () => {
   // Supervision (pg-boss's monitor) runs here: it is what notices the lapsed heartbeats.
-  runtime = await openTestRuntime({ tasks: [effectTask], env: ENV, serves: { api: true } })
-  client = new pg.Client({ connectionString: runtime.url })
-  await client.connect()
-  await client.query(EFFECT_TABLES_SQL)
+  harness = await openEffectRuntime({ env: ENV, serves: { api: true } })
+  ;({ runtime, client } = harness)
 })
 
 afterAll(async () => {
   await killAll(processes)
-  await client?.end()
-  await runtime?.close()
+  await harness?.close()
 })
 
 function enqueueIn(proc: TestProcess, payload: object): Promise<string> {

@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Queue } from '../../src/queue/index.ts'
 import type { Runtime } from '../../src/runtime.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
-import { openTestRuntime } from '../helpers/service.ts'
-import { effectTask, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
+import { openEffectRuntime, type EffectRuntime } from '../helpers/effect-runtime.ts'
 
 // 2,000 jobs, 3 worker processes, a random one SIGKILLed and replaced while the fleet drains.
 // A killed worker's jobs come back only when pg-boss sees their heartbeat lapse (HEARTBEAT_SECONDS,
@@ -25,6 +24,7 @@ const WORKER_ENV = {
   LOG_LEVEL: 'error',
 }
 
+let harness: EffectRuntime
 let runtime: Runtime
 let queue: Queue
 let client: pg.Client
@@ -38,17 +38,14 @@ const startWorker = async () => {
 const count = async (text: string, values: unknown[] = []): Promise<number> => (await client.query(text, values)).rows[0].n
 
 beforeAll(async () => {
-  runtime = await openTestRuntime({ tasks: [effectTask], env: WORKER_ENV, supervise: false })
+  harness = await openEffectRuntime({ env: WORKER_ENV, supervise: false })
+  ;({ runtime, client } = harness)
   queue = runtime.queue
-  client = new pg.Client({ connectionString: runtime.url })
-  await client.connect()
-  await client.query(EFFECT_TABLES_SQL)
 })
 
 afterAll(async () => {
   await killAll(processes)
-  await client?.end()
-  await runtime?.close()
+  await harness?.close()
 })
 
 describe('worker processes SIGKILLed at random while draining', () => {

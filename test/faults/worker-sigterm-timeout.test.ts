@@ -3,8 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Queue } from '../../src/queue/index.ts'
 import type { Runtime } from '../../src/runtime.ts'
 import { killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
-import { openTestRuntime } from '../helpers/service.ts'
-import { TEST_PROCESS_TASKS, EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
+import { openEffectRuntime, type EffectRuntime } from '../helpers/effect-runtime.ts'
+import { TEST_PROCESS_TASKS } from '../helpers/test-worker-tasks.ts'
 
 // Process-level variants of two guarantees the in-process tests prove too: a worker SIGTERMed during
 // long jobs (test/e2e/workers.test.ts drains short ones), and a hung handler past its timeout
@@ -19,6 +19,7 @@ const ENV = {
   LOG_LEVEL: 'fatal',
 }
 
+let harness: EffectRuntime
 let runtime: Runtime
 let queue: Queue
 let client: pg.Client
@@ -39,11 +40,9 @@ const reach = (jobId: string, statuses: string[], timeoutMs = 30_000) =>
   }, timeoutMs)
 
 beforeAll(async () => {
-  runtime = await openTestRuntime({ tasks: TEST_PROCESS_TASKS, env: ENV, supervise: false })
+  harness = await openEffectRuntime({ tasks: TEST_PROCESS_TASKS, env: ENV, supervise: false })
+  ;({ runtime, client } = harness)
   queue = runtime.queue
-  client = new pg.Client({ connectionString: runtime.url })
-  await client.connect()
-  await client.query(EFFECT_TABLES_SQL)
 })
 
 // Each test's workers are gone before the next starts, whatever the outcome.
@@ -51,8 +50,7 @@ afterEach(() => killAll(processes))
 
 afterAll(async () => {
   await killAll(processes)
-  await client?.end()
-  await runtime?.close()
+  await harness?.close()
 })
 
 describe('worker processes', () => {
