@@ -61,9 +61,10 @@ export async function openRuntime(options: {
   if (!url) {
     embedded = await startEmbeddedPostgres({ dir: config.embeddedPgDir, port: config.embeddedPgPort, log })
     url = embedded.url
+    // The password stays in its file: the log shows how a shell reads it.
     log.info(
-      { database_url: url, data_dir: embedded.dataDir },
-      `embedded PostgreSQL running (data in ${embedded.dataDir}); join it from another terminal with DATABASE_URL=${url}`,
+      { data_dir: embedded.dataDir, port: embedded.port },
+      `embedded PostgreSQL running (data in ${embedded.dataDir}); join it from another terminal with DATABASE_URL=${embedded.joinUrl}`,
     )
   }
   const tasks = options.tasks ?? TASKS

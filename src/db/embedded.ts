@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { chmod, chown, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -8,7 +8,10 @@ import type { Logger } from '../log.ts'
 import { describeProcess, findListeningProcess, isPortFree, isZombie, parentPid, processCommand } from '../os-processes.ts'
 
 export type EmbeddedServer = {
+  /** With the folder's password: for connecting, never for a log. */
   url: string
+  /** What to set in another terminal to join this server: the password read from its file by the shell. */
+  joinUrl: string
   /** Where the data lives (the requested folder, or where it was moved for the server's account). */
   dataDir: string
   port: number
@@ -19,7 +22,8 @@ export const DEFAULT_EMBEDDED_PORT = 54329
 /** Where a root-run server keeps what its unprivileged account cannot reach in the checkout (binaries, data). */
 const ROOT_STATE_DIR = '/var/lib/housler'
 const USER = 'postgres'
-const PASSWORD = 'housler'
+// The password of data folders initialised before each got its own (they keep it, now in their file).
+const LEGACY_PASSWORD = 'housler'
 const READY_LINE = 'database system is ready to accept connections'
 const START_TIMEOUT_MS = 60_000
 const PORT_SEARCH = 50
@@ -45,14 +49,49 @@ export async function startEmbeddedPostgres(options: {
   await checkDataVersion(dataDir, binaries)
   await clearStaleLock(dataDir, log)
   const port = await choosePort(options.port, log)
-  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) await initialise(dataDir, binaries, account)
+  const initialised = await exists(path.join(dataDir, 'PG_VERSION'))
+  const password = await folderPassword(dataDir, initialised)
+  if (!initialised) await initialise(dataDir, binaries, account, password)
   const child = await startServer(dataDir, port, binaries, account, log)
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: `postgres://${USER}:${password}@127.0.0.1:${port}/postgres`,
+    joinUrl: joinUrlOf(dataDir, port),
     dataDir,
     port,
     stop: () => stopServer(child),
   }
+}
+
+/** Where a data folder's password is kept: beside the folder, readable by this account only. */
+export const passwordFileOf = (dataDir: string) => `${dataDir}.password`
+
+/**
+ * The `postgres` role's password of a data folder: random for a new folder, so no other account on the
+ * machine can log in to it over loopback; a folder from before keeps the one it was made with.
+ */
+async function folderPassword(dataDir: string, initialised: boolean): Promise<string> {
+  const file = passwordFileOf(dataDir)
+  try {
+    return (await readFile(file, 'utf8')).trim()
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new StartupError(`cannot read the embedded PostgreSQL's password file ${file}: ${(e as Error).message}`)
+  }
+  const password = initialised ? LEGACY_PASSWORD : randomBytes(24).toString('base64url')
+  await writeFile(file, `${password}\n`, { mode: 0o600 }).catch((e: Error) => {
+    throw new StartupError(`cannot write the embedded PostgreSQL's password file ${file}: ${e.message} — make its folder writable, or set EMBEDDED_PG_DIR`)
+  })
+  return password
+}
+
+/** Deletes a data folder and its password file (tests and benches that made a server of their own). */
+export async function removeEmbeddedData(dataDir: string): Promise<void> {
+  await rm(dataDir, { recursive: true, force: true })
+  await rm(passwordFileOf(dataDir), { force: true })
+}
+
+/** A DATABASE_URL to paste into a shell: the password stays in its file (base64url needs no escaping in a URL). */
+function joinUrlOf(dataDir: string, port: number): string {
+  return `"postgres://${USER}:$(cat '${passwordFileOf(dataDir).replaceAll("'", "'\\''")}')@127.0.0.1:${port}/postgres"`
 }
 
 async function loadBinaries(): Promise<Binaries> {
@@ -204,7 +243,7 @@ async function clearStaleLock(dataDir: string, log: Logger): Promise<void> {
   const parentCommand = parent && parent > 1 ? processCommand(parent) : undefined
   if (parentCommand && /node/.test(parentCommand)) {
     throw new StartupError(
-      `the embedded PostgreSQL in ${dataDir} is already running for another housler process (pid ${parent}) — stop that process, or join its database with DATABASE_URL=postgres://${USER}:${PASSWORD}@127.0.0.1:${Number(portLine)}/postgres`,
+      `the embedded PostgreSQL in ${dataDir} is already running for another housler process (pid ${parent}) — stop that process, or join its database with DATABASE_URL=${joinUrlOf(dataDir, Number(portLine))}`,
     )
   }
   log.warn({ data_dir: dataDir, pid }, 'an embedded PostgreSQL left running by a crashed run holds the data folder: stopping it')
@@ -250,11 +289,11 @@ function holder(port: number): string {
   return pid ? ` (by ${describeProcess(pid)})` : ''
 }
 
-async function initialise(dataDir: string, binaries: Binaries, account: Account): Promise<void> {
+async function initialise(dataDir: string, binaries: Binaries, account: Account, password: string): Promise<void> {
   const secretDir = await mkdtemp(path.join(tmpdir(), 'housler-pg-'))
   const passwordFile = path.join(secretDir, 'password')
   try {
-    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 })
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 })
     if (account.switches) {
       await chown(secretDir, account.uid, account.gid)
       await chown(passwordFile, account.uid, account.gid)

@@ -65,8 +65,8 @@ export type Worker = {
   abort(jobId: string, reason: Error): boolean
   /**
    * Claim on enqueue: while this worker has a slot free and found `kind` empty, an enqueue in this
-   * process may claim the kind's next job in its own transaction and hand it over here, saving the
-   * wake-up and the claim's round trip and commit. undefined when busy with the kind or stopping.
+   * process may write its job already claimed and hand it over here, saving the wake-up and the
+   * claim's round trip and commit. undefined when busy with the kind or stopping.
    */
   offerClaim(kind: string): ClaimOffer | undefined
   /** Stops fetching, waits up to the grace period for running jobs, then aborts the rest. */

@@ -1,6 +1,5 @@
-import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
+import { removeEmbeddedData, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
 import { freePort, until } from '../helpers/processes.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
@@ -33,7 +32,7 @@ afterAll(async () => {
   await withFallback?.close().catch(() => {})
   await without?.close().catch(() => {})
   await database?.stop().catch(() => {})
-  await rm(database?.dataDir ?? dir, { recursive: true, force: true })
+  await removeEmbeddedData(database?.dataDir ?? dir)
 })
 
 describe('with the database stopped', () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
+import { passwordFileOf, removeEmbeddedData, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
 import { processCommand } from '../../src/os-processes.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
@@ -116,7 +116,7 @@ afterAll(async () => {
     const lock = await readFile(path.join(dir, 'postmaster.pid'), 'utf8').catch(() => '')
     const pid = Number(lock.split('\n')[0])
     if (pid > 0 && processCommand(pid)?.includes('postgres')) process.kill(pid, 'SIGQUIT')
-    if (!dir.startsWith(REPO)) await rm(dir, { recursive: true, force: true })
+    if (!dir.startsWith(REPO)) await removeEmbeddedData(dir)
   }
   await rm(home, { recursive: true, force: true })
   await rm(open, { recursive: true, force: true })
@@ -133,6 +133,11 @@ describe('npm start from a closed folder', () => {
     ).json()) as { job_id: string }
     expect(enqueued.job_id).toMatch(/^[0-9a-f-]{36}$/)
     if (isRoot) expect(first.output()).toMatch(/embedded PostgreSQL data lives in \/var\/lib\/housler\/postgres-[0-9a-f]{12}/)
+    // The log tells how to join the database; the password it holds stays in its file.
+    const dataDir = [...first.output().matchAll(/"data_dir":"([^"]+)"/g)].at(-1)![1]
+    const password = (await readFile(passwordFileOf(dataDir), 'utf8')).trim()
+    expect(first.output()).toContain(`join it from another terminal with DATABASE_URL=\\"postgres://postgres:$(cat '${passwordFileOf(dataDir)}')@`)
+    expect(first.output()).not.toContain(password)
     expect(await stop(first)).toBe(0)
 
     const second = await start(checkout, env)

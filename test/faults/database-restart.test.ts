@@ -1,7 +1,6 @@
-import { rm } from 'node:fs/promises'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
+import { removeEmbeddedData, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
 import { freePort, killAll, spawnTestProcess, until, type TestProcess } from '../helpers/processes.ts'
 import { EFFECT_TABLES_SQL } from '../helpers/test-worker-tasks.ts'
@@ -55,7 +54,7 @@ afterAll(async () => {
   await killAll([api, ...workers].filter(Boolean))
   await pool?.end().catch(() => {})
   await database?.stop().catch(() => {})
-  await rm(database?.dataDir ?? dir, { recursive: true, force: true })
+  await removeEmbeddedData(database?.dataDir ?? dir)
 })
 
 async function call(what: Answer['what'], path: string, init: RequestInit = {}): Promise<Answer> {

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { rm } from 'node:fs/promises'
 import pg from 'pg'
 import { PgBoss } from 'pg-boss'
 import type { TestProject } from 'vitest/node'
-import { createDb, migrateToLatest, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
+import { createDb, migrateToLatest, removeEmbeddedData, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/index.ts'
 import { createSilentLogger } from '../../src/log.ts'
 import { withDatabase } from './database-url.ts'
 import { freePort } from './processes.ts'
@@ -56,7 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await cleanup.end()
     if (!embedded) return
     await embedded.stop()
-    if (kept.rows.length === 0) await rm(embedded.dataDir, { recursive: true, force: true })
+    if (kept.rows.length === 0) await removeEmbeddedData(embedded.dataDir)
     else console.log(`kept ${embedded.dataDir}, a PostgreSQL data directory holding the databases of failed tests`)
   }
 }
