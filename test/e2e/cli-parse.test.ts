@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -40,9 +40,10 @@ describe('cli parse-html and parse-url', () => {
   })
 
   it('without --url leaves url null on a page that names no address of its own, and never invents one', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'housler-cli-')), 'saved.html')
+    const folder = mkdtempSync(join(tmpdir(), 'housler-cli-'))
+    const file = join(folder, 'saved.html')
     writeFileSync(file, '<html><head><title>Квартира</title></head><body><h1>2-комн. квартира, 54 м²</h1><table><tr><th>Цена</th><td>9 500 000 ₽</td></tr></table></body></html>')
-    const { code, stdout } = await cli(['parse-html', file])
+    const { code, stdout } = await cli(['parse-html', file]).finally(() => rmSync(folder, { recursive: true, force: true }))
     expect(code).toBe(0)
     const printed = JSON.parse(stdout)
     expect(printed).toMatchObject({ page_kind: 'offer', url: null, price: 9_500_000, rooms: 2 })

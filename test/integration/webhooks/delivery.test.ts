@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -51,9 +51,15 @@ async function importDocSnippet(): Promise<(secret: string, headers: IncomingHtt
   const doc = await readFile(path.resolve(import.meta.dirname, '../../../README.md'), 'utf8')
   const block = /<!-- verify-snippet:start -->\s*```js\n([\s\S]*?)```\s*<!-- verify-snippet:end -->/.exec(doc)
   if (!block) throw new Error('README.md lost its webhook verification snippet')
-  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'housler-snippet-')), 'verify.mjs')
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'housler-snippet-'))
+  const file = path.join(folder, 'verify.mjs')
   await writeFile(file, block[1])
-  return (await import(pathToFileURL(file).href)).verifyHouslerWebhook
+  try {
+    return (await import(pathToFileURL(file).href)).verifyHouslerWebhook
+  } finally {
+    // Imported modules stay loaded: the file is not needed once the import has returned.
+    await rm(folder, { recursive: true, force: true })
+  }
 }
 
 const enqueue = (service: TestService, kind: string, body: unknown) =>
