@@ -15,25 +15,18 @@ export type SqlAdapter = { executeSql(text: string, values?: unknown[]): Promise
  * `rewrite` (pg-boss-internals.ts) may change a text before it runs.
  */
 export function createPreparedAdapter(pool: pg.Pool, options: { rewrite?: (text: string) => string; maxStatements?: number } = {}): SqlAdapter {
-  const { rewrite = (text: string) => text } = options
-  const prepare = createStatementNamer(options.maxStatements)
+  const { rewrite = (text: string) => text, maxStatements = 256 } = options
+  const names = new Map<string, string>()
   return {
     executeSql(original, values) {
       const text = rewrite(original)
-      return text.includes(';') ? pool.query(text, values) : pool.query(prepare(text, values))
+      if (text.includes(';')) return pool.query(text, values)
+      let name = names.get(text)
+      if (name === undefined && names.size < maxStatements) {
+        name = `hq_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+        names.set(text, name)
+      }
+      return name ? pool.query({ name, text, values }) : pool.query(text, values)
     },
-  }
-}
-
-/** A text as a named statement (the adapter's naming, for a caller holding one pooled session itself). */
-export function createStatementNamer(maxStatements = 256): (text: string, values?: unknown[]) => pg.QueryConfig {
-  const names = new Map<string, string>()
-  return (text, values) => {
-    let name = names.get(text)
-    if (name === undefined && names.size < maxStatements) {
-      name = `hq_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
-      names.set(text, name)
-    }
-    return name ? { name, text, values } : { text, values }
   }
 }
