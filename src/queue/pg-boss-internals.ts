@@ -88,6 +88,11 @@ export function claimingInsert(text: string, claimed: string): string | null {
     .replace(INSERT_VALUES, (_, select: string, id: string) => `${select}(CASE WHEN ${mine} THEN 'active' ELSE 'created' END)::${PG_BOSS_SCHEMA}.job_state, ${now}, ${now},\n      ${id}`)
 }
 
+/** pg-boss's INSERT as a CTE of ours: its JSON parameter read from `json`, the ids in `claimed` written claimed; null if not nestable. */
+function nestedInsert(text: string, json: string, claimed: string): string | null {
+  return nestable(text) ? claimingInsert(text.replace(/\$1\b/, () => json), claimed) : null
+}
+
 /** A statement writing our task rows and pg-boss's jobs at once; `name` prepares it per connection. */
 export type EnqueueStatement = { bossTexts: string[]; text: string; name?: string }
 
@@ -97,9 +102,9 @@ const statements = new Map<string, EnqueueStatement | null>()
 let named = 0
 
 function spliceStatement(bossTexts: string[]): EnqueueStatement | null {
-  const claiming = bossTexts.map((text, i) => (nestable(text) ? claimingInsert(text.replace(/\$1\b/, `$${10 + i}`), '$9') : null))
-  if (!claiming.every((text) => text !== null)) return null
-  const jobCtes = claiming.map((text, i) => `j${i} AS (${text})`)
+  const nested = bossTexts.map((text, i) => nestedInsert(text, `$${10 + i}`, '$9'))
+  if (!nested.every((text) => text !== null)) return null
+  const jobCtes = nested.map((text, i) => `j${i} AS (${text})`)
   const text = `WITH tasks AS (
       INSERT INTO housler._tasks (job_id, kind, session_id, priority, payload, max_attempts)
       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[])
@@ -129,7 +134,7 @@ const dedupedStatements = new Map<string, EnqueueStatement | null>()
 export function dedupedEnqueueStatement(kind: string, insert: CapturedInsert, existing: string): EnqueueStatement | null {
   let statement = dedupedStatements.get(kind)
   if (statement === undefined || (statement && statement.bossTexts[0] !== insert.text)) {
-    const job = nestable(insert.text) ? claimingInsert(insert.text.replace(/\$1\b/, `(SELECT CASE WHEN fresh.yes THEN $9::text ELSE '[]' END FROM fresh)`), '$10') : null
+    const job = nestedInsert(insert.text, `(SELECT CASE WHEN fresh.yes THEN $9::text ELSE '[]' END FROM fresh)`, '$10')
     statement = job
       ? {
           bossTexts: [insert.text],
@@ -158,9 +163,10 @@ export function dedupedEnqueueStatement(kind: string, insert: CapturedInsert, ex
  * The one-statement enqueue for these kinds (sorted; `inserts` in the same order): parameters $1–$6
  * are our task rows' columns as arrays (job_id, kind, session_id, priority, payload, max_attempts),
  * $7 the kinds to wake, $8 the job count, $9 the job ids to write claimed (claimingInsert; `{}` for
- * none), $10… each kind's pg-boss JSON. pg-boss's INSERTs are nested as CTEs, as pg-boss nests its own for its notify. If pg-boss skipped a job (ON CONFLICT), the
- * division by zero aborts the statement, so no task row is left without its job. null when pg-boss's
- * SQL is not the one plain INSERT this relies on: the caller then uses the public API in a transaction.
+ * none), $10… each kind's pg-boss JSON. pg-boss's INSERTs are nested as CTEs, as pg-boss nests its own
+ * for its notify. If pg-boss skipped a job (ON CONFLICT), the division by zero aborts the statement,
+ * so no task row is left without its job. null when pg-boss's SQL is not the one plain INSERT this
+ * relies on: the caller then uses the public API in a transaction.
  */
 export function enqueueStatement(kinds: string[], inserts: CapturedInsert[]): EnqueueStatement | null {
   const key = kinds.join('\n')
