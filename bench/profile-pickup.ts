@@ -53,7 +53,7 @@ try {
   hooks.onRun = () => {
     if (current) current.started = wallMs()
   }
-  ;(consumer ?? { queue }).queue.startWorker({ kinds: ['noop'], concurrency: 16 })
+  ;(consumer?.queue ?? queue).startWorker({ kinds: ['noop'], concurrency: 16 })
   await sleep(500)
   for (let i = 0; i < jobs; i++) {
     current = { send: wallMs() }

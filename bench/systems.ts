@@ -55,8 +55,14 @@ export async function openOurs(url: string, options: { supervise?: boolean; conc
  */
 export async function openOursSplit(url: string): Promise<Client> {
   const producer = await openOurs(url)
-  const consumer = await openOurs(url, { supervise: false })
-  let kind = 'noop'
+  return oursClient(producer, await openOurs(url, { supervise: false }), 'noop')
+}
+
+type Ours = Awaited<ReturnType<typeof openOurs>>
+
+/** Sends through `producer`'s queue, works in `consumer`'s (the same runtime, or a second one). */
+function oursClient(producer: Ours, consumer: Ours, queueName: string): Client {
+  let kind = queueName
   return {
     send: (data) => producer.queue.enqueue({ kind, payload: data }).then(() => {}),
     insert: (datas) => producer.queue.enqueueMany(datas.map((payload) => ({ kind, payload }))).then(() => {}),
@@ -64,9 +70,10 @@ export async function openOursSplit(url: string): Promise<Client> {
       kind = KIND(variant)
       consumer.queue.startWorker({ kinds: [kind], concurrency: 16 })
     },
-    remaining: async () => Number((await producer.db.pool.query(`SELECT count(*) FROM pgboss.job WHERE state < 'completed'`)).rows[0].count),
+    remaining: async () =>
+      Number((await producer.db.pool.query(`SELECT count(*) FROM pgboss.job WHERE name = ANY($1) AND state < 'completed'`, [['noop', 'progress5']])).rows[0].count),
     async close() {
-      await consumer.close()
+      if (consumer !== producer) await consumer.close()
       await producer.close()
     },
   }
@@ -74,21 +81,8 @@ export async function openOursSplit(url: string): Promise<Client> {
 
 export async function openSystem(system: SystemName, url: string, queueName = 'noop'): Promise<Client> {
   if (system === 'ours') {
-    const { db, queue, close } = await openOurs(url)
-    let kind = queueName
-    return {
-      send: (data) => queue.enqueue({ kind, payload: data }).then(() => {}),
-      insert: (datas) => queue.enqueueMany(datas.map((payload) => ({ kind, payload }))).then(() => {}),
-      async work(variant) {
-        kind = KIND(variant)
-        queue.startWorker({ kinds: [kind], concurrency: 16 })
-      },
-      remaining: async () =>
-        Number((await db.pool.query(`SELECT count(*) FROM pgboss.job WHERE name = ANY($1) AND state < 'completed'`, [['noop', 'progress5']])).rows[0].count),
-      async close() {
-        await close()
-      },
-    }
+    const ours = await openOurs(url)
+    return oursClient(ours, ours, queueName)
   }
   if (system === 'pgboss' || system === 'pgboss-listen') {
     const listen = system === 'pgboss-listen'
