@@ -95,10 +95,12 @@ function occupy(port: number): Promise<Server> {
   })
 }
 
-/** The postmaster of a data folder, from its lock file. */
+/** The data folder the last start-up line of `output` names. */
+const dataDirOf = (output: string) => [...output.matchAll(/"data_dir":"([^"]+)"/g)].at(-1)![1]
+
+/** The postmaster of the data folder `output` names, from its lock file. */
 function postmasterPid(output: string): number {
-  const dataDir = [...output.matchAll(/"data_dir":"([^"]+)"/g)].at(-1)![1]
-  return Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+  return Number(readFileSync(path.join(dataDirOf(output), 'postmaster.pid'), 'utf8').split('\n')[0])
 }
 
 beforeAll(async () => {
@@ -134,7 +136,7 @@ describe('npm start from a closed folder', () => {
     expect(enqueued.job_id).toMatch(/^[0-9a-f-]{36}$/)
     if (isRoot) expect(first.output()).toMatch(/embedded PostgreSQL data lives in \/var\/lib\/housler\/postgres-[0-9a-f]{12}/)
     // The log tells how to join the database; the password it holds stays in its file.
-    const dataDir = [...first.output().matchAll(/"data_dir":"([^"]+)"/g)].at(-1)![1]
+    const dataDir = dataDirOf(first.output())
     const password = (await readFile(passwordFileOf(dataDir), 'utf8')).trim()
     expect(first.output()).toContain(`join it from another terminal with DATABASE_URL=\\"postgres://postgres:$(cat '${passwordFileOf(dataDir)}')@`)
     expect(first.output()).not.toContain(password)
